@@ -1,0 +1,35 @@
+# Two commands matter: `make reproduce` and `make test`. Both install what is missing first.
+SHELL := /bin/bash
+PY := .venv/bin/python
+NB_OUT ?= reports
+
+.PHONY: reproduce test bootstrap unit typecheck notebooks-ci lab bench clean-data
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+# The main job on its small default configuration.
+reproduce: bootstrap
+	bash scripts/reproduce.sh
+
+test: bootstrap typecheck unit notebooks-ci
+
+typecheck:
+	npx --no-install tsc --noEmit -p .
+
+unit:
+	node --import tsx --test --test-reporter=spec test/*.test.ts
+
+# Every notebook, headless, on a tiny configuration: a failing cell fails the tests.
+notebooks-ci:
+	bash scripts/notebooks-ci.sh
+
+lab: bootstrap
+	JUPYTER_PATH= .venv/bin/jupyter lab notebooks/
+
+bench: bootstrap
+	node --import tsx bench/generate.ts
+	node bin/amida.js bench train
+
+clean-data:
+	rm -rf data/*/ reports/ runs/

@@ -1,0 +1,92 @@
+"""Execute tslab notebooks headlessly and export HTML; a failing cell's real error is printed.
+
+nbconvert's own error says only '<Error>:' for tslab (its message sits in the cell's stderr), so
+this runs nbclient directly, writes the executed notebook even on failure, and prints what failed.
+
+usage: .venv/bin/python scripts/execute_notebooks.py [--out DIR] [--no-html] NOTEBOOK...
+"""
+import argparse
+import os
+import sys
+import time
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from nbconvert import HTMLExporter
+
+KERNEL = "amida-tslab"
+
+
+def cell_errors(nb):
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            text = None
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                text = out.get("text", "")
+            elif out.get("output_type") == "error":
+                text = f"{out.get('ename')}: {out.get('evalue')}\n" + "\n".join(out.get("traceback", []))
+            if text and ("Error" in text or out.get("output_type") == "error"):
+                yield i, cell.source, text
+
+
+def export_html(nb, path):
+    exporter = HTMLExporter()
+    exporter.require_js_url = "https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js"
+    exporter.mathjax_url = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+    body, _ = exporter.from_notebook_node(nb)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(body)
+    os.replace(tmp, path)
+
+
+def write_nb(nb, path):
+    tmp = path + ".tmp"
+    nbformat.write(nb, tmp)
+    os.replace(tmp, path)
+
+
+def run(path, out_dir, html, timeout):
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "TypeScript (warp-amidakuji)", "language": "typescript"}
+    client = NotebookClient(nb, timeout=timeout, kernel_name=KERNEL, resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
+    name = os.path.splitext(os.path.basename(path))[0]
+    t0 = time.time()
+    ok = True
+    try:
+        client.execute()
+    except CellExecutionError:
+        ok = False
+    except Exception as e:  # kernel died, timeout: still report what ran
+        ok = False
+        print(f"[{name}] {type(e).__name__}: {e}", file=sys.stderr)
+    os.makedirs(out_dir, exist_ok=True)
+    write_nb(nb, os.path.join(out_dir, name + ".ipynb"))
+    if html:
+        export_html(nb, os.path.join(out_dir, name + ".html"))
+    secs = time.time() - t0
+    if not ok:
+        for i, src, text in cell_errors(nb):
+            print(f"[{name}] cell {i} failed:\n--- source ---\n{src[:800]}\n--- error ---\n{text[:4000]}", file=sys.stderr)
+        print(f"[{name}] FAILED after {secs:.1f} s", file=sys.stderr)
+    else:
+        print(f"[{name}] ok in {secs:.1f} s -> {out_dir}/{name}.ipynb" + (f", {name}.html" if html else ""))
+    return ok
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("notebooks", nargs="+")
+    ap.add_argument("--out", default="reports")
+    ap.add_argument("--no-html", action="store_true")
+    ap.add_argument("--timeout", type=int, default=int(os.environ.get("AMIDA_CELL_TIMEOUT", "7200")))
+    a = ap.parse_args()
+    results = [run(p, a.out, not a.no_html, a.timeout) for p in a.notebooks]
+    failed = results.count(False)
+    print(f"notebooks: {len(results) - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+import { generateCommand, showCommand } from "./data";
+
+type Command = { run: (argv: string[]) => Promise<number>; help: string };
+
+const COMMANDS: Record<string, Command> = {
+  generate: { run: generateCommand, help: "make a data set of puzzles (train/val/test) under --out DIR" },
+  show: { run: showCommand, help: "render one stored puzzle with its traced path(s) to a PNG" },
+};
+
+const USAGE = `usage: amida <command> [options]   (amida <command> --help for its options)
+
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(10)} ${c.help}`)
+  .join("\n")}`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(USAGE);
+    return name ? 0 : 2;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) throw new Error(`unknown command '${name}'\n${USAGE}`);
+  return cmd.run(rest);
+}

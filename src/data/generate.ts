@@ -1,0 +1,70 @@
+import * as fs from "fs";
+import * as path from "path";
+import { DatasetSpec, Split, SPLITS, validateSpec } from "./spec";
+import { renderSample } from "./sample";
+import { DatasetHeader, writeSplit } from "./format";
+import { DatasetStats, mergeStats } from "./stats";
+import { writeJsonAtomic } from "../util/atomic";
+import { Progress } from "../util/progress";
+
+export type SplitCounts = Record<Split, number>;
+
+export interface DatasetSummary {
+  out: string;
+  spec: DatasetSpec;
+  counts: SplitCounts;
+  splits: Partial<Record<Split, DatasetStats>>;
+  count: number;
+  class_histogram: number[];
+  fraction_label_eq_plain: number;
+  duplicates: number;
+  seconds: number;
+  puzzles_per_s: number;
+}
+
+export function splitFile(dir: string, split: Split): string {
+  return path.join(dir, `${split}.amida`);
+}
+
+export function validateCounts(c: SplitCounts): SplitCounts {
+  for (const s of SPLITS) {
+    const v = c[s];
+    const lo = s === "train" ? 1 : 0;
+    if (!Number.isInteger(v) || v < lo || v > 10_000_000) throw new Error(`${s} count must be an integer in ${lo}..10000000, got ${v}`);
+  }
+  return c;
+}
+
+/** Val and test default to a tenth of train each (at least one puzzle when train allows). */
+export function defaultCounts(train: number): SplitCounts {
+  const side = Math.max(1, Math.round(train / 10));
+  return { train, val: side, test: side };
+}
+
+/**
+ * Writes DIR/{train,val,test}.amida and DIR/dataset.json. Everything is validated before the
+ * first puzzle is drawn; each file appears whole or not at all.
+ */
+export function generateDataset(spec: DatasetSpec, counts: SplitCounts, out: string, opts: { quiet?: boolean; onLine?: (l: string) => void } = {}): DatasetSummary {
+  validateSpec(spec);
+  validateCounts(counts);
+  if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new Error(`output '${out}' exists and is not a directory`);
+  fs.mkdirSync(out, { recursive: true });
+  const t0 = Date.now();
+  const total = SPLITS.reduce((a, s) => a + counts[s], 0);
+  const progress = new Progress("generate", total, { quiet: opts.quiet, unit: "puzzles", onLine: opts.onLine });
+  const headers: Partial<Record<Split, DatasetHeader>> = {};
+  for (const split of SPLITS) {
+    if (counts[split] === 0) continue;
+    headers[split] = writeSplit(splitFile(out, split), spec, split, counts[split], (i) => {
+      progress.tick(1, split);
+      return renderSample(spec, split, i);
+    });
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  const splits = Object.fromEntries(Object.entries(headers).map(([k, h]) => [k, h!.stats])) as Partial<Record<Split, DatasetStats>>;
+  const merged = mergeStats(Object.values(splits));
+  const summary: DatasetSummary = { out, spec, counts, splits, ...merged, seconds, puzzles_per_s: seconds > 0 ? total / seconds : total };
+  writeJsonAtomic(path.join(out, "dataset.json"), summary);
+  return summary;
+}

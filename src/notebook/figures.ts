@@ -1,0 +1,24 @@
+import { createCanvas, Canvas } from "canvas";
+import { rgbToCanvas } from "../puzzle/render";
+
+/** A grid of stored puzzles with a caption under each (label, prediction, ...). */
+export function imageGrid(images: Uint8Array[], size: number, captions: string[], opts: { cols?: number; scale?: number; captionColours?: string[] } = {}): Canvas {
+  const cols = opts.cols ?? Math.min(8, images.length);
+  const scale = opts.scale ?? 3;
+  const cell = size * scale;
+  const captionH = 16;
+  const rows = Math.ceil(images.length / cols);
+  const canvas = createCanvas(cols * (cell + 6) + 6, rows * (cell + captionH + 6) + 6);
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "white";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.font = "11px sans-serif";
+  images.forEach((img, i) => {
+    const x = 6 + (i % cols) * (cell + 6);
+    const y = 6 + Math.floor(i / cols) * (cell + captionH + 6);
+    ctx.drawImage(rgbToCanvas(img, size, scale), x, y);
+    ctx.fillStyle = opts.captionColours?.[i] ?? "black";
+    ctx.fillText(captions[i] ?? "", x, y + cell + 12);
+  });
+  return canvas;
+}

@@ -1,0 +1,77 @@
+/**
+ * Difficulty decides whether the task can be learned at all with a given budget
+ * (TASK_SPEC), so it is a named, validated, recorded setting rather than loose numbers.
+ */
+export interface Difficulty {
+  /** Vertical lanes, 3..8; also the number of classes. */
+  lanes: number;
+  /** Discrete heights at which rungs can sit. */
+  rows: number;
+  /** Inclusive range of the number of rungs per puzzle. */
+  rungsMin: number;
+  rungsMax: number;
+  /** Image side in pixels (square RGB). */
+  size: number;
+}
+
+export const DIFFICULTY_PRESETS = {
+  easy: { lanes: 3, rows: 4, rungsMin: 2, rungsMax: 4, size: 32 },
+  medium: { lanes: 4, rows: 6, rungsMin: 3, rungsMax: 7, size: 48 },
+  seed: { lanes: 5, rows: 10, rungsMin: 6, rungsMax: 14, size: 64 },
+} satisfies Record<string, Difficulty>;
+
+export type DifficultyPreset = keyof typeof DIFFICULTY_PRESETS;
+
+export const LANES_MIN = 3;
+export const LANES_MAX = 8;
+/** Below this many pixels per lane the circles and rungs stop being legible. */
+export const MIN_PIXELS_PER_LANE = 7;
+
+export function isPreset(name: string): name is DifficultyPreset {
+  return Object.prototype.hasOwnProperty.call(DIFFICULTY_PRESETS, name);
+}
+
+export function presetDifficulty(name: string): Difficulty {
+  if (!isPreset(name)) {
+    throw new Error(`unknown difficulty preset '${name}'; allowed: ${Object.keys(DIFFICULTY_PRESETS).join(", ")}`);
+  }
+  return { ...DIFFICULTY_PRESETS[name] };
+}
+
+function checkInt(name: string, v: number, lo: number, hi: number, why = ""): void {
+  if (!Number.isInteger(v) || v < lo || v > hi) {
+    throw new Error(`${name} must be an integer in ${lo}..${hi}${why}, got ${v}`);
+  }
+}
+
+/** Most rungs a row can hold: rungs on one row never share a lane. */
+export function maxRungsPerRow(lanes: number): number {
+  return Math.floor(lanes / 2);
+}
+
+export function minSizeFor(d: Pick<Difficulty, "lanes" | "rows">): number {
+  // Lanes need MIN_PIXELS_PER_LANE each. The circle rows and margins take about 36 % of the
+  // height (render.ts layout), and each rung row needs 3 px of what is left.
+  return Math.max(d.lanes * MIN_PIXELS_PER_LANE, Math.ceil((3 * d.rows + 2) / 0.64), 24);
+}
+
+/** Throws a message naming the bad field and what is allowed; returns the value for chaining. */
+export function validateDifficulty(d: Difficulty): Difficulty {
+  checkInt("lanes", d.lanes, LANES_MIN, LANES_MAX);
+  checkInt("rows", d.rows, 1, 64);
+  const cap = d.rows * maxRungsPerRow(d.lanes);
+  const capWhy = ` (${d.rows} rows x at most ${maxRungsPerRow(d.lanes)} rungs a row for ${d.lanes} lanes)`;
+  checkInt("rungsMin", d.rungsMin, 0, cap, capWhy);
+  checkInt("rungsMax", d.rungsMax, d.rungsMin, cap, capWhy);
+  checkInt("size", d.size, minSizeFor(d), 1024, ` (smaller images cannot draw ${d.lanes} lanes and ${d.rows} rows legibly)`);
+  return d;
+}
+
+/** Parses "6..14" or "8" into an inclusive range. */
+export function parseRange(text: string): [number, number] {
+  const m = /^(\d+)(?:\.\.(\d+))?$/.exec(text.trim());
+  if (!m) throw new Error(`rung range must look like 6..14 or 8, got '${text}'`);
+  const lo = Number(m[1]);
+  const hi = m[2] === undefined ? lo : Number(m[2]);
+  return [lo, hi];
+}
