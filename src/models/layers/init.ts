@@ -11,6 +11,10 @@ export class Seeds {
   constructor(seed: number) {
     this.next = seed * 7919 + 1;
   }
+  /** A plain integer seed, for custom layers that build their own initializers. */
+  int(): number {
+    return this.next++;
+  }
   heNormal(): Init {
     return tf.initializers.heNormal({ seed: this.next++ });
   }

@@ -1,0 +1,94 @@
+import * as tf from "@tensorflow/tfjs";
+
+export interface PatchArgs {
+  patch: number;
+  /** Spatial size of the feature map being unfolded (static in a built model). */
+  height: number;
+  width: number;
+  name?: string;
+  trainable?: boolean;
+}
+
+const padded = (v: number, p: number) => Math.ceil(v / p) * p;
+
+/**
+ * MobileViT's unfold: [B, H, W, C] -> [B*p*p, (H/p)*(W/p), C]. Each of the p*p pixel positions
+ * inside a patch becomes its own sequence, so attention runs between patches at the same
+ * position. A map whose side is not a multiple of p is zero-padded first (ml-cvnets resizes
+ * instead; padding keeps every gradient a plain pad/slice).
+ */
+export class Unfold extends tf.layers.Layer {
+  static className = "Unfold";
+  readonly patch: number;
+  readonly height: number;
+  readonly width: number;
+
+  constructor(args: PatchArgs) {
+    super(args);
+    this.patch = args.patch;
+    this.height = args.height;
+    this.width = args.width;
+  }
+
+  computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape {
+    const shape = s as tf.Shape;
+    const p = this.patch;
+    return [null, (padded(this.height, p) / p) * (padded(this.width, p) / p), shape[3]];
+  }
+
+  call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      let x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+      const p = this.patch;
+      const [b, h, w, c] = x.shape;
+      const hp = padded(h, p);
+      const wp = padded(w, p);
+      if (hp !== h || wp !== w) x = tf.pad(x, [[0, 0], [0, hp - h], [0, wp - w], [0, 0]]);
+      const t = tf.transpose(tf.reshape(x, [b, hp / p, p, wp / p, p, c]), [0, 2, 4, 1, 3, 5]);
+      return tf.reshape(t, [b * p * p, (hp / p) * (wp / p), c]);
+    });
+  }
+
+  getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), patch: this.patch, height: this.height, width: this.width };
+  }
+}
+
+/** The inverse of Unfold, cropping any padding: [B*p*p, N, C] -> [B, H, W, C]. */
+export class Fold extends tf.layers.Layer {
+  static className = "Fold";
+  readonly patch: number;
+  readonly height: number;
+  readonly width: number;
+
+  constructor(args: PatchArgs) {
+    super(args);
+    this.patch = args.patch;
+    this.height = args.height;
+    this.width = args.width;
+  }
+
+  computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape {
+    return [null, this.height, this.width, (s as tf.Shape)[2]];
+  }
+
+  call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
+      const p = this.patch;
+      const [bpp, , c] = x.shape;
+      const b = bpp / (p * p);
+      const hp = padded(this.height, p);
+      const wp = padded(this.width, p);
+      const t = tf.transpose(tf.reshape(x, [b, p, p, hp / p, wp / p, c]), [0, 3, 1, 4, 2, 5]);
+      const y = tf.reshape(t, [b, hp, wp, c]);
+      return hp === this.height && wp === this.width ? y : tf.slice(y, [0, 0, 0, 0], [b, this.height, this.width, c]);
+    });
+  }
+
+  getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), patch: this.patch, height: this.height, width: this.width };
+  }
+}
+tf.serialization.registerClass(Unfold);
+tf.serialization.registerClass(Fold);
