@@ -71,5 +71,5 @@ export function mobilenetV2(o: MobileNetOptions): tf.LayersModel {
   x = convBn(x, { filters: o.width > 1 ? makeDivisible(1280 * o.width) : 1280, kernel: 1, act: "relu6", name: "head_conv", seeds });
   x = tf.layers.globalAveragePooling2d({ name: "pool" }).apply(x) as SymTensor;
   const logits = tf.layers.dense({ units: o.classes, name: "classifier", kernelInitializer: seeds.glorotUniform() }).apply(x) as SymTensor;
-  return tf.model({ inputs: input, outputs: logits, name: `mobilenetv2_${Math.round(o.width * 100)}` });
+  return tf.model({ inputs: input, outputs: logits, name: `mobilenetv2_${String(Math.round(o.width * 100)).padStart(3, "0")}` });
 }

@@ -8,14 +8,22 @@ export function tempPathFor(target: string): string {
 
 /**
  * Runs `write(tmp)` then renames tmp over `target`: readers see the old file or the new one,
- * never half of one, and a failure leaves the old file untouched.
+ * never half of one, and a failure leaves the old file untouched. A directory target (a
+ * checkpoint) is swapped: old aside, new in, old removed.
  */
 export function replaceAtomically(target: string, write: (tmp: string) => void): void {
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const tmp = tempPathFor(target);
   try {
     write(tmp);
-    fs.renameSync(tmp, target);
+    if (fs.existsSync(target) && fs.statSync(target).isDirectory()) {
+      const old = `${tmp}.old`;
+      fs.renameSync(target, old);
+      fs.renameSync(tmp, target);
+      fs.rmSync(old, { recursive: true, force: true });
+    } else {
+      fs.renameSync(tmp, target);
+    }
   } catch (e) {
     fs.rmSync(tmp, { force: true, recursive: true });
     throw e;
