@@ -16,8 +16,15 @@ function concat(buffers: ArrayBuffer | ArrayBuffer[]): Buffer {
   return Buffer.concat((Array.isArray(buffers) ? buffers : [buffers]).map((b) => Buffer.from(b)));
 }
 
-/** An IOHandler that writes DIR/model.json and DIR/weights.bin, plus any extra JSON files. */
-export function dirSaver(dir: string, extra: Record<string, unknown> = {}): tf.io.IOHandler {
+/** Files saved beside a model: bytes as they are, strings as text, anything else as JSON. */
+export type ExtraFiles = Record<string, Uint8Array | string | object>;
+
+function writeExtra(file: string, value: Uint8Array | string | object): void {
+  fs.writeFileSync(file, value instanceof Uint8Array || typeof value === "string" ? value : JSON.stringify(value, null, 2) + "\n");
+}
+
+/** An IOHandler that writes DIR/model.json and DIR/weights.bin, plus any extra files. */
+export function dirSaver(dir: string, extra: ExtraFiles = {}): tf.io.IOHandler {
   return {
     save: async (art: tf.io.ModelArtifacts) => {
       replaceAtomically(dir, (tmp) => {
@@ -26,7 +33,7 @@ export function dirSaver(dir: string, extra: Record<string, unknown> = {}): tf.i
         fs.writeFileSync(path.join(tmp, "weights.bin"), weights);
         const json = { modelTopology: art.modelTopology, format: art.format, generatedBy: art.generatedBy, convertedBy: art.convertedBy, weightsManifest: [{ paths: ["weights.bin"], weights: art.weightSpecs }] };
         fs.writeFileSync(path.join(tmp, "model.json"), JSON.stringify(json));
-        for (const [name, value] of Object.entries(extra)) fs.writeFileSync(path.join(tmp, name), JSON.stringify(value, null, 2) + "\n");
+        for (const [name, value] of Object.entries(extra)) writeExtra(path.join(tmp, name), value);
       });
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
     },
@@ -51,7 +58,7 @@ export function dirLoader(dir: string): tf.io.IOHandler {
   };
 }
 
-export async function saveModel(model: tf.LayersModel, dir: string, extra: Record<string, unknown> = {}): Promise<void> {
+export async function saveModel(model: tf.LayersModel, dir: string, extra: ExtraFiles = {}): Promise<void> {
   await model.save(dirSaver(dir, extra), { includeOptimizer: false });
 }
 

@@ -1,0 +1,183 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+import { SplitReader } from "../data/format";
+import { batches, epochOrder } from "../data/batches";
+import { evaluate } from "./evaluate";
+import { cosineWithWarmup } from "./schedule";
+import { TrainConfig, validateTrainConfig } from "./config";
+import { ExtraFiles, loadModel, saveModel } from "../models/io";
+import { Progress } from "../util/progress";
+import { writeJsonAtomic } from "../util/atomic";
+
+export interface EpochRecord {
+  epoch: number;
+  train_loss: number;
+  train_acc: number;
+  val_loss: number | null;
+  val_acc: number | null;
+  lr: number;
+  seconds: number;
+  images_per_s: number;
+}
+
+export interface TrainResult {
+  history: EpochRecord[];
+  bestEpoch: number;
+  bestValAcc: number | null;
+  stoppedEarly: boolean;
+  seconds: number;
+}
+
+export interface TrainOptions {
+  /** Writes `last/` (resumable: weights, optimizer, state) and `best/` (by val accuracy) here. */
+  checkpointDir?: string;
+  /** Continue from checkpointDir/last if it exists. */
+  resume?: boolean;
+  /** Saved in every checkpoint (the experiment's config, so a checkpoint describes itself). */
+  extraFiles?: ExtraFiles;
+  onEpoch?: (r: EpochRecord, history: EpochRecord[]) => void | Promise<void>;
+  onLine?: (line: string) => void;
+  quiet?: boolean;
+}
+
+interface TrainerState {
+  epoch: number;
+  history: EpochRecord[];
+  bestEpoch: number;
+  bestValAcc: number | null;
+  sinceBest: number;
+  accBeta: [number, number];
+}
+
+/** AdamW's decay applies to weight matrices and conv kernels, not to norms or biases. */
+const decayed = (w: tf.LayerVariable) => /kernel$/.test(w.originalName);
+
+async function saveOptimizer(opt: tf.Optimizer): Promise<{ bin: Uint8Array; specs: tf.io.WeightsManifestEntry[] }> {
+  const weights = await opt.getWeights();
+  const { data, specs } = await tf.io.encodeWeights(weights);
+  // getWeights() makes a fresh scalar for the iteration count; the moments are live variables.
+  weights.filter((w) => w.name === "iter").forEach((w) => w.tensor.dispose());
+  return { bin: new Uint8Array(data as ArrayBuffer), specs };
+}
+
+async function restore(model: tf.LayersModel, opt: tf.Optimizer, dir: string): Promise<TrainerState> {
+  const saved = await loadModel(dir);
+  model.setWeights(saved.getWeights());
+  saved.dispose();
+  const specs = JSON.parse(fs.readFileSync(path.join(dir, "optimizer.json"), "utf8"));
+  const bin = fs.readFileSync(path.join(dir, "optimizer.bin"));
+  const named = tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength), specs);
+  await opt.setWeights(Object.entries(named).map(([name, tensor]) => ({ name, tensor })));
+  const state: TrainerState = JSON.parse(fs.readFileSync(path.join(dir, "state.json"), "utf8"));
+  // tfjs recomputes beta^t with pow() on restore; training accumulated it by products.
+  const adam = opt as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
+  adam.accBeta1.assign(tf.scalar(state.accBeta[0]));
+  adam.accBeta2.assign(tf.scalar(state.accBeta[1]));
+  return state;
+}
+
+/**
+ * Trains `model` on `data.train` for cfg.epochs, validating on `data.val` after each epoch.
+ * Same config, seed and backend give the same weights, whether run straight through or resumed.
+ */
+export async function train(model: tf.LayersModel, data: { train: SplitReader; val?: SplitReader }, cfg: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
+  validateTrainConfig(cfg);
+  const classes = data.train.header.spec.difficulty.lanes;
+  const outUnits = (model.outputs[0].shape as number[])[1];
+  if (outUnits !== classes) throw new Error(`model has ${outUnits} outputs but the data has ${classes} classes`);
+  const inSize = (model.inputs[0].shape as number[])[1];
+  if (inSize !== data.train.header.image.height) throw new Error(`model expects ${inSize} px images, the data has ${data.train.header.image.height} px`);
+
+  const stepsPerEpoch = Math.ceil(data.train.count / cfg.batchSize);
+  const totalSteps = cfg.epochs * stepsPerEpoch;
+  const warmupSteps = Math.round(cfg.warmupEpochs * stepsPerEpoch);
+  const opt = tf.train.adam(cfg.lr);
+  const lastDir = opts.checkpointDir && path.join(opts.checkpointDir, "last");
+  let state: TrainerState = { epoch: -1, history: [], bestEpoch: -1, bestValAcc: null, sinceBest: 0, accBeta: [0.9, 0.999] };
+  if (opts.resume && lastDir && fs.existsSync(path.join(lastDir, "state.json"))) {
+    state = await restore(model, opt, lastDir);
+    opts.onLine?.(`resumed from ${lastDir} after epoch ${state.epoch + 1}`);
+  }
+  const t0 = Date.now();
+  let stoppedEarly = false;
+  try {
+    for (let epoch = state.epoch + 1; epoch < cfg.epochs; epoch++) {
+      const te = Date.now();
+      const progress = new Progress(`epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch, { unit: "steps", quiet: opts.quiet, onLine: opts.onLine });
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      let lr = cfg.lr;
+      let step = epoch * stepsPerEpoch;
+      for (const b of batches(data.train, epochOrder(data.train.count, cfg.seed, epoch, true), cfg.batchSize)) {
+        lr = cosineWithWarmup(step++, totalSteps, warmupSteps, cfg.lr);
+        (opt as unknown as { learningRate: number }).learningRate = lr;
+        const labels = tf.tensor1d(b.labels, "int32");
+        const y = tf.oneHot(labels, classes);
+        const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+        let hits: tf.Tensor | null = null;
+        const loss = opt.minimize(
+          () => {
+            const logits = model.apply(b.xs, { training: true }) as tf.Tensor2D;
+            hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "int32")));
+            return tf.losses.softmaxCrossEntropy(y, logits, undefined, cfg.labelSmoothing) as tf.Scalar;
+          },
+          true,
+          vars,
+        )!;
+        if (cfg.optimizer === "adamw" && cfg.weightDecay > 0) {
+          const shrink = 1 - lr * cfg.weightDecay;
+          tf.tidy(() => model.trainableWeights.filter(decayed).forEach((w) => w.write(tf.mul(w.read(), shrink))));
+        }
+        const n = b.labels.length;
+        lossSum += loss.dataSync()[0] * n;
+        correct += (hits as unknown as tf.Tensor).dataSync()[0];
+        seen += n;
+        tf.dispose([loss, hits as unknown as tf.Tensor, y, labels, b.xs]);
+        const secs = (Date.now() - te) / 1000;
+        progress.tick(1, `loss ${(lossSum / seen).toFixed(4)} acc ${((100 * correct) / seen).toFixed(1)}% ${(seen / secs).toFixed(1)} img/s lr ${lr.toExponential(2)}`);
+      }
+      const val = data.val ? evaluate(model, data.val, Math.max(cfg.batchSize, 64), cfg.valLimit || undefined) : null;
+      const seconds = (Date.now() - te) / 1000;
+      const rec: EpochRecord = {
+        epoch: epoch + 1,
+        train_loss: lossSum / seen,
+        train_acc: correct / seen,
+        val_loss: val ? val.loss : null,
+        val_acc: val ? val.accuracy : null,
+        lr,
+        seconds,
+        images_per_s: seen / seconds,
+      };
+      state.history.push(rec);
+      state.epoch = epoch;
+      const improved = rec.val_acc !== null && (state.bestValAcc === null || rec.val_acc > state.bestValAcc);
+      if (improved) {
+        state.bestValAcc = rec.val_acc;
+        state.bestEpoch = epoch + 1;
+        state.sinceBest = 0;
+      } else state.sinceBest++;
+      const line = `epoch ${epoch + 1}/${cfg.epochs}: train loss ${rec.train_loss.toFixed(4)} acc ${(100 * rec.train_acc).toFixed(2)}%` + (val ? ` | val loss ${val.loss.toFixed(4)} acc ${(100 * val.accuracy).toFixed(2)}%` : "") + ` | ${rec.images_per_s.toFixed(1)} img/s, ${seconds.toFixed(1)} s`;
+      opts.onLine?.(line);
+      if (!opts.quiet) console.log(line);
+      if (opts.checkpointDir) {
+        const adam = opt as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
+        state.accBeta = [adam.accBeta1.dataSync()[0], adam.accBeta2.dataSync()[0]];
+        const o = await saveOptimizer(opt);
+        await saveModel(model, lastDir!, { ...opts.extraFiles, "optimizer.bin": o.bin, "optimizer.json": o.specs, "state.json": state });
+        if (improved) await saveModel(model, path.join(opts.checkpointDir, "best"), { ...opts.extraFiles, "state.json": state });
+        writeJsonAtomic(path.join(opts.checkpointDir, "history.json"), state.history);
+      }
+      await opts.onEpoch?.(rec, state.history);
+      if (cfg.earlyStopPatience > 0 && state.sinceBest >= cfg.earlyStopPatience) {
+        stoppedEarly = true;
+        opts.onLine?.(`early stop: no better validation accuracy for ${cfg.earlyStopPatience} epochs`);
+        break;
+      }
+    }
+  } finally {
+    opt.dispose();
+  }
+  return { history: state.history, bestEpoch: state.bestEpoch, bestValAcc: state.bestValAcc, stoppedEarly, seconds: (Date.now() - t0) / 1000 };
+}
