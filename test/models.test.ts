@@ -8,7 +8,7 @@ import { initBackend } from "../src/backend/select";
 import { buildModel, MODEL_NAMES } from "../src/models/registry";
 import { freeze } from "../src/models/freeze";
 import { loadModel, saveModel } from "../src/models/io";
-import { groupSummary } from "../src/models/summary";
+import { groupSummary, parameterCount } from "../src/models/summary";
 
 before(async () => {
   await initBackend(process.env.AMIDA_BACKEND ?? "auto", { quiet: true });
@@ -19,7 +19,7 @@ const PAPER_PARAMS: Record<string, number> = { mobilenetv2_100: 3.5e6, mobilevit
 test("parameter counts at 1000 classes, 256 px, match the papers within 3 %", () => {
   for (const [name, paper] of Object.entries(PAPER_PARAMS)) {
     const m = buildModel({ name, inputSize: 256, classes: 1000, seed: 0 });
-    const n = m.countParams() - m.weights.filter((w) => /moving_/.test(w.name)).reduce((a, w) => a + (w.shape as number[]).reduce((p, d) => p * d, 1), 0);
+    const n = parameterCount(m);
     assert.ok(Math.abs(n - paper) / paper < 0.03, `${name}: ${n} vs paper ${paper}`);
     m.dispose();
   }
@@ -128,6 +128,7 @@ test("every registered model builds, and the group summary adds up", () => {
     const rows = groupSummary(m);
     const moving = m.weights.filter((w) => /moving_/.test(w.name)).reduce((a, w) => a + (w.shape as number[]).reduce((p, d) => p * d, 1), 0);
     assert.equal(rows.reduce((a, r) => a + r.params, 0), m.countParams() - moving);
+    assert.equal(parameterCount(m), m.countParams() - moving);
     m.dispose();
   }
 });

@@ -46,7 +46,7 @@ test("batches stream the split in a seeded order, as 0..1 floats", () => {
   const b = batches(trainSplit, order, 40).next().value!;
   assert.deepEqual(b.xs.shape, [40, 32, 32, 3]);
   const v = b.xs.dataSync();
-  assert.ok(v.every((t) => t >= 0 && t <= 1));
+  assert.ok(Array.from(v as Float32Array).every((t) => t >= 0 && t <= 1));
   assert.equal(Math.round(v[0] * 255), trainSplit.image(order[0])[0]);
   assert.equal(b.labels[3], trainSplit.records.labels[order[3]]);
   b.xs.dispose();

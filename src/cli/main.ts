@@ -1,10 +1,25 @@
 import { generateCommand, showCommand } from "./data";
+import { modelsCommand } from "./models";
+
+const BENCHES = ["train", "generate"];
+
+async function benchCommand(argv: string[]): Promise<number> {
+  const [which, ...rest] = argv;
+  if (!which || which === "--help" || which === "-h") {
+    console.log(`usage: amida bench <${BENCHES.join("|")}> [options]   (see bench/<name>.ts)`);
+    return which ? 0 : 2;
+  }
+  if (!BENCHES.includes(which)) throw new Error(`unknown benchmark '${which}'; allowed: ${BENCHES.join(", ")}`);
+  return require(`../../bench/${which}`).main(rest);
+}
 
 type Command = { run: (argv: string[]) => Promise<number>; help: string };
 
 const COMMANDS: Record<string, Command> = {
   generate: { run: generateCommand, help: "make a data set of puzzles (train/val/test) under --out DIR" },
   show: { run: showCommand, help: "render one stored puzzle with its traced path(s) to a PNG" },
+  models: { run: modelsCommand, help: "parameter counts of every model variant" },
+  bench: { run: benchCommand, help: "benchmarks: train (images/s per backend), generate (puzzles/s)" },
 };
 
 const USAGE = `usage: amida <command> [options]   (amida <command> --help for its options)

@@ -13,6 +13,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { isMobileViT } from "./registry";
+import { parameterCount } from "./summary";
 
 export const FREEZE_GROUPS = ["none", "first5", "stem+early-transformer", "all-but-head"] as const;
 export type FreezeGroup = (typeof FREEZE_GROUPS)[number];
@@ -23,8 +24,6 @@ export interface FreezeReport {
   trainableParams: number;
   frozenParams: number;
 }
-
-const params = (ws: tf.LayerVariable[]) => ws.reduce((a, w) => a + (w.shape as number[]).reduce((p, d) => p * d, 1), 0);
 
 function hasWeights(l: tf.layers.Layer): boolean {
   return l.weights.length > 0;
@@ -72,7 +71,7 @@ export function freeze(model: tf.LayersModel, group: FreezeGroup): FreezeReport 
   return {
     group,
     frozenLayers: [...frozen].map((l) => l.name),
-    trainableParams: params(model.trainableWeights),
-    frozenParams: params(model.weights.filter((w) => !w.trainable && !/moving_(mean|variance)/.test(w.name))),
+    trainableParams: parameterCount(model, "trainable"),
+    frozenParams: parameterCount(model, "frozen"),
   };
 }

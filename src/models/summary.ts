@@ -8,6 +8,13 @@ export interface GroupRow {
 }
 
 const count = (w: tf.LayerVariable) => (w.shape as number[]).reduce((p, d) => p * d, 1);
+const isMovingStat = (w: tf.LayerVariable) => /moving_(mean|variance)/.test(w.name);
+
+/** Learnable parameters, as papers count them: batch-norm moving statistics are not parameters. */
+export function parameterCount(model: tf.LayersModel, which: "all" | "trainable" | "frozen" = "all"): number {
+  const ws = which === "trainable" ? model.trainableWeights : which === "frozen" ? model.weights.filter((w) => !w.trainable && !isMovingStat(w)) : model.weights.filter((w) => !isMovingStat(w));
+  return ws.reduce((a, w) => a + count(w), 0);
+}
 
 /** The part of a layer name that names its place in the figure: stem, block3, layer4_mvit, head... */
 export function groupOf(layerName: string): string {
@@ -23,7 +30,7 @@ export function groupSummary(model: tf.LayersModel): GroupRow[] {
     const r = rows.get(g) ?? { group: g, layers: 0, params: 0, trainable: 0 };
     r.layers++;
     for (const w of l.weights) {
-      if (/moving_(mean|variance)/.test(w.name)) continue;
+      if (isMovingStat(w)) continue;
       r.params += count(w);
       if (w.trainable && l.trainable) r.trainable += count(w);
     }

@@ -78,6 +78,35 @@ async function restore(model: tf.LayersModel, opt: tf.Optimizer, dir: string): P
 }
 
 /**
+ * One optimisation step on a batch: forward in training mode, softmax cross-entropy (with label
+ * smoothing), Adam update of the trainable weights, then AdamW's decoupled decay of kernels.
+ * Returns the batch's mean loss and number of correct predictions; leaves no tensor behind.
+ */
+export function trainStep(model: tf.LayersModel, opt: tf.Optimizer, xs: tf.Tensor4D, labelValues: Int32Array, classes: number, cfg: Pick<TrainConfig, "labelSmoothing" | "optimizer" | "weightDecay">, lr: number): { loss: number; correct: number } {
+  (opt as unknown as { learningRate: number }).learningRate = lr;
+  const labels = tf.tensor1d(labelValues, "int32");
+  const y = tf.oneHot(labels, classes);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  let hits: tf.Tensor | null = null;
+  const loss = opt.minimize(
+    () => {
+      const logits = model.apply(xs, { training: true }) as tf.Tensor2D;
+      hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "int32")));
+      return tf.losses.softmaxCrossEntropy(y, logits, undefined, cfg.labelSmoothing) as tf.Scalar;
+    },
+    true,
+    vars,
+  )!;
+  if (cfg.optimizer === "adamw" && cfg.weightDecay > 0) {
+    const shrink = 1 - lr * cfg.weightDecay;
+    tf.tidy(() => model.trainableWeights.filter(decayed).forEach((w) => w.write(tf.mul(w.read(), shrink))));
+  }
+  const out = { loss: loss.dataSync()[0], correct: (hits as unknown as tf.Tensor).dataSync()[0] };
+  tf.dispose([loss, hits as unknown as tf.Tensor, y, labels]);
+  return out;
+}
+
+/**
  * Trains `model` on `data.train` for cfg.epochs, validating on `data.val` after each epoch.
  * Same config, seed and backend give the same weights, whether run straight through or resumed.
  */
@@ -112,29 +141,12 @@ export async function train(model: tf.LayersModel, data: { train: SplitReader; v
       let step = epoch * stepsPerEpoch;
       for (const b of batches(data.train, epochOrder(data.train.count, cfg.seed, epoch, true), cfg.batchSize)) {
         lr = cosineWithWarmup(step++, totalSteps, warmupSteps, cfg.lr);
-        (opt as unknown as { learningRate: number }).learningRate = lr;
-        const labels = tf.tensor1d(b.labels, "int32");
-        const y = tf.oneHot(labels, classes);
-        const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-        let hits: tf.Tensor | null = null;
-        const loss = opt.minimize(
-          () => {
-            const logits = model.apply(b.xs, { training: true }) as tf.Tensor2D;
-            hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "int32")));
-            return tf.losses.softmaxCrossEntropy(y, logits, undefined, cfg.labelSmoothing) as tf.Scalar;
-          },
-          true,
-          vars,
-        )!;
-        if (cfg.optimizer === "adamw" && cfg.weightDecay > 0) {
-          const shrink = 1 - lr * cfg.weightDecay;
-          tf.tidy(() => model.trainableWeights.filter(decayed).forEach((w) => w.write(tf.mul(w.read(), shrink))));
-        }
+        const { loss, correct: hits } = trainStep(model, opt, b.xs, b.labels, classes, cfg, lr);
+        b.xs.dispose();
         const n = b.labels.length;
-        lossSum += loss.dataSync()[0] * n;
-        correct += (hits as unknown as tf.Tensor).dataSync()[0];
+        lossSum += loss * n;
+        correct += hits;
         seen += n;
-        tf.dispose([loss, hits as unknown as tf.Tensor, y, labels, b.xs]);
         const secs = (Date.now() - te) / 1000;
         progress.tick(1, `loss ${(lossSum / seen).toFixed(4)} acc ${((100 * correct) / seen).toFixed(1)}% ${(seen / secs).toFixed(1)} img/s lr ${lr.toExponential(2)}`);
       }
