@@ -134,6 +134,7 @@ function dilate(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
 
 /** Pads (or crops, for negative amounts) height and width. */
 function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
+  if (top === 0 && bottom === 0 && left === 0 && right === 0) return x;
   let y = tf.pad(x, [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]]);
   if (top < 0 || bottom < 0 || left < 0 || right < 0) {
     const [b, h, w, ch] = y.shape;
@@ -172,8 +173,8 @@ const conv2DBackpropInput = composite("Conv2DBackpropInput", ({ dy, filter }, at
   checkNHWC("Conv2DBackpropInput", attrs);
   const f = filter as tf.Tensor4D; // [KH, KW, Ci, Co]
   const { padded } = backpropInput(dy as tf.Tensor4D, attrs.inputShape as number[], f.shape, attrs, false);
-  const g = tf.transpose(tf.reverse(f, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D; // [KH, KW, Co, Ci]
-  return tf.conv2d(padded, g, 1, "valid");
+  const flipped = f.shape[0] === 1 && f.shape[1] === 1 ? f : tf.reverse(f, [0, 1]);
+  return tf.conv2d(padded, tf.transpose(flipped, [0, 1, 3, 2]) as tf.Tensor4D, 1, "valid"); // W^T: [KH, KW, Co, Ci]
 });
 
 /**

@@ -1,5 +1,6 @@
 import { generateCommand, showCommand } from "./data";
 import { modelsCommand } from "./models";
+import { experimentCommand, trackCommand, trainCommand } from "./experiment";
 
 const BENCHES = ["train", "generate"];
 
@@ -19,6 +20,8 @@ const COMMANDS: Record<string, Command> = {
   generate: { run: generateCommand, help: "make a data set of puzzles (train/val/test) under --out DIR" },
   show: { run: showCommand, help: "render one stored puzzle with its traced path(s) to a PNG" },
   models: { run: modelsCommand, help: "parameter counts of every model variant" },
+  train: { run: trainCommand, help: "train one model on one data set (optionally from a checkpoint, with a freeze group)" },
+  experiment: { run: experimentCommand, help: "the seed's protocol: plain -> frozen warp fine-tune + controls, both models" },
   bench: { run: benchCommand, help: "benchmarks: train (images/s per backend), generate (puzzles/s)" },
 };
 
@@ -34,6 +37,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return name ? 0 : 2;
   }
+  if (name === "_track") return trackCommand(rest);
   const cmd = COMMANDS[name];
   if (!cmd) throw new Error(`unknown command '${name}'\n${USAGE}`);
   return cmd.run(rest);

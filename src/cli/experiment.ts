@@ -1,0 +1,103 @@
+import * as fs from "fs";
+import { parse, intOpt, numOpt } from "./args";
+import { DEFAULT_TRAIN, TrainConfig, OPTIMIZERS } from "../train/config";
+import { FreezeGroup } from "../models/freeze";
+import { runTraining } from "../experiment/run";
+import { experimentPreset, ExperimentConfig, resultsMarkdown, runExperiment, runTrack, Track, EXPERIMENT_PRESETS } from "../experiment/protocol";
+import { initBackend } from "../backend/select";
+
+const TRAIN_USAGE = `usage: amida train --model NAME --data DIR --name RUN [--runs runs] [--init CHECKPOINT_DIR] [--freeze none|first5|stem+early-transformer|all-but-head]
+                   [--epochs N] [--batch N] [--lr X] [--optimizer adamw|adam] [--weight-decay X] [--warmup EPOCHS]
+                   [--label-smoothing X] [--patience N] [--seed N] [--model-seed N] [--resume] [--backend auto|node-gpu|node|wasm|cpu]
+Trains one model on one data set into RUNS/RUN/ (config.json, history.json, metrics.json, checkpoints/{last,best}).`;
+
+export function trainFlags(v: Record<string, string | boolean | undefined>, base: TrainConfig = DEFAULT_TRAIN): TrainConfig {
+  const s = (k: string) => v[k] as string | undefined;
+  return {
+    epochs: intOpt("epochs", s("epochs"), base.epochs),
+    batchSize: intOpt("batch", s("batch"), base.batchSize),
+    lr: numOpt("lr", s("lr"), base.lr),
+    optimizer: (s("optimizer") ?? base.optimizer) as (typeof OPTIMIZERS)[number],
+    weightDecay: numOpt("weight-decay", s("weight-decay"), base.weightDecay),
+    warmupEpochs: numOpt("warmup", s("warmup"), base.warmupEpochs),
+    labelSmoothing: numOpt("label-smoothing", s("label-smoothing"), base.labelSmoothing),
+    earlyStopPatience: intOpt("patience", s("patience"), base.earlyStopPatience),
+    seed: intOpt("seed", s("seed"), base.seed),
+    valLimit: intOpt("val-limit", s("val-limit"), base.valLimit),
+  };
+}
+
+const TRAIN_FLAGS = {
+  epochs: { type: "string" },
+  batch: { type: "string" },
+  lr: { type: "string" },
+  optimizer: { type: "string" },
+  "weight-decay": { type: "string" },
+  warmup: { type: "string" },
+  "label-smoothing": { type: "string" },
+  patience: { type: "string" },
+  seed: { type: "string" },
+  "val-limit": { type: "string" },
+  backend: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const { values: v } = parse(
+    argv,
+    { ...TRAIN_FLAGS, model: { type: "string" }, data: { type: "string" }, name: { type: "string" }, runs: { type: "string" }, init: { type: "string" }, freeze: { type: "string" }, "model-seed": { type: "string" }, resume: { type: "boolean" } },
+    TRAIN_USAGE,
+  );
+  if (v.help) {
+    console.log(TRAIN_USAGE);
+    return 0;
+  }
+  for (const req of ["model", "data", "name"] as const) if (!v[req]) throw new Error(`--${req} is required\n${TRAIN_USAGE}`);
+  await initBackend(v.backend ?? process.env.AMIDA_BACKEND ?? "auto");
+  const m = await runTraining(
+    { name: v.name!, model: v.model!, data: v.data!, init: v.init ?? null, freeze: (v.freeze ?? "none") as FreezeGroup, train: trainFlags(v), modelSeed: intOpt("model-seed", v["model-seed"], 0) },
+    { runsDir: v.runs ?? "runs", resume: v.resume },
+  );
+  const { confusion, ...row } = m;
+  console.log(JSON.stringify(row));
+  return 0;
+}
+
+const EXP_USAGE = `usage: amida experiment [--preset ${Object.keys(EXPERIMENT_PRESETS).join("|")}] [--name NAME] [--config FILE.json] [--runs runs] [--data data]
+                        [--plain-train N] [--warp-train N] [--epochs N] [--serial] [--backend ...]
+Runs the seed's protocol (plain -> frozen warp fine-tune, + warp-from-scratch controls) for MobileNetV2 and
+MobileViT and prints the results table; writes RUNS/NAME/results.json.`;
+
+export async function experimentCommand(argv: string[]): Promise<number> {
+  const { values: v } = parse(
+    argv,
+    { preset: { type: "string" }, name: { type: "string" }, config: { type: "string" }, runs: { type: "string" }, data: { type: "string" }, "plain-train": { type: "string" }, "warp-train": { type: "string" }, epochs: { type: "string" }, serial: { type: "boolean" }, backend: { type: "string" }, help: { type: "boolean", short: "h" } },
+    EXP_USAGE,
+  );
+  if (v.help) {
+    console.log(EXP_USAGE);
+    return 0;
+  }
+  const cfg: ExperimentConfig = v.config ? JSON.parse(fs.readFileSync(v.config, "utf8")) : experimentPreset(v.preset ?? "quick");
+  if (v.name) cfg.name = v.name;
+  if (v["plain-train"]) cfg.plain.train = intOpt("plain-train", v["plain-train"]);
+  if (v["warp-train"]) cfg.warp.train = intOpt("warp-train", v["warp-train"]);
+  if (v.epochs) cfg.stage1.epochs = cfg.stage2.epochs = intOpt("epochs", v.epochs);
+  if (v.serial) cfg.parallel = false;
+  if (v.backend) process.env.AMIDA_BACKEND = v.backend;
+  const backend = await initBackend();
+  console.log(JSON.stringify(cfg));
+  const rows = await runExperiment(cfg, { runsDir: v.runs ?? "runs", dataDir: v.data ?? "data" });
+  console.log(resultsMarkdown(rows));
+  console.log(JSON.stringify({ experiment: cfg.name, backend: backend.name, rows }));
+  return 0;
+}
+
+/** Internal: one track of an experiment in its own process (see protocol.ts). */
+export async function trackCommand(argv: string[]): Promise<number> {
+  const [configFile, track, plain, warp, runsDir] = argv;
+  const cfg: ExperimentConfig = JSON.parse(fs.readFileSync(configFile, "utf8"));
+  await initBackend(undefined, { quiet: true });
+  await runTrack(cfg, track as Track, { plain, warp }, runsDir, (l) => console.log(l));
+  return 0;
+}

@@ -1,0 +1,233 @@
+/**
+ * The seed's experiment (000), scaled by a preset:
+ *   stage 1  each model learns plain puzzles from scratch;
+ *   stage 2  from its stage-1 weights, with the early layers frozen (MobileNet `first5`,
+ *            MobileViT `stem+early-transformer`), it is fine-tuned on 1-hop warp puzzles;
+ *   control  each model learns warp from scratch, nothing frozen, with stage 2's budget.
+ * The CNN and the ViT tracks are independent; with two cores they run in two processes
+ * (tfjs-wasm is single-threaded under Node, so this is where the second core pays).
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { fork } from "child_process";
+import * as os from "os";
+import { Difficulty, presetDifficulty, validateDifficulty } from "../puzzle/difficulty";
+import { NO_NUISANCE } from "../puzzle/render";
+import { DatasetSpec } from "../data/spec";
+import { generateDataset, SplitCounts, validateCounts } from "../data/generate";
+import { DEFAULT_TRAIN, TrainConfig, validateTrainConfig } from "../train/config";
+import { RunConfig, RunMetrics, runTraining } from "./run";
+import { validateModelSpec } from "../models/registry";
+import { writeJsonAtomic } from "../util/atomic";
+
+export interface ExperimentConfig {
+  /** Runs go to runs/<name>/<run>; data sets to data/<name>-{plain,warp}. */
+  name: string;
+  preset: string;
+  difficulty: Difficulty;
+  hops: number;
+  seed: number;
+  plain: SplitCounts;
+  warp: SplitCounts;
+  models: { cnn: string; vit: string };
+  stage1: TrainConfig;
+  stage2: TrainConfig;
+  controls: boolean;
+  /** Run the CNN and ViT tracks in two processes when the machine has two cores. */
+  parallel: boolean;
+}
+
+const base = (d: Difficulty, over: Partial<ExperimentConfig>): ExperimentConfig => ({
+  name: "quick",
+  preset: "quick",
+  difficulty: d,
+  hops: 1,
+  seed: 0,
+  plain: { train: 4000, val: 500, test: 1000 },
+  warp: { train: 4000, val: 500, test: 1000 },
+  models: { cnn: "mobilenetv2_100", vit: "mobilevit_xxs" },
+  stage1: { ...DEFAULT_TRAIN },
+  stage2: { ...DEFAULT_TRAIN },
+  controls: true,
+  parallel: true,
+  ...over,
+});
+
+export const EXPERIMENT_PRESETS: Record<string, () => ExperimentConfig> = {
+  /** Seconds: for CI and for checking the pipeline end to end. Learns nothing. */
+  tiny: () =>
+    base(presetDifficulty("easy"), {
+      name: "tiny",
+      preset: "tiny",
+      plain: { train: 48, val: 16, test: 24 },
+      warp: { train: 48, val: 16, test: 24 },
+      models: { cnn: "mobilenetv2_035", vit: "mobilevit_xxs" },
+      stage1: { ...DEFAULT_TRAIN, epochs: 1, batchSize: 16, warmupEpochs: 0 },
+      stage2: { ...DEFAULT_TRAIN, epochs: 1, batchSize: 16, warmupEpochs: 0 },
+      parallel: false,
+    }),
+  /** `make reproduce`: <= 30 min on a 2-core machine, at a difficulty the models can learn. */
+  quick: () =>
+    base(presetDifficulty("easy"), {
+      name: "quick",
+      preset: "quick",
+      plain: { train: 6000, val: 500, test: 1500 },
+      warp: { train: 6000, val: 500, test: 1500 },
+      models: { cnn: "mobilenetv2_100", vit: "mobilevit_xxs" },
+      stage1: { ...DEFAULT_TRAIN, epochs: 6, batchSize: 32, lr: 2e-3 },
+      stage2: { ...DEFAULT_TRAIN, epochs: 6, batchSize: 32, lr: 2e-3 },
+    }),
+  /** The seed's sizes and difficulty (hours on a GPU-less machine; meant for tfjs-node-gpu). */
+  full: () =>
+    base(presetDifficulty("seed"), {
+      name: "full",
+      preset: "full",
+      plain: { train: 20000, val: 2000, test: 5000 },
+      warp: { train: 50000, val: 2000, test: 5000 },
+      stage1: { ...DEFAULT_TRAIN, epochs: 15, batchSize: 64, lr: 1e-3 },
+      stage2: { ...DEFAULT_TRAIN, epochs: 20, batchSize: 64, lr: 1e-3 },
+    }),
+};
+
+export function experimentPreset(name: string): ExperimentConfig {
+  const make = EXPERIMENT_PRESETS[name];
+  if (!make) throw new Error(`unknown experiment preset '${name}'; allowed: ${Object.keys(EXPERIMENT_PRESETS).join(", ")}`);
+  return make();
+}
+
+export function validateExperiment(c: ExperimentConfig): ExperimentConfig {
+  if (!/^[A-Za-z0-9._-]+$/.test(c.name)) throw new Error(`experiment name must use letters, digits, '.', '_', '-' only, got '${c.name}'`);
+  validateDifficulty(c.difficulty);
+  if (!Number.isInteger(c.hops) || c.hops < 1 || c.hops > 16) throw new Error(`hops must be an integer in 1..16, got ${c.hops}`);
+  validateCounts(c.plain);
+  validateCounts(c.warp);
+  if (c.plain.test < 1 || c.warp.test < 1) throw new Error("each data set needs a test split of at least 1 puzzle");
+  for (const m of [c.models.cnn, c.models.vit]) validateModelSpec({ name: m, inputSize: c.difficulty.size, classes: c.difficulty.lanes, seed: 0 });
+  if (!c.models.cnn.startsWith("mobilenetv2_")) throw new Error(`models.cnn must be a MobileNetV2 variant, got '${c.models.cnn}'`);
+  if (!c.models.vit.startsWith("mobilevit_")) throw new Error(`models.vit must be a MobileViT variant, got '${c.models.vit}'`);
+  if (c.difficulty.size % 32 !== 0) throw new Error(`difficulty.size must be a multiple of 32 for the models, got ${c.difficulty.size}`);
+  validateTrainConfig(c.stage1);
+  validateTrainConfig(c.stage2);
+  return c;
+}
+
+export interface Paths {
+  runsDir: string;
+  dataDir: string;
+}
+
+function dataset(cfg: ExperimentConfig, task: "plain" | "warp", paths: Paths, log: (l: string) => void): string {
+  const spec: DatasetSpec = { task, hops: task === "plain" ? 0 : cfg.hops, difficulty: cfg.difficulty, nuisance: NO_NUISANCE, seed: cfg.seed };
+  const counts = task === "plain" ? cfg.plain : cfg.warp;
+  const dir = path.join(paths.dataDir, `${cfg.name}-${task}`);
+  const meta = path.join(dir, "dataset.json");
+  if (fs.existsSync(meta)) {
+    const old = JSON.parse(fs.readFileSync(meta, "utf8"));
+    if (JSON.stringify(old.spec) === JSON.stringify(spec) && JSON.stringify(old.counts) === JSON.stringify(counts)) {
+      log(`data: reusing ${dir}`);
+      return dir;
+    }
+  }
+  const s = generateDataset(spec, counts, dir, { quiet: true });
+  log(`data: ${dir}: ${s.count} puzzles in ${s.seconds.toFixed(1)} s, class histogram ${JSON.stringify(s.class_histogram)}, label == g1 ${(100 * s.fraction_label_eq_plain).toFixed(1)}%`);
+  return dir;
+}
+
+export type Track = "cnn" | "vit";
+
+/** The runs of one model's track, in order (stage 2 starts from stage 1's best checkpoint). */
+export function trackRuns(cfg: ExperimentConfig, track: Track, data: { plain: string; warp: string }, runsDir: string): RunConfig[] {
+  const model = cfg.models[track];
+  const freezeGroup = track === "cnn" ? "first5" : "stem+early-transformer";
+  const stage1: RunConfig = { name: `${track}-1-plain`, model, data: data.plain, init: null, freeze: "none", train: cfg.stage1, modelSeed: cfg.seed };
+  const runs = [stage1, { name: `${track}-2-warp-finetune`, model, data: data.warp, init: path.join(runsDir, stage1.name, "checkpoints", "best"), freeze: freezeGroup, train: cfg.stage2, modelSeed: cfg.seed } as RunConfig];
+  if (cfg.controls) runs.push({ name: `${track}-3-warp-scratch`, model, data: data.warp, init: null, freeze: "none", train: cfg.stage2, modelSeed: cfg.seed });
+  return runs;
+}
+
+export async function runTrack(cfg: ExperimentConfig, track: Track, data: { plain: string; warp: string }, runsDir: string, log: (l: string) => void): Promise<RunMetrics[]> {
+  const out: RunMetrics[] = [];
+  for (const run of trackRuns(cfg, track, data, runsDir)) out.push(await runTraining(run, { runsDir, quiet: true, onLine: log }));
+  return out;
+}
+
+function forkTrack(configFile: string, track: Track, data: { plain: string; warp: string }, runsDir: string, log: (l: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const bin = path.join(__dirname, "..", "..", "bin", "amida.js");
+    const child = fork(bin, ["_track", configFile, track, data.plain, data.warp, runsDir], { stdio: ["ignore", "pipe", "pipe", "ipc"] });
+    const pipe = (s: NodeJS.ReadableStream | null) => {
+      let buf = "";
+      s?.on("data", (d) => {
+        buf += d;
+        const lines = buf.split("\n");
+        buf = lines.pop()!;
+        lines.filter((l) => l.trim()).forEach((l) => log(`[${track}] ${l.replace(/^.*\r/, "")}`));
+      });
+    };
+    pipe(child.stdout);
+    pipe(child.stderr);
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`the ${track} track failed (exit ${code}); see the lines above`))));
+  });
+}
+
+export interface ResultRow {
+  model: string;
+  stage: string;
+  frozen: string;
+  train_count: number;
+  epochs: number;
+  test_acc: number;
+  ci95: [number, number];
+  seconds: number;
+  backend: string;
+  chance: number;
+  run: string;
+}
+
+export function resultRow(m: RunMetrics): ResultRow {
+  return { model: m.model, stage: m.stage, frozen: m.frozen, train_count: m.train_count, epochs: m.epochs, test_acc: m.test_acc, ci95: m.ci95, seconds: m.seconds, backend: m.backend, chance: m.chance, run: m.name };
+}
+
+/** Seed 000's reported numbers, for the side-by-side table. */
+export const SEED_RESULTS: Record<string, Record<string, number>> = {
+  plain: { cnn: 0.997, vit: 0.9705 },
+  "warp fine-tune": { cnn: 0.213, vit: 0.9272 },
+};
+
+export function resultsMarkdown(rows: ResultRow[]): string {
+  const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
+  const head = "| model | stage | frozen | train | epochs | test acc (95 % CI) | chance | seed 000 | time | backend |\n|---|---|---|---|---|---|---|---|---|---|";
+  const body = rows.map((r) => {
+    const track = r.model.startsWith("mobilevit") ? "vit" : "cnn";
+    const seed = SEED_RESULTS[r.stage]?.[track];
+    return `| ${r.model} | ${r.stage} | ${r.frozen} | ${r.train_count} | ${r.epochs} | ${pct(r.test_acc)} (${(100 * r.ci95[0]).toFixed(1)}-${(100 * r.ci95[1]).toFixed(1)}) | ${pct(r.chance)} | ${seed === undefined ? "" : pct(seed)} | ${r.seconds.toFixed(0)} s | ${r.backend} |`;
+  });
+  return [head, ...body].join("\n");
+}
+
+/**
+ * Runs the whole protocol and writes runs/<name>/results.json (and experiment.json, the config).
+ * Returns the rows in track order (CNN first).
+ */
+export async function runExperiment(cfg: ExperimentConfig, paths: Paths, opts: { log?: (l: string) => void } = {}): Promise<ResultRow[]> {
+  validateExperiment(cfg);
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const runsDir = path.join(paths.runsDir, cfg.name);
+  fs.mkdirSync(runsDir, { recursive: true });
+  const configFile = path.join(runsDir, "experiment.json");
+  writeJsonAtomic(configFile, cfg);
+  const t0 = Date.now();
+  const data = { plain: dataset(cfg, "plain", paths, log), warp: dataset(cfg, "warp", paths, log) };
+  const tracks: Track[] = ["cnn", "vit"];
+  const cores = os.availableParallelism?.() ?? os.cpus().length;
+  if (cfg.parallel && cores >= 2) {
+    log(`running the cnn and vit tracks in parallel (${cores} cores)`);
+    await Promise.all(tracks.map((t) => forkTrack(configFile, t, data, runsDir, log)));
+  } else {
+    for (const t of tracks) await runTrack(cfg, t, data, runsDir, log);
+  }
+  const rows = tracks.flatMap((t) => trackRuns(cfg, t, data, runsDir)).map((r) => resultRow(JSON.parse(fs.readFileSync(path.join(runsDir, r.name, "metrics.json"), "utf8"))));
+  writeJsonAtomic(path.join(runsDir, "results.json"), rows);
+  log(`experiment '${cfg.name}' done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  return rows;
+}
