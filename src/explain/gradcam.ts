@@ -1,0 +1,61 @@
+/**
+ * Grad-CAM (Selvaraju et al. 2017) and Grad-CAM++ (Chattopadhay et al. 2018) for any layer
+ * where the network can be cut (cut.ts); the default is the last spatial feature map.
+ *
+ *   Grad-CAM:    w_k = mean_ij dS/dA_ij^k,                      cam = ReLU(sum_k w_k A^k)
+ *   Grad-CAM++:  w_k = sum_ij alpha_ij^k ReLU(dS/dA_ij^k),  alpha = g^2 / (2 g^2 + sum_ab A_ab^k g^3)
+ */
+import * as tf from "@tensorflow/tfjs";
+import { cutPoints, splitAt } from "./cut";
+
+export type CamMethod = "gradcam" | "gradcam++";
+
+export interface CamResult {
+  /** [n, size, size] heatmaps in 0..1 at the image's resolution. */
+  maps: Float32Array[];
+  /** Class explained for each image, and the model's predicted class. */
+  classes: number[];
+  predicted: number[];
+  layer: string;
+  method: CamMethod;
+}
+
+export function defaultCamLayer(model: tf.LayersModel): string {
+  const pts = cutPoints(model);
+  if (pts.length === 0) throw new Error(`${model.name} has no layer Grad-CAM can use`);
+  return pts[pts.length - 1];
+}
+
+/**
+ * Heatmaps for `images` ([n, H, W, 3] in 0..1). `classes[i]` picks the class to explain for
+ * image i (default: the predicted class).
+ */
+export function gradCam(model: tf.LayersModel, images: tf.Tensor4D, opts: { layer?: string; classes?: number[]; method?: CamMethod } = {}): CamResult {
+  const layer = opts.layer ?? defaultCamLayer(model);
+  const method = opts.method ?? "gradcam";
+  const { head, tail } = splitAt(model, layer);
+  const [n, size] = images.shape;
+  const predicted = Array.from(tf.tidy(() => tf.argMax(model.predict(images) as tf.Tensor, 1).dataSync()));
+  const classes = opts.classes ?? predicted;
+  if (classes.length !== n) throw new Error(`classes has ${classes.length} entries for ${n} images`);
+  const maps = tf.tidy(() => {
+    const a = head.predict(images) as tf.Tensor4D;
+    const mask = tf.oneHot(tf.tensor1d(classes, "int32"), (model.outputs[0].shape as number[])[1]);
+    const g = tf.grad((act: tf.Tensor) => tf.sum(tf.mul(tail.apply(act) as tf.Tensor, mask)))(a) as tf.Tensor4D;
+    let weights: tf.Tensor;
+    if (method === "gradcam") weights = tf.mean(g, [1, 2], true);
+    else {
+      const g2 = tf.square(g);
+      const g3 = tf.mul(g2, g);
+      const denom = tf.add(tf.mul(g2, 2), tf.mul(tf.sum(a, [1, 2], true), g3));
+      const alpha = tf.div(g2, tf.where(tf.notEqual(denom, 0), denom, tf.onesLike(denom)));
+      weights = tf.sum(tf.mul(alpha, tf.relu(g)), [1, 2], true);
+    }
+    const cam = tf.relu(tf.sum(tf.mul(a, weights), -1, true));
+    const up = tf.image.resizeBilinear(cam as tf.Tensor4D, [size, size]);
+    const max = tf.max(up, [1, 2, 3], true);
+    return tf.div(up, tf.maximum(max, 1e-12)).dataSync() as Float32Array;
+  });
+  const per = size * size;
+  return { maps: Array.from({ length: n }, (_, i) => maps.slice(i * per, (i + 1) * per)), classes, predicted, layer, method };
+}
