@@ -3,7 +3,7 @@ import { parse, intOpt, numOpt } from "./args";
 import { DEFAULT_TRAIN, TrainConfig, OPTIMIZERS } from "../train/config";
 import { FreezeGroup } from "../models/freeze";
 import { runTraining } from "../experiment/run";
-import { experimentPreset, ExperimentConfig, resultsMarkdown, runExperiment, runTrack, Track, EXPERIMENT_PRESETS } from "../experiment/protocol";
+import { applyOverrides, experimentPreset, ExperimentConfig, resultsMarkdown, runExperiment, runTrack, Stage, Track, EXPERIMENT_PRESETS } from "../experiment/protocol";
 import { initBackend } from "../backend/select";
 
 const TRAIN_USAGE = `usage: amida train --model NAME --data DIR --name RUN [--runs runs] [--init CHECKPOINT_DIR] [--freeze none|first5|stem+early-transformer|all-but-head]
@@ -78,12 +78,14 @@ export async function experimentCommand(argv: string[]): Promise<number> {
     console.log(EXP_USAGE);
     return 0;
   }
-  const cfg: ExperimentConfig = v.config ? JSON.parse(fs.readFileSync(v.config, "utf8")) : experimentPreset(v.preset ?? "quick");
-  if (v.name) cfg.name = v.name;
-  if (v["plain-train"]) cfg.plain.train = intOpt("plain-train", v["plain-train"]);
-  if (v["warp-train"]) cfg.warp.train = intOpt("warp-train", v["warp-train"]);
-  if (v.epochs) cfg.stage1.epochs = cfg.stage2.epochs = intOpt("epochs", v.epochs);
-  if (v.serial) cfg.parallel = false;
+  const base: ExperimentConfig = v.config ? JSON.parse(fs.readFileSync(v.config, "utf8")) : experimentPreset(v.preset ?? "quick");
+  const cfg = applyOverrides(base, {
+    name: v.name,
+    plainTrain: v["plain-train"] ? intOpt("plain-train", v["plain-train"]) : undefined,
+    warpTrain: v["warp-train"] ? intOpt("warp-train", v["warp-train"]) : undefined,
+    epochs: v.epochs ? intOpt("epochs", v.epochs) : undefined,
+    serial: v.serial,
+  });
   if (v.backend) process.env.AMIDA_BACKEND = v.backend;
   const backend = await initBackend();
   console.log(JSON.stringify(cfg));
@@ -95,9 +97,9 @@ export async function experimentCommand(argv: string[]): Promise<number> {
 
 /** Internal: one track of an experiment in its own process (see protocol.ts). */
 export async function trackCommand(argv: string[]): Promise<number> {
-  const [configFile, track, plain, warp, runsDir] = argv;
+  const [configFile, track, stages, plain, warp, runsDir] = argv;
   const cfg: ExperimentConfig = JSON.parse(fs.readFileSync(configFile, "utf8"));
   await initBackend(undefined, { quiet: true });
-  await runTrack(cfg, track as Track, { plain, warp }, runsDir, (l) => console.log(l));
+  await runTrack(cfg, track as Track, stages.split(",") as Stage[], { plain, warp }, runsDir, (l) => console.log(l));
   return 0;
 }

@@ -95,6 +95,25 @@ export function experimentPreset(name: string): ExperimentConfig {
   return make();
 }
 
+/** Overrides a student (or a sweep) applies to a preset; 0 or "" leaves the preset's value. */
+export interface ExperimentOverrides {
+  name?: string;
+  plainTrain?: number;
+  warpTrain?: number;
+  epochs?: number;
+  serial?: boolean;
+}
+
+export function applyOverrides(cfg: ExperimentConfig, o: ExperimentOverrides): ExperimentConfig {
+  const out: ExperimentConfig = JSON.parse(JSON.stringify(cfg));
+  if (o.name) out.name = o.name;
+  if (o.plainTrain) out.plain.train = o.plainTrain;
+  if (o.warpTrain) out.warp.train = o.warpTrain;
+  if (o.epochs) out.stage1.epochs = out.stage2.epochs = o.epochs;
+  if (o.serial) out.parallel = false;
+  return validateExperiment(out);
+}
+
 export function validateExperiment(c: ExperimentConfig): ExperimentConfig {
   if (!/^[A-Za-z0-9._-]+$/.test(c.name)) throw new Error(`experiment name must use letters, digits, '.', '_', '-' only, got '${c.name}'`);
   validateDifficulty(c.difficulty);
@@ -134,6 +153,12 @@ function dataset(cfg: ExperimentConfig, task: "plain" | "warp", paths: Paths, lo
 }
 
 export type Track = "cnn" | "vit";
+export const STAGES = ["plain", "finetune", "scratch"] as const;
+export type Stage = (typeof STAGES)[number];
+
+function stageOfRun(name: string): Stage {
+  return name.endsWith("-1-plain") ? "plain" : name.endsWith("-2-warp-finetune") ? "finetune" : "scratch";
+}
 
 /** The runs of one model's track, in order (stage 2 starts from stage 1's best checkpoint). */
 export function trackRuns(cfg: ExperimentConfig, track: Track, data: { plain: string; warp: string }, runsDir: string): RunConfig[] {
@@ -145,16 +170,18 @@ export function trackRuns(cfg: ExperimentConfig, track: Track, data: { plain: st
   return runs;
 }
 
-export async function runTrack(cfg: ExperimentConfig, track: Track, data: { plain: string; warp: string }, runsDir: string, log: (l: string) => void): Promise<RunMetrics[]> {
+export async function runTrack(cfg: ExperimentConfig, track: Track, stages: Stage[], data: { plain: string; warp: string }, runsDir: string, log: (l: string) => void): Promise<RunMetrics[]> {
   const out: RunMetrics[] = [];
-  for (const run of trackRuns(cfg, track, data, runsDir)) out.push(await runTraining(run, { runsDir, quiet: true, onLine: log }));
+  for (const run of trackRuns(cfg, track, data, runsDir).filter((r) => stages.includes(stageOfRun(r.name)))) {
+    out.push(await runTraining(run, { runsDir, quiet: true, onLine: log }));
+  }
   return out;
 }
 
-function forkTrack(configFile: string, track: Track, data: { plain: string; warp: string }, runsDir: string, log: (l: string) => void): Promise<void> {
+function forkTrack(configFile: string, track: Track, stages: Stage[], data: { plain: string; warp: string }, runsDir: string, log: (l: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const bin = path.join(__dirname, "..", "..", "bin", "amida.js");
-    const child = fork(bin, ["_track", configFile, track, data.plain, data.warp, runsDir], { stdio: ["ignore", "pipe", "pipe", "ipc"] });
+    const child = fork(bin, ["_track", configFile, track, stages.join(","), data.plain, data.warp, runsDir], { stdio: ["ignore", "pipe", "pipe", "ipc"] });
     const pipe = (s: NodeJS.ReadableStream | null) => {
       let buf = "";
       s?.on("data", (d) => {
@@ -206,28 +233,49 @@ export function resultsMarkdown(rows: ResultRow[]): string {
 }
 
 /**
- * Runs the whole protocol and writes runs/<name>/results.json (and experiment.json, the config).
- * Returns the rows in track order (CNN first).
+ * Runs the given stages of the protocol for both models (stage 2 needs stage 1's checkpoints)
+ * and returns their rows, CNN first. Data sets are generated once and reused while their spec
+ * and counts are unchanged.
  */
-export async function runExperiment(cfg: ExperimentConfig, paths: Paths, opts: { log?: (l: string) => void } = {}): Promise<ResultRow[]> {
+export async function runStages(cfg: ExperimentConfig, stages: Stage[], paths: Paths, opts: { log?: (l: string) => void } = {}): Promise<ResultRow[]> {
   validateExperiment(cfg);
+  for (const st of stages) if (!STAGES.includes(st)) throw new Error(`unknown stage '${st}'; allowed: ${STAGES.join(", ")}`);
   const log = opts.log ?? ((l: string) => console.log(l));
   const runsDir = path.join(paths.runsDir, cfg.name);
   fs.mkdirSync(runsDir, { recursive: true });
   const configFile = path.join(runsDir, "experiment.json");
   writeJsonAtomic(configFile, cfg);
-  const t0 = Date.now();
   const data = { plain: dataset(cfg, "plain", paths, log), warp: dataset(cfg, "warp", paths, log) };
   const tracks: Track[] = ["cnn", "vit"];
   const cores = os.availableParallelism?.() ?? os.cpus().length;
   if (cfg.parallel && cores >= 2) {
     log(`running the cnn and vit tracks in parallel (${cores} cores)`);
-    await Promise.all(tracks.map((t) => forkTrack(configFile, t, data, runsDir, log)));
+    await Promise.all(tracks.map((t) => forkTrack(configFile, t, stages, data, runsDir, log)));
   } else {
-    for (const t of tracks) await runTrack(cfg, t, data, runsDir, log);
+    for (const t of tracks) await runTrack(cfg, t, stages, data, runsDir, log);
   }
-  const rows = tracks.flatMap((t) => trackRuns(cfg, t, data, runsDir)).map((r) => resultRow(JSON.parse(fs.readFileSync(path.join(runsDir, r.name, "metrics.json"), "utf8"))));
-  writeJsonAtomic(path.join(runsDir, "results.json"), rows);
-  log(`experiment '${cfg.name}' done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  return tracks
+    .flatMap((t) => trackRuns(cfg, t, data, runsDir))
+    .filter((r) => stages.includes(stageOfRun(r.name)))
+    .map((r) => resultRow(JSON.parse(fs.readFileSync(path.join(runsDir, r.name, "metrics.json"), "utf8"))));
+}
+
+/** Every finished run of an experiment, CNN first: the rows of its results table. */
+export function collectResults(cfg: ExperimentConfig, paths: Paths): ResultRow[] {
+  const runsDir = path.join(paths.runsDir, cfg.name);
+  const data = { plain: path.join(paths.dataDir, `${cfg.name}-plain`), warp: path.join(paths.dataDir, `${cfg.name}-warp`) };
+  return (["cnn", "vit"] as Track[])
+    .flatMap((t) => trackRuns(cfg, t, data, runsDir))
+    .map((r) => path.join(runsDir, r.name, "metrics.json"))
+    .filter((f) => fs.existsSync(f))
+    .map((f) => resultRow(JSON.parse(fs.readFileSync(f, "utf8"))));
+}
+
+/** The whole protocol; also writes runs/<name>/results.json. */
+export async function runExperiment(cfg: ExperimentConfig, paths: Paths, opts: { log?: (l: string) => void } = {}): Promise<ResultRow[]> {
+  const t0 = Date.now();
+  const rows = await runStages(cfg, [...STAGES], paths, opts);
+  writeJsonAtomic(path.join(paths.runsDir, cfg.name, "results.json"), rows);
+  (opts.log ?? console.log)(`experiment '${cfg.name}' done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return rows;
 }

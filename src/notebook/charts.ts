@@ -44,3 +44,99 @@ export function classHistogramSpec(rows: Array<{ split: string; label: number; c
     height: 180,
   };
 }
+
+export interface CurveRun {
+  run: string;
+  history: Array<{ epoch: number; train_acc: number; val_acc: number | null }>;
+}
+
+export function curvesSpec(runs: CurveRun[], title: string): VegaLiteSpec {
+  const values = runs.flatMap((r) =>
+    r.history.flatMap((h) => [
+      { run: r.run, epoch: h.epoch, split: "train", accuracy: h.train_acc },
+      ...(h.val_acc === null ? [] : [{ run: r.run, epoch: h.epoch, split: "val", accuracy: h.val_acc }]),
+    ]),
+  );
+  return {
+    title,
+    data: { values },
+    mark: { type: "line", point: true },
+    encoding: {
+      x: { field: "epoch", type: "quantitative", axis: { tickMinStep: 1 } },
+      y: { field: "accuracy", type: "quantitative", scale: { domain: [0, 1] }, axis: { format: "%" } },
+      color: { field: "run", type: "nominal" },
+      strokeDash: { field: "split", type: "nominal" },
+    },
+    width: 420,
+    height: 220,
+  };
+}
+
+function plotlyCurves(runs: CurveRun[], title: string): object {
+  const data = runs.flatMap((r) => [
+    { x: r.history.map((h) => h.epoch), y: r.history.map((h) => h.train_acc), name: `${r.run} train`, mode: "lines+markers", line: { dash: "dot" } },
+    { x: r.history.map((h) => h.epoch), y: r.history.map((h) => h.val_acc), name: `${r.run} val`, mode: "lines+markers" },
+  ]);
+  return { data, layout: { title: { text: title }, xaxis: { title: { text: "epoch" }, dtick: 1 }, yaxis: { title: { text: "accuracy" }, range: [0, 1], tickformat: ".0%" }, width: 720, height: 380 } };
+}
+
+/**
+ * Training curves: interactive plotly in JupyterLab, the same curves as SVG (vega-lite) in
+ * exported HTML and on GitHub; the SVG is saved at `savePath` when given.
+ */
+export async function showCurves(runs: CurveRun[], title: string, savePath?: string): Promise<void> {
+  const svg = await vegaLiteToSVG(curvesSpec(runs, title));
+  if (savePath) writeFileAtomic(savePath, svg);
+  showBundle({ "application/vnd.plotly.v1+json": plotlyCurves(runs, title), "image/svg+xml": svg, "text/plain": `<training curves: ${runs.map((r) => r.run).join(", ")}>` });
+}
+
+/** Standalone interactive page (plotly.js-dist inlined) to share curves outside Jupyter. */
+export function writeCurvesHTML(file: string, runs: CurveRun[], title: string): void {
+  const plotly = fs.readFileSync(require.resolve("plotly.js-dist/plotly.min.js"), "utf8");
+  const fig = JSON.stringify(plotlyCurves(runs, title));
+  writeFileAtomic(file, `<!doctype html><meta charset="utf-8"><title>${title}</title><script>${plotly}</script><div id="c"></div><script>const f=${fig};Plotly.newPlot("c",f.data,f.layout);</script>\n`);
+}
+
+export interface ResultBar {
+  model: string;
+  stage: string;
+  test_acc: number;
+  ci95: [number, number];
+  chance: number;
+}
+
+/** Test accuracy per stage and model with 95 % intervals, and the chance level as a rule. */
+export function resultsBarSpec(rows: ResultBar[], title: string): VegaLiteSpec {
+  const values = rows.map((r) => ({ model: r.model, stage: r.stage, acc: r.test_acc, lo: r.ci95[0], hi: r.ci95[1], chance: r.chance }));
+  return {
+    title,
+    data: { values },
+    width: 140,
+    height: 200,
+    facet: { column: { field: "stage", type: "nominal", title: null } },
+    spec: {
+      layer: [
+        { mark: "bar", encoding: { x: { field: "model", type: "nominal", axis: { labelAngle: -30 } }, y: { field: "acc", type: "quantitative", scale: { domain: [0, 1] }, axis: { format: "%" }, title: "test accuracy" }, color: { field: "model", type: "nominal" } } },
+        { mark: { type: "errorbar" }, encoding: { x: { field: "model", type: "nominal" }, y: { field: "lo", type: "quantitative" }, y2: { field: "hi" } } },
+        { mark: { type: "rule", strokeDash: [4, 3], color: "black" }, encoding: { y: { aggregate: "mean", field: "chance", type: "quantitative" } } },
+      ],
+    },
+  };
+}
+
+/** The difficulty "phase diagram": accuracy per (difficulty, data size) cell, per model and task. */
+export function heatmapSpec(rows: Array<{ difficulty: string; train: number; model: string; task: string; acc: number }>, title: string): VegaLiteSpec {
+  return {
+    title,
+    data: { values: rows },
+    facet: { row: { field: "task", type: "nominal" }, column: { field: "model", type: "nominal" } },
+    spec: {
+      width: 160,
+      height: 120,
+      layer: [
+        { mark: "rect", encoding: { x: { field: "difficulty", type: "nominal", sort: null }, y: { field: "train", type: "ordinal", title: "train puzzles" }, color: { field: "acc", type: "quantitative", scale: { domain: [0, 1], scheme: "viridis" }, title: "test acc" } } },
+        { mark: { type: "text", fontSize: 10 }, encoding: { x: { field: "difficulty", type: "nominal", sort: null }, y: { field: "train", type: "ordinal" }, text: { field: "acc", type: "quantitative", format: ".0%" }, color: { value: "white" } } },
+      ],
+    },
+  };
+}

@@ -40,3 +40,15 @@ export function liveLine(): (line: string) => void {
     first = false;
   };
 }
+
+/**
+ * A logger for long cells: progress lines (they carry an ETA) overwrite one live display,
+ * everything else (epoch summaries, results) prints as it comes.
+ */
+export function notebookLogger(): (line: string) => void {
+  const live = liveLine();
+  return (line: string) => {
+    if (/ ETA \d+ s|\(\d+%\)/.test(line)) live(line);
+    else console.log(line);
+  };
+}
