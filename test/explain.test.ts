@@ -7,6 +7,7 @@ import { cutPoints, splitAt } from "../src/explain/cut";
 import { gradCam, defaultCamLayer } from "../src/explain/gradcam";
 import { attentionMaps } from "../src/explain/attention";
 import { overlay } from "../src/explain/overlay";
+import { circleMask, concentration, routeMask } from "../src/explain/regions";
 
 before(async () => {
   await initBackend(process.env.AMIDA_BACKEND ?? "auto", { quiet: true });
@@ -68,4 +69,16 @@ test("MobileViT attention maps: one per MobileViT block; MobileNet has none", ()
   assert.throws(() => attentionMaps(cnn, x()), /has no attention layers/);
   m.dispose();
   cnn.dispose();
+});
+
+test("region masks and heat concentration", () => {
+  const p = { lanes: 3, rows: 2, rungs: [{ row: 0, left: 0 }, { row: 1, left: 1 }], top: [0, 1, 2], bottom: [2, 0, 1], start: 0 };
+  const route = routeMask(p, 32, 0);
+  const frac = route.reduce((a: number, v: number) => a + v, 0) / route.length;
+  assert.ok(frac > 0.05 && frac < 0.5, `route covers ${frac}`);
+  const heat = Float32Array.from(route, (v) => v);
+  assert.ok(concentration(heat, route) > 1.9);
+  assert.equal(concentration(new Float32Array(32 * 32).fill(0.5), route), 1);
+  const circle = circleMask(p, 32, "bottom", 2);
+  assert.ok(circle.reduce((a: number, v: number) => a + v, 0) > 10);
 });

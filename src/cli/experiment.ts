@@ -1,4 +1,8 @@
 import * as fs from "fs";
+import * as path from "path";
+import { listArg, runSweep, SweepGrid } from "../experiment/sweep";
+import { heatmapSpec, vegaLiteToSVG } from "../notebook/charts";
+import { writeFileAtomic } from "../util/atomic";
 import { parse, intOpt, numOpt } from "./args";
 import { DEFAULT_TRAIN, TrainConfig, OPTIMIZERS } from "../train/config";
 import { FreezeGroup } from "../models/freeze";
@@ -101,5 +105,42 @@ export async function trackCommand(argv: string[]): Promise<number> {
   const cfg: ExperimentConfig = JSON.parse(fs.readFileSync(configFile, "utf8"));
   await initBackend(undefined, { quiet: true });
   await runTrack(cfg, track as Track, stages.split(",") as Stage[], { plain, warp }, runsDir, (l) => console.log(l));
+  return 0;
+}
+
+const SWEEP_USAGE = `usage: amida sweep [--name NAME] [--models m1,m2] [--difficulties easy,medium] [--train 1000,3000] [--tasks plain,warp]
+                   [--epochs 3] [--val N] [--test N] [--batch N] [--lr X] [--seed N] [--workers N] [--runs runs] [--data data]
+Trains every combination (each a separate 'amida train' process, one per core at a time) and writes
+RUNS/NAME/sweep.csv, sweep.json and heatmap.svg.`;
+
+export async function sweepCommand(argv: string[]): Promise<number> {
+  const { values: v } = parse(
+    argv,
+    { name: { type: "string" }, models: { type: "string" }, difficulties: { type: "string" }, train: { type: "string" }, tasks: { type: "string" }, epochs: { type: "string" }, val: { type: "string" }, test: { type: "string" }, batch: { type: "string" }, lr: { type: "string" }, seed: { type: "string" }, workers: { type: "string" }, runs: { type: "string" }, data: { type: "string" }, help: { type: "boolean", short: "h" } },
+    SWEEP_USAGE,
+  );
+  if (v.help) {
+    console.log(SWEEP_USAGE);
+    return 0;
+  }
+  const nums = (flag: string, text: string | undefined, d: string[]) => listArg(text, d).map((s) => intOpt(flag, s));
+  const grid: SweepGrid = {
+    name: v.name ?? "sweep",
+    models: listArg(v.models, ["mobilenetv2_100", "mobilevit_xxs"]),
+    difficulties: listArg(v.difficulties, ["easy", "medium"]),
+    trainCounts: nums("train", v.train, ["1000", "3000"]),
+    tasks: listArg(v.tasks, ["plain", "warp"]) as SweepGrid["tasks"],
+    epochs: nums("epochs", v.epochs, ["3"]),
+    valCount: intOpt("val", v.val, 300),
+    testCount: intOpt("test", v.test, 600),
+    batchSize: intOpt("batch", v.batch, 32),
+    lr: numOpt("lr", v.lr, 2e-3),
+    seed: intOpt("seed", v.seed, 0),
+  };
+  const runsDir = v.runs ?? "runs";
+  const rows = await runSweep(grid, { runsDir, dataDir: v.data ?? "data" }, { workers: v.workers ? intOpt("workers", v.workers) : undefined });
+  const svg = await vegaLiteToSVG(heatmapSpec(rows, `test accuracy: ${grid.name}`));
+  writeFileAtomic(path.join(runsDir, grid.name, "heatmap.svg"), svg);
+  console.log(JSON.stringify(rows));
   return 0;
 }

@@ -148,3 +148,17 @@ export async function runTraining(cfg: RunConfig, opts: { runsDir: string; resum
     testSplit.close();
   }
 }
+
+/** A finished run's best checkpoint (by validation accuracy), or its last one. */
+export async function loadRunModel(runsDir: string, name: string): Promise<tf.LayersModel> {
+  const base = path.join(runsDir, name, "checkpoints");
+  const dir = fs.existsSync(path.join(base, "best", "model.json")) ? path.join(base, "best") : path.join(base, "last");
+  if (!fs.existsSync(path.join(dir, "model.json"))) throw new Error(`run '${name}' has no checkpoint under ${base}; train it first`);
+  return loadModel(dir);
+}
+
+export function loadHistory(runsDir: string, name: string): EpochRecord[] {
+  const f = path.join(runsDir, name, "checkpoints", "history.json");
+  if (!fs.existsSync(f)) throw new Error(`run '${name}' has no history at ${f}`);
+  return JSON.parse(fs.readFileSync(f, "utf8"));
+}

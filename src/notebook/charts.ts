@@ -92,7 +92,7 @@ export async function showCurves(runs: CurveRun[], title: string, savePath?: str
 
 /** Standalone interactive page (plotly.js-dist inlined) to share curves outside Jupyter. */
 export function writeCurvesHTML(file: string, runs: CurveRun[], title: string): void {
-  const plotly = fs.readFileSync(require.resolve("plotly.js-dist/plotly.min.js"), "utf8");
+  const plotly = fs.readFileSync(require.resolve("plotly.js-dist"), "utf8");
   const fig = JSON.stringify(plotlyCurves(runs, title));
   writeFileAtomic(file, `<!doctype html><meta charset="utf-8"><title>${title}</title><script>${plotly}</script><div id="c"></div><script>const f=${fig};Plotly.newPlot("c",f.data,f.layout);</script>\n`);
 }

@@ -3,9 +3,15 @@ import { rgbToCanvas } from "../puzzle/render";
 
 /** A grid of stored puzzles with a caption under each (label, prediction, ...). */
 export function imageGrid(images: Uint8Array[], size: number, captions: string[], opts: { cols?: number; scale?: number; captionColours?: string[] } = {}): Canvas {
-  const cols = opts.cols ?? Math.min(8, images.length);
   const scale = opts.scale ?? 3;
-  const cell = size * scale;
+  return canvasGrid(images.map((img) => rgbToCanvas(img, size, scale)), captions, opts);
+}
+
+/** Equal-sized canvases (puzzles, overlays) in a grid with captions. */
+export function canvasGrid(tiles: Canvas[], captions: string[], opts: { cols?: number; captionColours?: string[] } = {}): Canvas {
+  const images = tiles;
+  const cols = Math.max(1, opts.cols ?? Math.min(8, tiles.length));
+  const cell = tiles[0]?.width ?? 1;
   const captionH = 16;
   const rows = Math.ceil(images.length / cols);
   const canvas = createCanvas(cols * (cell + 6) + 6, rows * (cell + captionH + 6) + 6);
@@ -16,7 +22,7 @@ export function imageGrid(images: Uint8Array[], size: number, captions: string[]
   images.forEach((img, i) => {
     const x = 6 + (i % cols) * (cell + 6);
     const y = 6 + Math.floor(i / cols) * (cell + captionH + 6);
-    ctx.drawImage(rgbToCanvas(img, size, scale), x, y);
+    ctx.drawImage(img, x, y);
     ctx.fillStyle = opts.captionColours?.[i] ?? "black";
     ctx.fillText(captions[i] ?? "", x, y + cell + 12);
   });

@@ -16,7 +16,7 @@ export interface Difficulty {
 
 export const DIFFICULTY_PRESETS = {
   easy: { lanes: 3, rows: 4, rungsMin: 2, rungsMax: 4, size: 32 },
-  medium: { lanes: 4, rows: 6, rungsMin: 3, rungsMax: 7, size: 48 },
+  medium: { lanes: 4, rows: 6, rungsMin: 3, rungsMax: 7, size: 32 },
   seed: { lanes: 5, rows: 10, rungsMin: 6, rungsMax: 14, size: 64 },
 } satisfies Record<string, Difficulty>;
 
