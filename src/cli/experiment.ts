@@ -7,7 +7,7 @@ import { parse, intOpt, numOpt } from "./args";
 import { DEFAULT_TRAIN, TrainConfig, OPTIMIZERS } from "../train/config";
 import { FreezeGroup } from "../models/freeze";
 import { runTraining } from "../experiment/run";
-import { applyOverrides, experimentPreset, ExperimentConfig, resultsMarkdown, runExperiment, runTrack, Stage, Track, EXPERIMENT_PRESETS } from "../experiment/protocol";
+import { applyOverrides, collectResults, experimentPreset, ExperimentConfig, resultsMarkdown, runExperiment, runTrack, Stage, Track, EXPERIMENT_PRESETS } from "../experiment/protocol";
 import { initBackend } from "../backend/select";
 
 const TRAIN_USAGE = `usage: amida train --model NAME --data DIR --name RUN [--runs runs] [--init CHECKPOINT_DIR] [--freeze none|first5|stem+early-transformer|all-but-head]
@@ -142,5 +142,20 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const svg = await vegaLiteToSVG(heatmapSpec(rows, `test accuracy: ${grid.name}`));
   writeFileAtomic(path.join(runsDir, grid.name, "heatmap.svg"), svg);
   console.log(JSON.stringify(rows));
+  return 0;
+}
+
+export async function resultsCommand(argv: string[]): Promise<number> {
+  const usage = "usage: amida results [--name quick] [--preset quick] [--runs runs] [--data data]\nPrints the results table of an experiment's finished runs.";
+  const { values: v } = parse(argv, { name: { type: "string" }, preset: { type: "string" }, runs: { type: "string" }, data: { type: "string" }, help: { type: "boolean", short: "h" } }, usage);
+  if (v.help) {
+    console.log(usage);
+    return 0;
+  }
+  const cfg = experimentPreset(v.preset ?? v.name ?? "quick");
+  if (v.name) cfg.name = v.name;
+  const rows = collectResults(cfg, { runsDir: v.runs ?? "runs", dataDir: v.data ?? "data" });
+  if (rows.length === 0) throw new Error(`no finished runs for experiment '${cfg.name}' under ${v.runs ?? "runs"}/${cfg.name}`);
+  console.log(resultsMarkdown(rows));
   return 0;
 }

@@ -1,6 +1,6 @@
 import { generateCommand, showCommand } from "./data";
 import { modelsCommand } from "./models";
-import { experimentCommand, sweepCommand, trackCommand, trainCommand } from "./experiment";
+import { experimentCommand, resultsCommand, sweepCommand, trackCommand, trainCommand } from "./experiment";
 
 const BENCHES = ["train", "generate"];
 
@@ -22,6 +22,7 @@ const COMMANDS: Record<string, Command> = {
   models: { run: modelsCommand, help: "parameter counts of every model variant" },
   train: { run: trainCommand, help: "train one model on one data set (optionally from a checkpoint, with a freeze group)" },
   experiment: { run: experimentCommand, help: "the seed's protocol: plain -> frozen warp fine-tune + controls, both models" },
+  results: { run: resultsCommand, help: "print an experiment's results table from its finished runs" },
   sweep: { run: sweepCommand, help: "train a grid of settings (model, difficulty, data size, task, epochs); CSV + heatmap" },
   bench: { run: benchCommand, help: "benchmarks: train (images/s per backend), generate (puzzles/s)" },
 };

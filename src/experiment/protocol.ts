@@ -71,11 +71,11 @@ export const EXPERIMENT_PRESETS: Record<string, () => ExperimentConfig> = {
     base(presetDifficulty("easy"), {
       name: "quick",
       preset: "quick",
-      plain: { train: 6000, val: 500, test: 1500 },
-      warp: { train: 6000, val: 500, test: 1500 },
+      plain: { train: 4000, val: 500, test: 1000 },
+      warp: { train: 4000, val: 500, test: 1000 },
       models: { cnn: "mobilenetv2_100", vit: "mobilevit_xxs" },
-      stage1: { ...DEFAULT_TRAIN, epochs: 6, batchSize: 32, lr: 2e-3 },
-      stage2: { ...DEFAULT_TRAIN, epochs: 6, batchSize: 32, lr: 2e-3 },
+      stage1: { ...DEFAULT_TRAIN, epochs: 4, batchSize: 32, lr: 2e-3 },
+      stage2: { ...DEFAULT_TRAIN, epochs: 5, batchSize: 32, lr: 2e-3 },
     }),
   /** The seed's sizes and difficulty (hours on a GPU-less machine; meant for tfjs-node-gpu). */
   full: () =>
