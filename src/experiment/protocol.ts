@@ -197,19 +197,7 @@ function forkTrack(configFile: string, track: Track, stages: Stage[], data: { pl
   });
 }
 
-export interface ResultRow {
-  model: string;
-  stage: string;
-  frozen: string;
-  train_count: number;
-  epochs: number;
-  test_acc: number;
-  ci95: [number, number];
-  seconds: number;
-  backend: string;
-  chance: number;
-  run: string;
-}
+export type ResultRow = Pick<RunMetrics, "model" | "stage" | "frozen" | "train_count" | "epochs" | "test_acc" | "ci95" | "seconds" | "backend" | "chance"> & { run: string };
 
 export function resultRow(m: RunMetrics): ResultRow {
   return { model: m.model, stage: m.stage, frozen: m.frozen, train_count: m.train_count, epochs: m.epochs, test_acc: m.test_acc, ci95: m.ci95, seconds: m.seconds, backend: m.backend, chance: m.chance, run: m.name };

@@ -11,14 +11,8 @@ export interface PatchArgs {
 
 const padded = (v: number, p: number) => Math.ceil(v / p) * p;
 
-/**
- * MobileViT's unfold: [B, H, W, C] -> [B*p*p, (H/p)*(W/p), C]. Each of the p*p pixel positions
- * inside a patch becomes its own sequence, so attention runs between patches at the same
- * position. A map whose side is not a multiple of p is zero-padded first (ml-cvnets resizes
- * instead; padding keeps every gradient a plain pad/slice).
- */
-export class Unfold extends tf.layers.Layer {
-  static className = "Unfold";
+/** The static geometry both patch layers share (and serialize). */
+abstract class PatchLayer extends tf.layers.Layer {
   readonly patch: number;
   readonly height: number;
   readonly width: number;
@@ -29,6 +23,20 @@ export class Unfold extends tf.layers.Layer {
     this.height = args.height;
     this.width = args.width;
   }
+
+  getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), patch: this.patch, height: this.height, width: this.width };
+  }
+}
+
+/**
+ * MobileViT's unfold: [B, H, W, C] -> [B*p*p, (H/p)*(W/p), C]. Each of the p*p pixel positions
+ * inside a patch becomes its own sequence, so attention runs between patches at the same
+ * position. A map whose side is not a multiple of p is zero-padded first (ml-cvnets resizes
+ * instead; padding keeps every gradient a plain pad/slice).
+ */
+export class Unfold extends PatchLayer {
+  static className = "Unfold";
 
   computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape {
     const shape = s as tf.Shape;
@@ -49,24 +57,11 @@ export class Unfold extends tf.layers.Layer {
     });
   }
 
-  getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), patch: this.patch, height: this.height, width: this.width };
-  }
 }
 
 /** The inverse of Unfold, cropping any padding: [B*p*p, N, C] -> [B, H, W, C]. */
-export class Fold extends tf.layers.Layer {
+export class Fold extends PatchLayer {
   static className = "Fold";
-  readonly patch: number;
-  readonly height: number;
-  readonly width: number;
-
-  constructor(args: PatchArgs) {
-    super(args);
-    this.patch = args.patch;
-    this.height = args.height;
-    this.width = args.width;
-  }
 
   computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape {
     return [null, this.height, this.width, (s as tf.Shape)[2]];
@@ -86,9 +81,6 @@ export class Fold extends tf.layers.Layer {
     });
   }
 
-  getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), patch: this.patch, height: this.height, width: this.width };
-  }
 }
 tf.serialization.registerClass(Unfold);
 tf.serialization.registerClass(Fold);
