@@ -84,7 +84,7 @@ def main():
     a = ap.parse_args()
     results = [run(p, a.out, not a.no_html, a.timeout) for p in a.notebooks]
     failed = results.count(False)
-    print(f"notebooks: {len(results) - failed} passed, {failed} failed")
+    print(f"{len(results) - failed} of {len(results)} notebook(s) executed without error")
     sys.exit(1 if failed else 0)
 
 
