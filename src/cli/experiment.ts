@@ -12,8 +12,9 @@ import { initBackend } from "../backend/select";
 
 const TRAIN_USAGE = `usage: amida train --model NAME --data DIR --name RUN [--runs runs] [--init CHECKPOINT_DIR] [--freeze none|first5|stem+early-transformer|all-but-head]
                    [--epochs N] [--batch N] [--lr X] [--optimizer adamw|adam] [--weight-decay X] [--warmup EPOCHS]
-                   [--label-smoothing X] [--patience N] [--seed N] [--model-seed N] [--resume] [--backend auto|node-gpu|node|wasm|cpu]
-Trains one model on one data set into RUNS/RUN/ (config.json, history.json, metrics.json, checkpoints/{last,best}).`;
+                   [--label-smoothing X] [--patience N] [--seed N] [--model-seed N] [--fresh] [--backend auto|node-gpu|node|wasm|cpu]
+Trains one model on one data set into RUNS/RUN/ (config.json, history.json, metrics.json, checkpoints/{last,best}).
+Re-running the same config reuses the finished run, or resumes an interrupted one; --fresh retrains.`;
 
 export function trainFlags(v: Record<string, string | boolean | undefined>, base: TrainConfig = DEFAULT_TRAIN): TrainConfig {
   const s = (k: string) => v[k] as string | undefined;
@@ -49,7 +50,7 @@ const TRAIN_FLAGS = {
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values: v } = parse(
     argv,
-    { ...TRAIN_FLAGS, model: { type: "string" }, data: { type: "string" }, name: { type: "string" }, runs: { type: "string" }, init: { type: "string" }, freeze: { type: "string" }, "model-seed": { type: "string" }, resume: { type: "boolean" } },
+    { ...TRAIN_FLAGS, model: { type: "string" }, data: { type: "string" }, name: { type: "string" }, runs: { type: "string" }, init: { type: "string" }, freeze: { type: "string" }, "model-seed": { type: "string" }, fresh: { type: "boolean" } },
     TRAIN_USAGE,
   );
   if (v.help) {
@@ -60,7 +61,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   await initBackend(v.backend ?? process.env.AMIDA_BACKEND ?? "auto");
   const m = await runTraining(
     { name: v.name!, model: v.model!, data: v.data!, init: v.init ?? null, freeze: (v.freeze ?? "none") as FreezeGroup, train: trainFlags(v), modelSeed: intOpt("model-seed", v["model-seed"], 0) },
-    { runsDir: v.runs ?? "runs", resume: v.resume },
+    { runsDir: v.runs ?? "runs", fresh: v.fresh },
   );
   const { confusion, ...row } = m;
   console.log(JSON.stringify(row));

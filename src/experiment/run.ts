@@ -1,8 +1,10 @@
 import * as fs from "fs";
+import { createHash } from "crypto";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { SplitReader } from "../data/format";
 import { splitFile } from "../data/generate";
+import { SPLITS } from "../data/spec";
 import { buildModel, validateModelSpec } from "../models/registry";
 import { freeze, FreezeGroup, FREEZE_GROUPS } from "../models/freeze";
 import { loadModel } from "../models/io";
@@ -85,20 +87,59 @@ export function stageOf(c: RunConfig, task: string): string {
  * Trains and tests one run into `runsDir/<name>/`: config.json, history.json, metrics.json and
  * checkpoints/{last,best}. The test accuracy is that of the best-by-validation checkpoint.
  */
-export async function runTraining(cfg: RunConfig, opts: { runsDir: string; resume?: boolean; quiet?: boolean; onLine?: (l: string) => void; onEpoch?: (r: EpochRecord, h: EpochRecord[]) => void | Promise<void> }): Promise<RunMetrics> {
+/**
+ * What a finished run was made from: its config, the hashes of its data files and, for a
+ * fine-tune, of the weights it started from (paths alone do not say whether the data or stage 1
+ * were remade since).
+ */
+function provenance(cfg: RunConfig): { config: RunConfig; initSha256: string | null; dataSha256: Record<string, string> } {
+  const initSha256 = cfg.init ? createHash("sha256").update(fs.readFileSync(path.join(cfg.init, "weights.bin"))).digest("hex") : null;
+  const dataSha256: Record<string, string> = {};
+  for (const split of SPLITS) {
+    const f = splitFile(cfg.data, split);
+    if (!fs.existsSync(f)) continue;
+    const r = new SplitReader(f, { verify: false });
+    dataSha256[split] = r.header.sha256;
+    r.close();
+  }
+  return { config: cfg, initSha256, dataSha256 };
+}
+
+/**
+ * Trains and tests one run into `runsDir/<name>/`: config.json, provenance.json, history.json,
+ * metrics.json and checkpoints/{last,best}. The test accuracy is that of the best-by-validation
+ * checkpoint. Re-running with the same provenance reuses the finished run (or resumes an
+ * interrupted one from its last checkpoint); a changed config starts over. `fresh` forces a retrain.
+ */
+export async function runTraining(cfg: RunConfig, opts: { runsDir: string; fresh?: boolean; quiet?: boolean; onLine?: (l: string) => void; onEpoch?: (r: EpochRecord, h: EpochRecord[]) => void | Promise<void> }): Promise<RunMetrics> {
   validateRunConfig(cfg);
   const backend = await initBackend(undefined, { quiet: true });
   const dir = path.join(opts.runsDir, cfg.name);
-  fs.mkdirSync(dir, { recursive: true });
-  writeJsonAtomic(path.join(dir, "config.json"), cfg);
-  const trainSplit = new SplitReader(splitFile(cfg.data, "train"));
-  const valSplit = fs.existsSync(splitFile(cfg.data, "val")) ? new SplitReader(splitFile(cfg.data, "val")) : undefined;
-  const testSplit = new SplitReader(splitFile(cfg.data, "test"));
-  const spec = trainSplit.header.spec;
   const log = (l: string) => {
     opts.onLine?.(l);
     if (!opts.quiet) console.log(l);
   };
+  const prov = provenance(cfg);
+  const provFile = path.join(dir, "provenance.json");
+  const metricsFile = path.join(dir, "metrics.json");
+  const same = !opts.fresh && fs.existsSync(provFile) && fs.readFileSync(provFile, "utf8") === JSON.stringify(prov, null, 2) + "\n";
+  if (same && fs.existsSync(metricsFile)) {
+    const m: RunMetrics = JSON.parse(fs.readFileSync(metricsFile, "utf8"));
+    log(`[${cfg.name}] reusing the finished run in ${dir} (same config and init weights): test accuracy ${(100 * m.test_acc).toFixed(2)}%`);
+    return m;
+  }
+  if (!same) {
+    // Checkpoints of another config must not be resumed from.
+    fs.rmSync(path.join(dir, "checkpoints"), { recursive: true, force: true });
+    fs.rmSync(metricsFile, { force: true });
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  writeJsonAtomic(path.join(dir, "config.json"), cfg);
+  writeJsonAtomic(provFile, prov);
+  const trainSplit = new SplitReader(splitFile(cfg.data, "train"));
+  const valSplit = fs.existsSync(splitFile(cfg.data, "val")) ? new SplitReader(splitFile(cfg.data, "val")) : undefined;
+  const testSplit = new SplitReader(splitFile(cfg.data, "test"));
+  const spec = trainSplit.header.spec;
   const model = buildModel(validateModelSpec({ name: cfg.model, inputSize: spec.difficulty.size, classes: spec.difficulty.lanes, seed: cfg.modelSeed }));
   try {
     if (cfg.init) await loadInit(model, cfg.init);
@@ -108,7 +149,7 @@ export async function runTraining(cfg: RunConfig, opts: { runsDir: string; resum
     const t0 = Date.now();
     const res = await train(model, { train: trainSplit, val: valSplit }, cfg.train, {
       checkpointDir: path.join(dir, "checkpoints"),
-      resume: opts.resume,
+      resume: same,
       extraFiles: { "run-config.json": cfg },
       quiet: opts.quiet,
       onLine: opts.onLine,

@@ -65,7 +65,7 @@ export function curvesSpec(runs: CurveRun[], title: string): VegaLiteSpec {
       x: { field: "epoch", type: "quantitative", axis: { tickMinStep: 1 } },
       y: { field: "accuracy", type: "quantitative", scale: { domain: [0, 1] }, axis: { format: "%" } },
       color: { field: "run", type: "nominal" },
-      strokeDash: { field: "split", type: "nominal" },
+      strokeDash: { field: "split", type: "nominal", scale: { domain: ["train", "val"], range: [[4, 3], [1, 0]] } },
     },
     width: 420,
     height: 220,
