@@ -82,3 +82,13 @@ test("region masks and heat concentration", () => {
   const circle = circleMask(p, 32, "bottom", 2);
   assert.ok(circle.reduce((a: number, v: number) => a + v, 0) > 10);
 });
+
+test("the default Grad-CAM layer is the last cut with at least a 4x4 map", () => {
+  for (const [name, size] of [["mobilenetv2_035", 32], ["mobilevit_xxs", 32], ["mobilenetv2_035", 64]] as const) {
+    const m = buildModel({ name, inputSize: size, classes: 3, seed: 0 });
+    const layer = defaultCamLayer(m);
+    const side = (m.getLayer(layer).getOutputAt(0) as tf.SymbolicTensor).shape[1];
+    assert.equal(side, 4, `${name} at ${size}: ${layer}`);
+    m.dispose();
+  }
+});

@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { cutPoints, splitAt } from "./cut";
+import { groupOf } from "../models/summary";
 
 export type CamMethod = "gradcam" | "gradcam++";
 
@@ -20,10 +21,24 @@ export interface CamResult {
   method: CamMethod;
 }
 
+/** Smallest feature map side worth a heatmap: a 1x1 or 2x2 map can only say "everywhere". */
+export const MIN_CAM_SIDE = 4;
+
+/**
+ * The output of the last block (stem, MobileNet block, MobileViT stage) whose feature map is at
+ * least MIN_CAM_SIDE x MIN_CAM_SIDE: a block's output is what the rest of the network reads.
+ */
 export function defaultCamLayer(model: tf.LayersModel): string {
   const pts = cutPoints(model);
   if (pts.length === 0) throw new Error(`${model.name} has no layer Grad-CAM can use`);
-  return pts[pts.length - 1];
+  const names = model.layers.map((l) => l.name);
+  const blockEnd = (p: string) => {
+    const next = names[names.indexOf(p) + 1];
+    return next === undefined || groupOf(next) !== groupOf(p);
+  };
+  const side = (name: string) => (model.getLayer(name).getOutputAt(0) as tf.SymbolicTensor).shape[1] as number;
+  const good = pts.filter((p) => blockEnd(p) && side(p) >= MIN_CAM_SIDE);
+  return good.length ? good[good.length - 1] : pts[pts.length - 1];
 }
 
 /**
