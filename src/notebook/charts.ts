@@ -134,7 +134,7 @@ export function heatmapSpec(rows: Array<{ difficulty: string; train: number; mod
       width: 160,
       height: 120,
       layer: [
-        { mark: "rect", encoding: { x: { field: "difficulty", type: "nominal", sort: null }, y: { field: "train", type: "ordinal", title: "train puzzles" }, color: { field: "acc", type: "quantitative", scale: { domain: [0, 1], scheme: "viridis" }, title: "test acc" } } },
+        { mark: "rect", encoding: { x: { field: "difficulty", type: "nominal", sort: null }, y: { field: "train", type: "ordinal", title: "train puzzles" }, color: { field: "acc", type: "quantitative", scale: { domain: [0, 1], scheme: "viridis" }, title: "acc" } } },
         { mark: { type: "text", fontSize: 10 }, encoding: { x: { field: "difficulty", type: "nominal", sort: null }, y: { field: "train", type: "ordinal" }, text: { field: "acc", type: "quantitative", format: ".0%" }, color: { value: "white" } } },
       ],
     },
