@@ -58,7 +58,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
     return 0;
   }
   for (const req of ["model", "data", "name"] as const) if (!v[req]) throw new Error(`--${req} is required\n${TRAIN_USAGE}`);
-  await initBackend(v.backend ?? process.env.AMIDA_BACKEND ?? "auto");
+  // Everything below (runTraining included) asks for the backend again: one source of truth.
+  if (v.backend) process.env.AMIDA_BACKEND = v.backend;
+  await initBackend();
   const m = await runTraining(
     { name: v.name!, model: v.model!, data: v.data!, init: v.init ?? null, freeze: (v.freeze ?? "none") as FreezeGroup, train: trainFlags(v), modelSeed: intOpt("model-seed", v["model-seed"], 0) },
     { runsDir: v.runs ?? "runs", fresh: v.fresh },
@@ -153,10 +155,12 @@ export async function resultsCommand(argv: string[]): Promise<number> {
     console.log(usage);
     return 0;
   }
-  const cfg = experimentPreset(v.preset ?? v.name ?? "quick");
-  if (v.name) cfg.name = v.name;
-  const rows = collectResults(cfg, { runsDir: v.runs ?? "runs", dataDir: v.data ?? "data" });
-  if (rows.length === 0) throw new Error(`no finished runs for experiment '${cfg.name}' under ${v.runs ?? "runs"}/${cfg.name}`);
+  const runsDir = v.runs ?? "runs";
+  // An experiment saves its config beside its runs; a preset name is the fallback.
+  const saved = path.join(runsDir, v.name ?? v.preset ?? "quick", "experiment.json");
+  const cfg: ExperimentConfig = fs.existsSync(saved) ? JSON.parse(fs.readFileSync(saved, "utf8")) : experimentPreset(v.preset ?? v.name ?? "quick");
+  const rows = collectResults(cfg, { runsDir, dataDir: v.data ?? "data" });
+  if (rows.length === 0) throw new Error(`no finished runs for experiment '${cfg.name}' under ${runsDir}/${cfg.name}`);
   console.log(resultsMarkdown(rows));
   return 0;
 }
