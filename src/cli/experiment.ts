@@ -158,7 +158,9 @@ export async function resultsCommand(argv: string[]): Promise<number> {
   const runsDir = v.runs ?? "runs";
   // An experiment saves its config beside its runs; a preset name is the fallback.
   const saved = path.join(runsDir, v.name ?? v.preset ?? "quick", "experiment.json");
-  const cfg: ExperimentConfig = fs.existsSync(saved) ? JSON.parse(fs.readFileSync(saved, "utf8")) : experimentPreset(v.preset ?? v.name ?? "quick");
+  const name = v.name ?? v.preset ?? "quick";
+  if (!fs.existsSync(saved) && !(name in EXPERIMENT_PRESETS)) throw new Error(`no experiment '${name}' under ${runsDir} (${saved} is missing), and no preset of that name (${Object.keys(EXPERIMENT_PRESETS).join(", ")})`);
+  const cfg: ExperimentConfig = fs.existsSync(saved) ? JSON.parse(fs.readFileSync(saved, "utf8")) : experimentPreset(name);
   const rows = collectResults(cfg, { runsDir, dataDir: v.data ?? "data" });
   if (rows.length === 0) throw new Error(`no finished runs for experiment '${cfg.name}' under ${runsDir}/${cfg.name}`);
   console.log(resultsMarkdown(rows));
