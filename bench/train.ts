@@ -2,7 +2,7 @@
  * Training and inference images/s for MobileNetV2-1.0 and MobileViT-XXS at 64x64, batch 32, on
  * every tfjs backend that is installed; the cpu backend is time-limited. Last line: one JSON object.
  *
- *   npx amida bench train [--batch 32] [--size 64] [--steps 5] [--cpu-seconds 120]
+ *   npx amida bench train [--batch 32] [--size 64] [--steps 5] [--cpu-seconds 120] [--backends wasm,cpu] [--models mobilenetv2,mobilevit_xxs]
  */
 import * as tf from "@tensorflow/tfjs";
 import { BACKENDS, describe, initBackend } from "../src/backend/select";
@@ -54,10 +54,16 @@ export async function main(argv: string[]): Promise<number> {
   const size = arg("--size", 64);
   const steps = arg("--steps", 5);
   const cpuSeconds = arg("--cpu-seconds", 120);
-  const models = { mobilenetv2: "mobilenetv2_100", mobilevit_xxs: "mobilevit_xxs" };
+  const list = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1].split(",") : null;
+  };
+  const only = list("--backends");
+  const pick = list("--models");
+  const models = Object.fromEntries(Object.entries({ mobilenetv2: "mobilenetv2_100", mobilevit_xxs: "mobilevit_xxs" }).filter(([k]) => !pick || pick.includes(k)));
   const result: Record<string, unknown> = { batch, size };
   const figures: Record<string, Record<string, Figures>> = { mobilenetv2: {}, mobilevit_xxs: {} };
-  for (const backend of BACKENDS) {
+  for (const backend of BACKENDS.filter((b) => !only || only.includes(b))) {
     let info;
     try {
       info = await initBackend(backend, { quiet: true });
@@ -74,7 +80,7 @@ export async function main(argv: string[]): Promise<number> {
       console.log(`  ${name.padEnd(16)} train ${f.train_ips.toFixed(2).padStart(8)} img/s   inference ${f.infer_ips.toFixed(2).padStart(8)} img/s   (${f.train_steps_timed} timed steps of ${batch})`);
     }
   }
-  const ratio = (k: string) => (figures[k].wasm && figures[k].cpu ? figures[k].wasm.train_ips / figures[k].cpu.train_ips : null);
+  const ratio = (k: string) => (figures[k]?.wasm && figures[k]?.cpu ? figures[k].wasm.train_ips / figures[k].cpu.train_ips : null);
   Object.assign(result, figures, { ratio_wasm_cpu_train: ratio("mobilenetv2"), ratio_wasm_cpu_train_mobilevit: ratio("mobilevit_xxs") });
   console.log(JSON.stringify(result));
   return 0;

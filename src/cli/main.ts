@@ -2,7 +2,7 @@ import { generateCommand, showCommand } from "./data";
 import { modelsCommand } from "./models";
 import { experimentCommand, resultsCommand, sweepCommand, trackCommand, trainCommand } from "./experiment";
 
-const BENCHES = ["train", "generate"];
+const BENCHES = ["train", "generate", "parallel"];
 
 async function benchCommand(argv: string[]): Promise<number> {
   const [which, ...rest] = argv;

@@ -1,0 +1,42 @@
+/**
+ * What the second core gives: aggregate wasm training images/s with one training process, then
+ * with one per core running at once (how `experiment` runs the two model tracks and `sweep` its
+ * cells). wasm is single-threaded under Node, so processes are the way to use more cores.
+ *
+ *   npx amida bench parallel [--size 32] [--steps 10] [--model mobilenetv2|mobilevit_xxs]
+ */
+import { spawn } from "child_process";
+import * as os from "os";
+import * as path from "path";
+
+function trainBench(args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [path.join(__dirname, "..", "bin", "amida.js"), "bench", "train", "--backends", "wasm", ...args], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    p.stdout.on("data", (d) => (out += d));
+    p.on("exit", (code) => {
+      if (code !== 0) return reject(new Error(`bench train exited ${code}`));
+      const json = JSON.parse(out.trim().split("\n").at(-1)!);
+      const model = Object.keys(json).find((k) => json[k]?.wasm)!;
+      resolve(json[model].wasm.train_ips);
+    });
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const get = (flag: string, d: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : d;
+  };
+  const args = ["--size", get("--size", "32"), "--steps", get("--steps", "10"), "--models", get("--model", "mobilenetv2")];
+  const cores = os.availableParallelism?.() ?? os.cpus().length;
+  const one = await trainBench(args);
+  console.log(`1 process:  ${one.toFixed(1)} img/s`);
+  const many = await Promise.all(Array.from({ length: cores }, () => trainBench(args)));
+  const total = many.reduce((a, b) => a + b, 0);
+  console.log(`${cores} processes: ${many.map((v) => v.toFixed(1)).join(" + ")} = ${total.toFixed(1)} img/s (x${(total / one).toFixed(2)})`);
+  console.log(JSON.stringify({ one_process_ips: one, processes: cores, per_process_ips: many, total_ips: total, speedup: total / one }));
+  return 0;
+}
+
+if (require.main === module) main(process.argv.slice(2)).then((c) => process.exit(c));
