@@ -9,7 +9,7 @@ const amida = (...args: string[]) => spawnSync(process.execPath, [path.join(__di
 
 test("generate prints a one-line JSON summary; show writes a PNG", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "amida-cli-"));
-  const g = amida("generate", "--task", "warp", "--hops", "1", "--lanes", "4", "--rows", "6", "--size", "32", "--count", "40", "--seed", "3", "--out", dir, "--quiet");
+  const g = amida("generate", "--task", "warp", "--hops", "1", "--lanes", "4", "--rows", "6", "--rungs", "3..7", "--size", "32", "--count", "40", "--seed", "3", "--out", dir, "--quiet");
   assert.equal(g.status, 0, g.stderr);
   const s = JSON.parse(g.stdout.trim().split("\n").at(-1)!);
   assert.equal(s.count, 48);
