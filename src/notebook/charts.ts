@@ -108,17 +108,19 @@ export interface ResultBar {
 /** Test accuracy per stage and model with 95 % intervals, and the chance level as a rule. */
 export function resultsBarSpec(rows: ResultBar[], title: string): VegaLiteSpec {
   const values = rows.map((r) => ({ model: r.model, stage: r.stage, acc: r.test_acc, lo: r.ci95[0], hi: r.ci95[1], chance: r.chance }));
+  // One axis title on every layer, or vega-lite joins them ("test accuracy, lo").
+  const y = { type: "quantitative", scale: { domain: [0, 1] }, axis: { format: "%" }, title: "test accuracy" };
   return {
     title,
     data: { values },
-    width: 140,
-    height: 200,
-    facet: { column: { field: "stage", type: "nominal", title: null } },
+    facet: { column: { field: "stage", type: "nominal", title: null, header: { labelFontSize: 11 } } },
     spec: {
+      width: 170,
+      height: 220,
       layer: [
-        { mark: "bar", encoding: { x: { field: "model", type: "nominal", axis: { labelAngle: -30 } }, y: { field: "acc", type: "quantitative", scale: { domain: [0, 1] }, axis: { format: "%" }, title: "test accuracy" }, color: { field: "model", type: "nominal" } } },
-        { mark: { type: "errorbar" }, encoding: { x: { field: "model", type: "nominal" }, y: { field: "lo", type: "quantitative" }, y2: { field: "hi" } } },
-        { mark: { type: "rule", strokeDash: [4, 3], color: "black" }, encoding: { y: { aggregate: "mean", field: "chance", type: "quantitative" } } },
+        { mark: "bar", encoding: { x: { field: "model", type: "nominal", axis: { labelAngle: -30 }, title: null }, y: { field: "acc", ...y }, color: { field: "model", type: "nominal" } } },
+        { mark: { type: "errorbar" }, encoding: { x: { field: "model", type: "nominal" }, y: { field: "lo", ...y }, y2: { field: "hi" } } },
+        { mark: { type: "rule", strokeDash: [4, 3], color: "black" }, encoding: { y: { aggregate: "mean", field: "chance", ...y } } },
       ],
     },
   };
