@@ -197,10 +197,10 @@ function forkTrack(configFile: string, track: Track, stages: Stage[], data: { pl
   });
 }
 
-export type ResultRow = Pick<RunMetrics, "model" | "stage" | "frozen" | "train_count" | "epochs" | "test_acc" | "ci95" | "seconds" | "backend" | "chance"> & { run: string };
+export type ResultRow = Pick<RunMetrics, "model" | "stage" | "frozen" | "train_count" | "epochs" | "test_acc" | "ci95" | "seconds" | "backend" | "chance" | "confusion"> & { run: string };
 
 export function resultRow(m: RunMetrics): ResultRow {
-  return { model: m.model, stage: m.stage, frozen: m.frozen, train_count: m.train_count, epochs: m.epochs, test_acc: m.test_acc, ci95: m.ci95, seconds: m.seconds, backend: m.backend, chance: m.chance, run: m.name };
+  return { model: m.model, stage: m.stage, frozen: m.frozen, train_count: m.train_count, epochs: m.epochs, test_acc: m.test_acc, ci95: m.ci95, seconds: m.seconds, backend: m.backend, chance: m.chance, confusion: m.confusion, run: m.name };
 }
 
 /** Seed 000's reported numbers, for the side-by-side table. */

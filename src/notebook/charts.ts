@@ -142,3 +142,22 @@ export function heatmapSpec(rows: Array<{ difficulty: string; train: number; mod
     },
   };
 }
+
+/** Confusion matrices (true x predicted counts on the test split), one panel per run. */
+export function confusionSpec(runs: Array<{ run: string; confusion: number[][] }>, title: string): VegaLiteSpec {
+  const values = runs.flatMap((r) => r.confusion.flatMap((row, t) => row.map((count, p) => ({ run: r.run, true: t, predicted: p, count }))));
+  return {
+    title,
+    data: { values },
+    facet: { field: "run", type: "nominal", title: null },
+    columns: 3,
+    spec: {
+      width: 110,
+      height: 110,
+      layer: [
+        { mark: "rect", encoding: { x: { field: "predicted", type: "ordinal" }, y: { field: "true", type: "ordinal" }, color: { field: "count", type: "quantitative", scale: { scheme: "blues" } } } },
+        { mark: { type: "text", fontSize: 9 }, encoding: { x: { field: "predicted", type: "ordinal" }, y: { field: "true", type: "ordinal" }, text: { field: "count", type: "quantitative" } } },
+      ],
+    },
+  };
+}
