@@ -14,10 +14,6 @@ function writer(): ((data: unknown, update: boolean) => void) | null {
   }
 }
 
-export function inKernel(): boolean {
-  return writer() !== null;
-}
-
 export function showBundle(data: Bundle, displayId?: string, update = false): void {
   const w = writer();
   if (!w) return;
@@ -27,8 +23,6 @@ export function showBundle(data: Bundle, displayId?: string, update = false): vo
 }
 
 export const showPNG = (png: Uint8Array) => showBundle({ "image/png": png as unknown as object });
-export const showSVG = (svg: string) => showBundle({ "image/svg+xml": svg });
-export const showHTML = (html: string) => showBundle({ "text/html": html });
 export const showMarkdown = (md: string) => showBundle({ "text/markdown": md, "text/plain": md });
 
 /** A display that is overwritten in place: progress lines during long cells. */
