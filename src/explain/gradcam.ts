@@ -50,11 +50,14 @@ export function gradCam(model: tf.LayersModel, images: tf.Tensor4D, opts: { laye
   const method = opts.method ?? "gradcam";
   const { head, tail } = splitAt(model, layer);
   const [n, size] = images.shape;
-  const predicted = Array.from(tf.tidy(() => tf.argMax(model.predict(images) as tf.Tensor, 1).dataSync()));
-  const classes = opts.classes ?? predicted;
-  if (classes.length !== n) throw new Error(`classes has ${classes.length} entries for ${n} images`);
+  if (opts.classes && opts.classes.length !== n) throw new Error(`classes has ${opts.classes.length} entries for ${n} images`);
+  let predicted: number[] = [];
+  let classes: number[] = [];
   const maps = tf.tidy(() => {
+    // One forward pass: the tail of the head's activations is the model's output.
     const a = head.predict(images) as tf.Tensor4D;
+    predicted = Array.from(tf.argMax(tail.predict(a) as tf.Tensor, 1).dataSync());
+    classes = opts.classes ?? predicted;
     const mask = tf.oneHot(tf.tensor1d(classes, "int32"), (model.outputs[0].shape as number[])[1]);
     const g = tf.grad((act: tf.Tensor) => tf.sum(tf.mul(tail.apply(act) as tf.Tensor, mask)))(a) as tf.Tensor4D;
     let weights: tf.Tensor;
