@@ -64,8 +64,7 @@ function convInfo(xShape: number[], filterShape: number[], attrs: Attrs, depthwi
 
 function padInput(x: tf.Tensor4D, c: ReturnType<typeof convInfo>): tf.Tensor4D {
   const p = c.padInfo;
-  if (p.top === 0 && p.bottom === 0 && p.left === 0 && p.right === 0) return x;
-  return tf.pad(x, [[0, 0], [p.top, p.bottom], [p.left, p.right], [0, 0]]);
+  return padOrCrop(x, p.top, p.bottom, p.left, p.right);
 }
 
 /** Keeps the first kh x kw positions of a [A, >=kh, >=kw, C] result (the padded input may overhang). */

@@ -9,6 +9,16 @@ export interface Batch {
   indices: number[];
 }
 
+/** Stored RGB images (bytes) as one [n, height, width, 3] float tensor in 0..1: the models' input. */
+export function imagesToTensor(images: Uint8Array[], height: number, width: number): tf.Tensor4D {
+  const per = height * width * 3;
+  const floats = new Float32Array(images.length * per);
+  images.forEach((img, k) => {
+    for (let i = 0; i < per; i++) floats[k * per + i] = img[i] / 255;
+  });
+  return tf.tensor4d(floats, [images.length, height, width, 3]);
+}
+
 /** The visiting order of one epoch: a permutation fixed by (seed, epoch), or 0..n-1. */
 export function epochOrder(count: number, seed: number, epoch: number, shuffle: boolean): number[] {
   return shuffle ? shuffled(rngFor(seed, "epoch", epoch), count) : Array.from({ length: count }, (_, i) => i);
@@ -19,17 +29,11 @@ export function epochOrder(count: number, seed: number, epoch: number, shuffle: 
  * split. The caller owns (and disposes) each batch's tensor.
  */
 export function* batches(reader: SplitReader, order: number[], batchSize: number): Generator<Batch> {
-  const { height, width, channels } = reader.header.image;
-  const per = height * width * channels;
-  const bytes = new Uint8Array(batchSize * per);
+  const { height, width } = reader.header.image;
   for (let start = 0; start < order.length; start += batchSize) {
     const indices = order.slice(start, start + batchSize);
-    const n = indices.length;
-    indices.forEach((idx, k) => reader.image(idx, bytes, k * per));
-    const floats = new Float32Array(n * per);
-    for (let i = 0; i < floats.length; i++) floats[i] = bytes[i] / 255;
     yield {
-      xs: tf.tensor4d(floats, [n, height, width, channels]),
+      xs: imagesToTensor(indices.map((idx) => reader.image(idx)), height, width),
       labels: Int32Array.from(indices, (i) => reader.records.labels[i]),
       indices,
     };

@@ -42,6 +42,24 @@ export function defaultCounts(train: number): SplitCounts {
 }
 
 /**
+ * The data set at `out`, generated only when `out/dataset.json` does not record this exact spec
+ * and these counts (generation is deterministic, so an existing match is the same data).
+ */
+export function ensureDataset(spec: DatasetSpec, counts: SplitCounts, out: string, log: (line: string) => void = () => {}): string {
+  const meta = path.join(out, "dataset.json");
+  if (fs.existsSync(meta)) {
+    const old = JSON.parse(fs.readFileSync(meta, "utf8"));
+    if (JSON.stringify(old.spec) === JSON.stringify(spec) && JSON.stringify(old.counts) === JSON.stringify(counts)) {
+      log(`data: reusing ${out}`);
+      return out;
+    }
+  }
+  const s = generateDataset(spec, counts, out, { quiet: true });
+  log(`data: ${out}: ${s.count} puzzles in ${s.seconds.toFixed(1)} s, class histogram ${JSON.stringify(s.class_histogram)}, label == g1 ${(100 * s.fraction_label_eq_plain).toFixed(1)}%`);
+  return out;
+}
+
+/**
  * Writes DIR/{train,val,test}.amida and DIR/dataset.json. Everything is validated before the
  * first puzzle is drawn; each file appears whole or not at all.
  */

@@ -14,7 +14,7 @@ import * as os from "os";
 import { Difficulty, presetDifficulty, validateDifficulty } from "../puzzle/difficulty";
 import { NO_NUISANCE } from "../puzzle/render";
 import { DatasetSpec } from "../data/spec";
-import { generateDataset, SplitCounts, validateCounts } from "../data/generate";
+import { ensureDataset, SplitCounts, validateCounts } from "../data/generate";
 import { DEFAULT_TRAIN, TrainConfig, validateTrainConfig } from "../train/config";
 import { RunConfig, RunMetrics, runTraining } from "./run";
 import { validateModelSpec } from "../models/registry";
@@ -138,18 +138,7 @@ export interface Paths {
 function dataset(cfg: ExperimentConfig, task: "plain" | "warp", paths: Paths, log: (l: string) => void): string {
   const spec: DatasetSpec = { task, hops: task === "plain" ? 0 : cfg.hops, difficulty: cfg.difficulty, nuisance: NO_NUISANCE, seed: cfg.seed };
   const counts = task === "plain" ? cfg.plain : cfg.warp;
-  const dir = path.join(paths.dataDir, `${cfg.name}-${task}`);
-  const meta = path.join(dir, "dataset.json");
-  if (fs.existsSync(meta)) {
-    const old = JSON.parse(fs.readFileSync(meta, "utf8"));
-    if (JSON.stringify(old.spec) === JSON.stringify(spec) && JSON.stringify(old.counts) === JSON.stringify(counts)) {
-      log(`data: reusing ${dir}`);
-      return dir;
-    }
-  }
-  const s = generateDataset(spec, counts, dir, { quiet: true });
-  log(`data: ${dir}: ${s.count} puzzles in ${s.seconds.toFixed(1)} s, class histogram ${JSON.stringify(s.class_histogram)}, label == g1 ${(100 * s.fraction_label_eq_plain).toFixed(1)}%`);
-  return dir;
+  return ensureDataset(spec, counts, path.join(paths.dataDir, `${cfg.name}-${task}`), log);
 }
 
 export type Track = "cnn" | "vit";

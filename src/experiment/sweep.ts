@@ -9,7 +9,7 @@ import * as path from "path";
 import { fork } from "child_process";
 import { presetDifficulty } from "../puzzle/difficulty";
 import { NO_NUISANCE } from "../puzzle/render";
-import { generateDataset } from "../data/generate";
+import { ensureDataset } from "../data/generate";
 import { DatasetSpec } from "../data/spec";
 import { validateModelSpec } from "../models/registry";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic";
@@ -101,7 +101,7 @@ export async function runSweep(g: SweepGrid, paths: { runsDir: string; dataDir: 
     for (const task of g.tasks)
       for (const train of g.trainCounts) {
         const spec: DatasetSpec = { task, hops: task === "warp" ? 1 : 0, difficulty: presetDifficulty(difficulty), nuisance: NO_NUISANCE, seed: g.seed };
-        generateDataset(spec, { train, val: g.valCount, test: g.testCount }, path.join(paths.dataDir, `${g.name}-${difficulty}-${task}-${train}`), { quiet: true });
+        ensureDataset(spec, { train, val: g.valCount, test: g.testCount }, path.join(paths.dataDir, `${g.name}-${difficulty}-${task}-${train}`), log);
       }
   const todo = cells(g, paths);
   const workers = Math.max(1, Math.min(opts.workers ?? (os.availableParallelism?.() ?? os.cpus().length), todo.length));

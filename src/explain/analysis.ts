@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { SplitReader } from "../data/format";
+import { imagesToTensor } from "../data/batches";
 import { samplePuzzle } from "../data/sample";
 import { warpLanes } from "../puzzle/trace";
 import { CamMethod, gradCam } from "./gradcam";
@@ -32,7 +33,7 @@ export function explainSplit(model: tf.LayersModel, reader: SplitReader, split: 
   for (let start = 0; start < n; start += 16) {
     const idx = Array.from({ length: Math.min(16, n - start) }, (_, k) => start + k);
     const rgbs = idx.map((i) => reader.image(i));
-    const x = tf.tidy(() => tf.div(tf.tensor4d(Float32Array.from(rgbs.flatMap((r) => Array.from(r))), [idx.length, size, size, 3]), 255)) as tf.Tensor4D;
+    const x = imagesToTensor(rgbs, size, size);
     const labels = idx.map((i) => reader.records.labels[i]);
     const cam = gradCam(model, x, { method: opts.method, layer: opts.layer, classes: labels });
     x.dispose();
