@@ -1,13 +1,15 @@
 import * as fs from "fs";
 import * as path from "path";
-import { listArg, runSweep, SweepGrid } from "../experiment/sweep";
+import { defaultSweepParams, heatmapRows, runSweep, sweepFromParams, sweepMarkdown, SweepParams } from "../experiment/sweep";
 import { heatmapSpec, vegaLiteToSVG } from "../notebook/charts";
-import { writeFileAtomic } from "../util/atomic";
+import { writeFileAtomic, writeJsonAtomic } from "../util/atomic";
 import { parse, intOpt, numOpt } from "./args";
 import { DEFAULT_TRAIN, TrainConfig, OPTIMIZERS } from "../train/config";
 import { FreezeGroup } from "../models/freeze";
 import { runTraining } from "../experiment/run";
-import { applyOverrides, collectResults, experimentPreset, ExperimentConfig, resultsMarkdown, runExperiment, runTrack, Stage, Track, EXPERIMENT_PRESETS } from "../experiment/protocol";
+import { collectResults, runStages, runTrack, Stage, STAGES } from "../experiment/protocol";
+import { applySettings, budgetConfig, BUDGETS, describeConfig, ExperimentConfig, flagOf, KNOBS, Track, validateExperiment } from "../experiment/config";
+import { resultRows, resultsJson, resultsMarkdown } from "../experiment/results";
 import { initBackend } from "../backend/select";
 
 const TRAIN_USAGE = `usage: amida train --model NAME --data DIR --name RUN [--runs runs] [--init CHECKPOINT_DIR] [--freeze none|first5|stem+early-transformer|all-but-head]
@@ -70,99 +72,109 @@ export async function trainCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-const EXP_USAGE = `usage: amida experiment [--preset ${Object.keys(EXPERIMENT_PRESETS).join("|")}] [--name NAME] [--config FILE.json] [--runs runs] [--data data]
-                        [--plain-train N] [--warp-train N] [--epochs N] [--serial] [--backend ...]
-Runs the seed's protocol (plain -> frozen warp fine-tune, + warp-from-scratch controls) for MobileNetV2 and
-MobileViT and prints the results table; writes RUNS/NAME/results.json.`;
+const EXP_FIXED = `usage: amida experiment [--budget ${Object.keys(BUDGETS).join("|")}] [--config FILE.json] [--runs runs] [--data data] [--backend ...] [--<knob> VALUE ...]
+Runs the seed's protocol (plain -> warp fine-tune per freeze arm, + warp-from-scratch controls) for a CNN
+and a MobileViT, once per training seed, prints the results table (each accuracy beside its rung-blind
+baseline) and writes RUNS/NAME/results.json. --config starts from a saved experiment.json instead of a budget.
+Knobs (default: the budget's value):`;
+
+function experimentUsage(): string {
+  return [EXP_FIXED, ...KNOBS.map((k) => `  --${flagOf(k.key).padEnd(26)} ${k.doc}`)].join("\n");
+}
 
 export async function experimentCommand(argv: string[]): Promise<number> {
-  const { values: v } = parse(
-    argv,
-    { preset: { type: "string" }, name: { type: "string" }, config: { type: "string" }, runs: { type: "string" }, data: { type: "string" }, "plain-train": { type: "string" }, "warp-train": { type: "string" }, epochs: { type: "string" }, serial: { type: "boolean" }, backend: { type: "string" }, help: { type: "boolean", short: "h" } },
-    EXP_USAGE,
-  );
+  const knobFlags = Object.fromEntries(KNOBS.map((k) => [flagOf(k.key), { type: "string" as const }]));
+  const { values: v } = parse(argv, { budget: { type: "string" }, config: { type: "string" }, runs: { type: "string" }, data: { type: "string" }, backend: { type: "string" }, help: { type: "boolean", short: "h" }, ...knobFlags }, experimentUsage());
   if (v.help) {
-    console.log(EXP_USAGE);
+    console.log(experimentUsage());
     return 0;
   }
-  const base: ExperimentConfig = v.config ? JSON.parse(fs.readFileSync(v.config, "utf8")) : experimentPreset(v.preset ?? "quick");
-  const cfg = applyOverrides(base, {
-    name: v.name,
-    plainTrain: v["plain-train"] ? intOpt("plain-train", v["plain-train"]) : undefined,
-    warpTrain: v["warp-train"] ? intOpt("warp-train", v["warp-train"]) : undefined,
-    epochs: v.epochs ? intOpt("epochs", v.epochs) : undefined,
-    serial: v.serial,
-  });
-  if (v.backend) process.env.AMIDA_BACKEND = v.backend;
+  const values = v as Record<string, string | boolean | undefined>;
+  if (v.config && v.budget) throw new Error("--config and --budget both choose the starting config; give one");
+  const base: ExperimentConfig = v.config ? validateExperiment(readJson(v.config as string)) : budgetConfig((v.budget as string | undefined) ?? "quick");
+  const settings = KNOBS.filter((k) => values[flagOf(k.key)] !== undefined).map((k) => ({ key: k.key, value: values[flagOf(k.key)] as string, source: "flag" as const, origin: `--${flagOf(k.key)}` }));
+  const { config: cfg, sources } = applySettings(base, settings);
+  if (v.backend) process.env.AMIDA_BACKEND = v.backend as string;
   const backend = await initBackend();
-  console.log(JSON.stringify(cfg));
-  const rows = await runExperiment(cfg, { runsDir: v.runs ?? "runs", dataDir: v.data ?? "data" });
+  console.log(describeConfig(cfg, sources));
+  const t0 = Date.now();
+  const paths = { runsDir: (v.runs as string | undefined) ?? "runs", dataDir: (v.data as string | undefined) ?? "data" };
+  const results = await runStages(cfg, STAGES, paths);
+  const rows = resultRows(results);
+  writeJsonAtomic(path.join(paths.runsDir, cfg.name, "results.json"), resultsJson(rows));
   console.log(resultsMarkdown(rows));
-  console.log(JSON.stringify({ experiment: cfg.name, backend: backend.name, rows }));
+  console.log(`experiment '${cfg.name}' done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(JSON.stringify({ experiment: cfg.name, backend: backend.name, rows: resultsJson(rows) }));
   return 0;
+}
+
+function readJson(file: string): ExperimentConfig {
+  if (!fs.existsSync(file)) throw new Error(`--config: no such file '${file}'`);
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`--config: '${file}' is not valid JSON (${(e as Error).message})`);
+  }
 }
 
 /** Internal: one track of an experiment in its own process (see protocol.ts). */
 export async function trackCommand(argv: string[]): Promise<number> {
   const [configFile, track, stages, plain, warp, runsDir] = argv;
-  const cfg: ExperimentConfig = JSON.parse(fs.readFileSync(configFile, "utf8"));
+  const cfg = validateExperiment(readJson(configFile));
   await initBackend(undefined, { quiet: true });
   await runTrack(cfg, track as Track, stages.split(",") as Stage[], { plain, warp }, runsDir, (l) => console.log(l));
   return 0;
 }
 
-const SWEEP_USAGE = `usage: amida sweep [--name NAME] [--models m1,m2] [--difficulties easy,medium] [--train 1000,3000] [--tasks plain,warp]
-                   [--epochs 3] [--val N] [--test N] [--batch N] [--lr X] [--seed N] [--workers N] [--runs runs] [--data data]
-Trains every combination (each a separate 'amida train' process, one per core at a time) and writes
-RUNS/NAME/sweep.csv, sweep.json and heatmap.svg.`;
+const SWEEP_FLAGS: Record<string, keyof SweepParams> = { name: "name", models: "models", difficulties: "difficulties", size: "size", train: "train", tasks: "tasks", epochs: "epochs", val: "val", test: "test", batch: "batch", lr: "lr", sampling: "sampling", "data-seed": "dataSeed", seeds: "seeds" };
+
+function sweepUsage(): string {
+  const d = defaultSweepParams();
+  return `usage: amida sweep ${Object.entries(SWEEP_FLAGS).map(([f, k]) => `[--${f} ${d[k]}]`).join(" ")} [--workers N] [--runs runs] [--data data]
+Trains every combination once per training seed (each a separate 'amida train' process; one per core on
+wasm, one at a time on the native backend) and writes RUNS/NAME/sweep.csv, sweep.json and heatmap.svg.
+The defaults shown are the grid notebook 05 and 'make reproduce' run.`;
+}
 
 export async function sweepCommand(argv: string[]): Promise<number> {
-  const { values: v } = parse(
-    argv,
-    { name: { type: "string" }, models: { type: "string" }, difficulties: { type: "string" }, train: { type: "string" }, tasks: { type: "string" }, epochs: { type: "string" }, val: { type: "string" }, test: { type: "string" }, batch: { type: "string" }, lr: { type: "string" }, seed: { type: "string" }, workers: { type: "string" }, runs: { type: "string" }, data: { type: "string" }, help: { type: "boolean", short: "h" } },
-    SWEEP_USAGE,
-  );
+  const flags = Object.fromEntries(Object.keys(SWEEP_FLAGS).map((f) => [f, { type: "string" as const }]));
+  const { values: v } = parse(argv, { ...flags, workers: { type: "string" }, runs: { type: "string" }, data: { type: "string" }, help: { type: "boolean", short: "h" } }, sweepUsage());
   if (v.help) {
-    console.log(SWEEP_USAGE);
+    console.log(sweepUsage());
     return 0;
   }
-  const nums = (flag: string, text: string | undefined, d: string[]) => listArg(text, d).map((s) => intOpt(flag, s));
-  const grid: SweepGrid = {
-    name: v.name ?? "sweep",
-    models: listArg(v.models, ["mobilenetv2_100", "mobilevit_xxs"]),
-    difficulties: listArg(v.difficulties, ["easy", "medium"]),
-    trainCounts: nums("train", v.train, ["1000", "3000"]),
-    tasks: listArg(v.tasks, ["plain", "warp"]) as SweepGrid["tasks"],
-    epochs: nums("epochs", v.epochs, ["3"]),
-    valCount: intOpt("val", v.val, 300),
-    testCount: intOpt("test", v.test, 600),
-    batchSize: intOpt("batch", v.batch, 32),
-    lr: numOpt("lr", v.lr, 2e-3),
-    seed: intOpt("seed", v.seed, 0),
-  };
-  const runsDir = v.runs ?? "runs";
-  const rows = await runSweep(grid, { runsDir, dataDir: v.data ?? "data" }, { workers: v.workers ? intOpt("workers", v.workers) : undefined });
-  const svg = await vegaLiteToSVG(heatmapSpec(rows, `test accuracy: ${grid.name}`));
+  const values = v as Record<string, string | undefined>;
+  const p = defaultSweepParams() as unknown as Record<string, string | number>;
+  for (const [flag, key] of Object.entries(SWEEP_FLAGS)) {
+    const text = values[flag];
+    if (text === undefined) continue;
+    p[key] = typeof p[key] === "number" ? numOpt(flag, text, 0) : text;
+  }
+  const grid = sweepFromParams(p as unknown as SweepParams);
+  const runsDir = values.runs ?? "runs";
+  const rows = await runSweep(grid, { runsDir, dataDir: values.data ?? "data" }, { workers: values.workers ? intOpt("workers", values.workers) : undefined });
+  const svg = await vegaLiteToSVG(heatmapSpec(heatmapRows(rows), `test accuracy (mean over seeds): ${grid.name}`));
   writeFileAtomic(path.join(runsDir, grid.name, "heatmap.svg"), svg);
+  console.log(sweepMarkdown(rows));
   console.log(JSON.stringify(rows));
   return 0;
 }
 
 export async function resultsCommand(argv: string[]): Promise<number> {
-  const usage = "usage: amida results [--name quick] [--preset quick] [--runs runs] [--data data]\nPrints the results table of an experiment's finished runs.";
-  const { values: v } = parse(argv, { name: { type: "string" }, preset: { type: "string" }, runs: { type: "string" }, data: { type: "string" }, help: { type: "boolean", short: "h" } }, usage);
+  const usage = "usage: amida results [--name quick] [--runs runs] [--data data]\nPrints the results table of an experiment's finished runs (from RUNS/NAME/experiment.json).";
+  const { values: v } = parse(argv, { name: { type: "string" }, runs: { type: "string" }, data: { type: "string" }, help: { type: "boolean", short: "h" } }, usage);
   if (v.help) {
     console.log(usage);
     return 0;
   }
   const runsDir = v.runs ?? "runs";
-  // An experiment saves its config beside its runs; a preset name is the fallback.
-  const saved = path.join(runsDir, v.name ?? v.preset ?? "quick", "experiment.json");
-  const name = v.name ?? v.preset ?? "quick";
-  if (!fs.existsSync(saved) && !(name in EXPERIMENT_PRESETS)) throw new Error(`no experiment '${name}' under ${runsDir} (${saved} is missing), and no preset of that name (${Object.keys(EXPERIMENT_PRESETS).join(", ")})`);
-  const cfg: ExperimentConfig = fs.existsSync(saved) ? JSON.parse(fs.readFileSync(saved, "utf8")) : experimentPreset(name);
-  const rows = collectResults(cfg, { runsDir, dataDir: v.data ?? "data" });
-  if (rows.length === 0) throw new Error(`no finished runs for experiment '${cfg.name}' under ${runsDir}/${cfg.name}`);
-  console.log(resultsMarkdown(rows));
+  const name = v.name ?? "quick";
+  const saved = path.join(runsDir, name, "experiment.json");
+  if (!fs.existsSync(saved)) throw new Error(`no experiment '${name}' under ${runsDir}: ${saved} is missing (run 'amida experiment --name ${name}' first)`);
+  const cfg = validateExperiment(readJson(saved));
+  const { results, unfinished } = collectResults(cfg, { runsDir, dataDir: v.data ?? "data" });
+  if (results.length === 0) throw new Error(`no finished runs for experiment '${cfg.name}' under ${runsDir}/${cfg.name}`);
+  console.log(resultsMarkdown(resultRows(results)));
+  if (unfinished.length) console.log(`NOT FINISHED (missing from the table): ${unfinished.join(", ")}`);
   return 0;
 }

@@ -1,133 +1,93 @@
 /**
- * The seed's experiment (000), scaled by a preset:
- *   stage 1  each model learns plain puzzles from scratch;
- *   stage 2  from its stage-1 weights, with the early layers frozen (MobileNet `first5`,
- *            MobileViT `stem+early-transformer`), it is fine-tuned on 1-hop warp puzzles;
- *   control  each model learns warp from scratch, nothing frozen, with stage 2's budget.
- * The CNN and the ViT tracks are independent; with two cores they run in two processes
- * (tfjs-wasm is single-threaded under Node, so this is where the second core pays).
+ * The seed's experiment (000), made checkable:
+ *   stage1    each model learns plain puzzles from scratch;
+ *   finetune  from its stage-1 weights, with a freeze group applied (one run per arm: the seed's
+ *             `first5` / `stem+early-transformer`, and arms that freeze comparable shares), it
+ *             is fine-tuned on k-hop warp puzzles;
+ *   scratch   the control: each model learns warp from scratch, nothing frozen, stage 2's budget.
+ * Every run is repeated once per training seed. The CNN and ViT tracks are independent; on a
+ * single-threaded backend (wasm) they run in two processes.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { fork } from "child_process";
 import * as os from "os";
-import { Difficulty, presetDifficulty, validateDifficulty } from "../puzzle/difficulty";
 import { NO_NUISANCE } from "../puzzle/render";
 import { DatasetSpec } from "../data/spec";
-import { ensureDataset, SplitCounts, validateCounts } from "../data/generate";
-import { DEFAULT_TRAIN, TrainConfig, validateTrainConfig } from "../train/config";
+import { ensureDataset } from "../data/generate";
 import { RunConfig, RunMetrics, runTraining } from "./run";
-import { validateModelSpec } from "../models/registry";
 import { writeJsonAtomic } from "../util/atomic";
+import { ExperimentConfig, Track, TRACKS, validateExperiment } from "./config";
 
-export interface ExperimentConfig {
-  /** Runs go to runs/<name>/<run>; data sets to data/<name>-{plain,warp}. */
-  name: string;
-  preset: string;
-  difficulty: Difficulty;
-  hops: number;
+/** The protocol's three kinds of run (one vocabulary: run names, rows and notebooks use these). */
+export const STAGES = ["stage1", "finetune", "scratch"] as const;
+export type Stage = (typeof STAGES)[number];
+export const STAGE_LABELS: Record<Stage, string> = { stage1: "stage 1: plain", finetune: "warp fine-tune", scratch: "warp from scratch" };
+
+/** One run of the protocol, with its place in it. */
+export interface ProtocolRun {
+  track: Track;
+  stage: Stage;
+  /** Freeze group of a fine-tune; `none` for stage 1 and the controls. */
+  arm: string;
   seed: number;
-  plain: SplitCounts;
-  warp: SplitCounts;
-  models: { cnn: string; vit: string };
-  stage1: TrainConfig;
-  stage2: TrainConfig;
-  controls: boolean;
-  /** Run the CNN and ViT tracks in two processes when the machine has two cores. */
-  parallel: boolean;
+  config: RunConfig;
 }
 
-const base = (d: Difficulty, over: Partial<ExperimentConfig>): ExperimentConfig => ({
-  name: "quick",
-  preset: "quick",
-  difficulty: d,
-  hops: 1,
-  seed: 0,
-  plain: { train: 4000, val: 500, test: 1000 },
-  warp: { train: 4000, val: 500, test: 1000 },
-  models: { cnn: "mobilenetv2_100", vit: "mobilevit_xxs" },
-  stage1: { ...DEFAULT_TRAIN },
-  stage2: { ...DEFAULT_TRAIN },
-  controls: true,
-  parallel: true,
-  ...over,
-});
-
-export const EXPERIMENT_PRESETS: Record<string, () => ExperimentConfig> = {
-  /** Seconds: for CI and for checking the pipeline end to end. Learns nothing. */
-  tiny: () =>
-    base(presetDifficulty("easy"), {
-      name: "tiny",
-      preset: "tiny",
-      plain: { train: 48, val: 16, test: 24 },
-      warp: { train: 48, val: 16, test: 24 },
-      models: { cnn: "mobilenetv2_035", vit: "mobilevit_xxs" },
-      stage1: { ...DEFAULT_TRAIN, epochs: 1, batchSize: 16, warmupEpochs: 0 },
-      stage2: { ...DEFAULT_TRAIN, epochs: 1, batchSize: 16, warmupEpochs: 0 },
-      parallel: false,
-    }),
-  /** `make reproduce`: <= 30 min on a 2-core machine, at a difficulty the models can learn. */
-  quick: () =>
-    base(presetDifficulty("easy"), {
-      name: "quick",
-      preset: "quick",
-      plain: { train: 4000, val: 500, test: 1000 },
-      warp: { train: 4000, val: 500, test: 1000 },
-      models: { cnn: "mobilenetv2_100", vit: "mobilevit_xxs" },
-      stage1: { ...DEFAULT_TRAIN, epochs: 4, batchSize: 32, lr: 2e-3 },
-      stage2: { ...DEFAULT_TRAIN, epochs: 5, batchSize: 32, lr: 2e-3 },
-    }),
-  /** The seed's sizes and difficulty (hours on a GPU-less machine; meant for tfjs-node-gpu). */
-  full: () =>
-    base(presetDifficulty("seed"), {
-      name: "full",
-      preset: "full",
-      plain: { train: 20000, val: 2000, test: 5000 },
-      warp: { train: 50000, val: 2000, test: 5000 },
-      stage1: { ...DEFAULT_TRAIN, epochs: 15, batchSize: 64, lr: 1e-3 },
-      stage2: { ...DEFAULT_TRAIN, epochs: 20, batchSize: 64, lr: 1e-3 },
-    }),
-};
-
-export function experimentPreset(name: string): ExperimentConfig {
-  const make = EXPERIMENT_PRESETS[name];
-  if (!make) throw new Error(`unknown experiment preset '${name}'; allowed: ${Object.keys(EXPERIMENT_PRESETS).join(", ")}`);
-  return make();
+/** `cnn-finetune-early30-s2`: track, stage, arm (fine-tunes only) and training seed. */
+export function runName(track: Track, stage: Stage, arm: string, seed: number): string {
+  const armPart = stage === "finetune" ? `-${arm.replace(/:/g, "")}` : "";
+  return `${track}-${stage}${armPart}-s${seed}`;
 }
 
-/** Overrides a student (or a sweep) applies to a preset; 0 or "" leaves the preset's value. */
-export interface ExperimentOverrides {
-  name?: string;
-  plainTrain?: number;
-  warpTrain?: number;
-  epochs?: number;
-  serial?: boolean;
+export interface DataDirs {
+  plain: string;
+  warp: string;
 }
 
-export function applyOverrides(cfg: ExperimentConfig, o: ExperimentOverrides): ExperimentConfig {
-  const out: ExperimentConfig = JSON.parse(JSON.stringify(cfg));
-  if (o.name) out.name = o.name;
-  if (o.plainTrain) out.plain.train = o.plainTrain;
-  if (o.warpTrain) out.warp.train = o.warpTrain;
-  if (o.epochs) out.stage1.epochs = out.stage2.epochs = o.epochs;
-  if (o.serial) out.parallel = false;
-  return validateExperiment(out);
+export function dataDirs(cfg: ExperimentConfig, dataDir: string): DataDirs {
+  return { plain: path.join(dataDir, `${cfg.name}-plain`), warp: path.join(dataDir, `${cfg.name}-warp`) };
 }
 
-export function validateExperiment(c: ExperimentConfig): ExperimentConfig {
-  if (!/^[A-Za-z0-9._-]+$/.test(c.name)) throw new Error(`experiment name must use letters, digits, '.', '_', '-' only, got '${c.name}'`);
-  validateDifficulty(c.difficulty);
-  if (!Number.isInteger(c.hops) || c.hops < 1 || c.hops > 16) throw new Error(`hops must be an integer in 1..16, got ${c.hops}`);
-  validateCounts(c.plain);
-  validateCounts(c.warp);
-  if (c.plain.test < 1 || c.warp.test < 1) throw new Error("each data set needs a test split of at least 1 puzzle");
-  for (const m of [c.models.cnn, c.models.vit]) validateModelSpec({ name: m, inputSize: c.difficulty.size, classes: c.difficulty.lanes, seed: 0 });
-  if (!c.models.cnn.startsWith("mobilenetv2_")) throw new Error(`models.cnn must be a MobileNetV2 variant, got '${c.models.cnn}'`);
-  if (!c.models.vit.startsWith("mobilevit_")) throw new Error(`models.vit must be a MobileViT variant, got '${c.models.vit}'`);
-  if (c.difficulty.size % 32 !== 0) throw new Error(`difficulty.size must be a multiple of 32 for the models, got ${c.difficulty.size}`);
-  validateTrainConfig(c.stage1);
-  validateTrainConfig(c.stage2);
-  return c;
+/** Every run of the experiment, in the order a track trains them (a fine-tune needs its stage 1). */
+export function protocolRuns(cfg: ExperimentConfig, data: DataDirs, runsDir: string, tracks: readonly Track[] = TRACKS): ProtocolRun[] {
+  const out: ProtocolRun[] = [];
+  for (const track of tracks) {
+    const model = cfg.models[track];
+    for (const seed of cfg.seeds) {
+      const make = (stage: Stage, arm: string, init: string | null): ProtocolRun => ({
+        track,
+        stage,
+        arm,
+        seed,
+        config: {
+          name: runName(track, stage, arm, seed),
+          model,
+          data: stage === "stage1" ? data.plain : data.warp,
+          init,
+          freeze: arm as RunConfig["freeze"],
+          train: { ...(stage === "stage1" ? cfg.stage1 : cfg.stage2), seed },
+          modelSeed: seed,
+        },
+      });
+      const s1 = make("stage1", "none", null);
+      out.push(s1);
+      for (const arm of cfg.freeze[track]) out.push(make("finetune", arm, path.join(runsDir, s1.config.name, "checkpoints", "best")));
+      if (cfg.controls) out.push(make("scratch", "none", null));
+    }
+  }
+  return out;
+}
+
+/** The runs that `stages` need: a fine-tune brings its stage-1 run along (reused when finished and unchanged). */
+function runsFor(all: ProtocolRun[], stages: readonly Stage[]): ProtocolRun[] {
+  const needed = (r: ProtocolRun) =>
+    stages.includes(r.stage) || (r.stage === "stage1" && stages.includes("finetune") && all.some((f) => f.stage === "finetune" && f.track === r.track && f.seed === r.seed));
+  return all.filter(needed);
+}
+
+function datasetSpec(cfg: ExperimentConfig, task: "plain" | "warp"): DatasetSpec {
+  return { task, hops: task === "plain" ? 0 : cfg.hops, difficulty: cfg.difficulty, nuisance: NO_NUISANCE, seed: cfg.dataSeed, sampling: cfg.sampling };
 }
 
 export interface Paths {
@@ -135,39 +95,24 @@ export interface Paths {
   dataDir: string;
 }
 
-function dataset(cfg: ExperimentConfig, task: "plain" | "warp", paths: Paths, log: (l: string) => void): string {
-  const spec: DatasetSpec = { task, hops: task === "plain" ? 0 : cfg.hops, difficulty: cfg.difficulty, nuisance: NO_NUISANCE, seed: cfg.seed };
-  const counts = task === "plain" ? cfg.plain : cfg.warp;
-  return ensureDataset(spec, counts, path.join(paths.dataDir, `${cfg.name}-${task}`), log);
+/** Generates (or reuses, when spec and counts are unchanged) the experiment's two data sets. */
+export function ensureData(cfg: ExperimentConfig, paths: Paths, log: (l: string) => void): DataDirs {
+  const dirs = dataDirs(cfg, paths.dataDir);
+  ensureDataset(datasetSpec(cfg, "plain"), cfg.plain, dirs.plain, log);
+  ensureDataset(datasetSpec(cfg, "warp"), cfg.warp, dirs.warp, log);
+  return dirs;
 }
 
-export type Track = "cnn" | "vit";
-export const STAGES = ["plain", "finetune", "scratch"] as const;
-export type Stage = (typeof STAGES)[number];
-
-function stageOfRun(name: string): Stage {
-  return name.endsWith("-1-plain") ? "plain" : name.endsWith("-2-warp-finetune") ? "finetune" : "scratch";
-}
-
-/** The runs of one model's track, in order (stage 2 starts from stage 1's best checkpoint). */
-export function trackRuns(cfg: ExperimentConfig, track: Track, data: { plain: string; warp: string }, runsDir: string): RunConfig[] {
-  const model = cfg.models[track];
-  const freezeGroup = track === "cnn" ? "first5" : "stem+early-transformer";
-  const stage1: RunConfig = { name: `${track}-1-plain`, model, data: data.plain, init: null, freeze: "none", train: cfg.stage1, modelSeed: cfg.seed };
-  const runs = [stage1, { name: `${track}-2-warp-finetune`, model, data: data.warp, init: path.join(runsDir, stage1.name, "checkpoints", "best"), freeze: freezeGroup, train: cfg.stage2, modelSeed: cfg.seed } as RunConfig];
-  if (cfg.controls) runs.push({ name: `${track}-3-warp-scratch`, model, data: data.warp, init: null, freeze: "none", train: cfg.stage2, modelSeed: cfg.seed });
-  return runs;
-}
-
-export async function runTrack(cfg: ExperimentConfig, track: Track, stages: Stage[], data: { plain: string; warp: string }, runsDir: string, log: (l: string) => void): Promise<RunMetrics[]> {
+/** One track's runs for `stages`, in order, in this process. */
+export async function runTrack(cfg: ExperimentConfig, track: Track, stages: readonly Stage[], data: DataDirs, runsDir: string, log: (l: string) => void): Promise<RunMetrics[]> {
   const out: RunMetrics[] = [];
-  for (const run of trackRuns(cfg, track, data, runsDir).filter((r) => stages.includes(stageOfRun(r.name)))) {
-    out.push(await runTraining(run, { runsDir, quiet: true, onLine: log }));
+  for (const r of runsFor(protocolRuns(cfg, data, runsDir, [track]), stages)) {
+    out.push(await runTraining(r.config, { runsDir, quiet: true, onLine: log }));
   }
   return out;
 }
 
-function forkTrack(configFile: string, track: Track, stages: Stage[], data: { plain: string; warp: string }, runsDir: string, log: (l: string) => void): Promise<void> {
+function forkTrack(configFile: string, track: Track, stages: readonly Stage[], data: DataDirs, runsDir: string, log: (l: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const bin = path.join(__dirname, "..", "..", "bin", "amida.js");
     const child = fork(bin, ["_track", configFile, track, stages.join(","), data.plain, data.warp, runsDir], { stdio: ["ignore", "pipe", "pipe", "ipc"] });
@@ -186,73 +131,54 @@ function forkTrack(configFile: string, track: Track, stages: Stage[], data: { pl
   });
 }
 
-export type ResultRow = Pick<RunMetrics, "model" | "stage" | "frozen" | "train_count" | "epochs" | "test_acc" | "ci95" | "seconds" | "backend" | "chance" | "confusion"> & { run: string };
-
-export function resultRow(m: RunMetrics): ResultRow {
-  return { model: m.model, stage: m.stage, frozen: m.frozen, train_count: m.train_count, epochs: m.epochs, test_acc: m.test_acc, ci95: m.ci95, seconds: m.seconds, backend: m.backend, chance: m.chance, confusion: m.confusion, run: m.name };
+/** A finished run's metrics with its place in the protocol. */
+export interface RunResult {
+  run: ProtocolRun;
+  metrics: RunMetrics;
 }
 
-/** Seed 000's reported numbers, for the side-by-side table. */
-export const SEED_RESULTS: Record<string, Record<string, number>> = {
-  plain: { cnn: 0.997, vit: 0.9705 },
-  "warp fine-tune": { cnn: 0.213, vit: 0.9272 },
-};
-
-export function resultsMarkdown(rows: ResultRow[]): string {
-  const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
-  const head = "| model | stage | frozen | train | epochs | test acc (95 % CI) | chance | seed 000 | time | backend |\n|---|---|---|---|---|---|---|---|---|---|";
-  const body = rows.map((r) => {
-    const track = r.model.startsWith("mobilevit") ? "vit" : "cnn";
-    const seed = SEED_RESULTS[r.stage]?.[track];
-    return `| ${r.model} | ${r.stage} | ${r.frozen} | ${r.train_count} | ${r.epochs} | ${pct(r.test_acc)} (${(100 * r.ci95[0]).toFixed(1)}-${(100 * r.ci95[1]).toFixed(1)}) | ${pct(r.chance)} | ${seed === undefined ? "" : pct(seed)} | ${r.seconds.toFixed(0)} s | ${r.backend} |`;
-  });
-  return [head, ...body].join("\n");
+function readMetrics(runsDir: string, r: ProtocolRun): RunMetrics | null {
+  const f = path.join(runsDir, r.config.name, "metrics.json");
+  return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, "utf8")) : null;
 }
 
 /**
- * Runs the given stages of the protocol for both models (stage 2 needs stage 1's checkpoints)
- * and returns their rows, CNN first. Data sets are generated once and reused while their spec
- * and counts are unchanged.
+ * Runs the given stages for both tracks (a fine-tune's stage 1 too) and returns their results.
+ * Data sets are generated once and reused while their spec and counts are unchanged.
  */
-export async function runStages(cfg: ExperimentConfig, stages: Stage[], paths: Paths, opts: { log?: (l: string) => void } = {}): Promise<ResultRow[]> {
+export async function runStages(cfg: ExperimentConfig, stages: readonly Stage[], paths: Paths, opts: { log?: (l: string) => void; trackLog?: (track: Track, line: string) => void } = {}): Promise<RunResult[]> {
   validateExperiment(cfg);
   for (const st of stages) if (!STAGES.includes(st)) throw new Error(`unknown stage '${st}'; allowed: ${STAGES.join(", ")}`);
   const log = opts.log ?? ((l: string) => console.log(l));
+  const trackLog = opts.trackLog ?? ((t: Track, l: string) => log(`[${t}] ${l}`));
   const runsDir = path.join(paths.runsDir, cfg.name);
   fs.mkdirSync(runsDir, { recursive: true });
   const configFile = path.join(runsDir, "experiment.json");
   writeJsonAtomic(configFile, cfg);
-  const data = { plain: dataset(cfg, "plain", paths, log), warp: dataset(cfg, "warp", paths, log) };
-  const tracks: Track[] = ["cnn", "vit"];
+  const data = ensureData(cfg, paths, log);
   const cores = os.availableParallelism?.() ?? os.cpus().length;
   if (cfg.parallel && cores >= 2) {
-    log(`running the cnn and vit tracks in parallel (${cores} cores)`);
-    await Promise.all(tracks.map((t) => forkTrack(configFile, t, stages, data, runsDir, log)));
+    log(`running the cnn and vit tracks in parallel processes (${cores} cores)`);
+    await Promise.all(TRACKS.map((t) => forkTrack(configFile, t, stages, data, runsDir, (l) => trackLog(t, l.replace(/^\[(cnn|vit)\]\s*/, "")))));
   } else {
-    for (const t of tracks) await runTrack(cfg, t, stages, data, runsDir, log);
+    for (const t of TRACKS) await runTrack(cfg, t, stages, data, runsDir, (l) => trackLog(t, l));
   }
-  return tracks
-    .flatMap((t) => trackRuns(cfg, t, data, runsDir))
-    .filter((r) => stages.includes(stageOfRun(r.name)))
-    .map((r) => resultRow(JSON.parse(fs.readFileSync(path.join(runsDir, r.name, "metrics.json"), "utf8"))));
+  return runsFor(protocolRuns(cfg, data, runsDir), stages).map((run) => {
+    const metrics = readMetrics(runsDir, run);
+    if (!metrics) throw new Error(`run ${run.config.name} finished without ${path.join(runsDir, run.config.name, "metrics.json")}`);
+    return { run, metrics };
+  });
 }
 
-/** Every finished run of an experiment, CNN first: the rows of its results table. */
-export function collectResults(cfg: ExperimentConfig, paths: Paths): ResultRow[] {
+/** What an experiment's runs directory holds: finished results, and the runs not finished (or never started). */
+export function collectResults(cfg: ExperimentConfig, paths: Paths): { results: RunResult[]; unfinished: string[] } {
   const runsDir = path.join(paths.runsDir, cfg.name);
-  const data = { plain: path.join(paths.dataDir, `${cfg.name}-plain`), warp: path.join(paths.dataDir, `${cfg.name}-warp`) };
-  return (["cnn", "vit"] as Track[])
-    .flatMap((t) => trackRuns(cfg, t, data, runsDir))
-    .map((r) => path.join(runsDir, r.name, "metrics.json"))
-    .filter((f) => fs.existsSync(f))
-    .map((f) => resultRow(JSON.parse(fs.readFileSync(f, "utf8"))));
-}
-
-/** The whole protocol; also writes runs/<name>/results.json. */
-export async function runExperiment(cfg: ExperimentConfig, paths: Paths, opts: { log?: (l: string) => void } = {}): Promise<ResultRow[]> {
-  const t0 = Date.now();
-  const rows = await runStages(cfg, [...STAGES], paths, opts);
-  writeJsonAtomic(path.join(paths.runsDir, cfg.name, "results.json"), rows);
-  (opts.log ?? console.log)(`experiment '${cfg.name}' done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  return rows;
+  const results: RunResult[] = [];
+  const unfinished: string[] = [];
+  for (const run of protocolRuns(cfg, dataDirs(cfg, paths.dataDir), runsDir)) {
+    const metrics = readMetrics(runsDir, run);
+    if (metrics) results.push({ run, metrics });
+    else unfinished.push(run.config.name);
+  }
+  return { results, unfinished };
 }

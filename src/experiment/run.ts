@@ -50,6 +50,12 @@ export interface RunMetrics {
   backend: string;
   trainable_params: number;
   frozen_params: number;
+  /** The best rung-blind rule's accuracy on this test split (src/data/baselines.ts). */
+  rung_blind_bayes?: number;
+  /** Accuracy on the test puzzles drawn by the held-out renderer (test-heldout.amida). */
+  test_acc_heldout_style?: number;
+  /** Accuracy on the test puzzles that the rung-blind rule gets wrong. */
+  test_acc_where_rung_blind_wrong?: number;
 }
 
 export function validateRunConfig(c: RunConfig): RunConfig {

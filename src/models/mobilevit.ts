@@ -78,7 +78,36 @@ export const MOBILEVIT_VARIANTS: Record<"xxs" | "xs" | "s", MobileViTConfig> = {
 export type MobileViTVariant = keyof typeof MOBILEVIT_VARIANTS;
 
 const HEADS = 4;
-const PATCH = 2;
+
+/** What one MobileViT block's transformers see at a given input size. */
+export interface MobileViTStageGeometry {
+  /** Block name, e.g. `layer3_mvit`. */
+  block: string;
+  /** Side of the square feature map entering the block. */
+  featureMap: number;
+  /** Patch side used to unfold it. */
+  patch: number;
+  /** Tokens in each attention sequence: the patches attention mixes. */
+  patchesAttended: number;
+}
+
+/**
+ * The paper's 2x2 patches, except on a feature map smaller than 4x4, where a 2x2 patch would
+ * leave a single token and attention would mix nothing (the last block at 64 px): there each
+ * pixel is its own patch. ml-cvnets never meets this case (its maps are >= 8x8 at 256 px).
+ */
+export function patchFor(featureMap: number): number {
+  return featureMap >= 4 ? 2 : 1;
+}
+
+/** Per MobileViT block: feature-map side, patch side and tokens attended over (stem /2, then /2 per stage). */
+export function mobileViTGeometry(inputSize: number): MobileViTStageGeometry[] {
+  return [3, 4, 5].map((stage) => {
+    const featureMap = Math.ceil(inputSize / 2 ** stage);
+    const patch = patchFor(featureMap);
+    return { block: `layer${stage}_mvit`, featureMap, patch, patchesAttended: Math.ceil(featureMap / patch) ** 2 };
+  });
+}
 
 /** Pre-norm transformer layer: x + MHSA(LN(x)), then x + MLP(LN(x)) with SiLU. */
 function transformerLayer(x: SymTensor, o: { dim: number; ffn: number; name: string; seeds: Seeds }): SymTensor {
@@ -94,12 +123,13 @@ function transformerLayer(x: SymTensor, o: { dim: number; ffn: number; name: str
 /** The MobileViT block of Figure 1b. */
 function mobilevitBlock(x: SymTensor, s: VitStage, name: string, seeds: Seeds): SymTensor {
   const [, height, width, channels] = x.shape as number[];
+  const patch = patchFor(Math.min(height, width));
   let y = convBn(x, { filters: channels, kernel: 3, act: "swish", name: `${name}_local3x3`, seeds });
   y = tf.layers.conv2d({ filters: s.dim, kernelSize: 1, useBias: false, name: `${name}_local1x1`, kernelInitializer: seeds.heNormal() }).apply(y) as SymTensor;
-  let tokens = new Unfold({ patch: PATCH, height, width, name: `${name}_unfold` }).apply(y) as SymTensor;
+  let tokens = new Unfold({ patch, height, width, name: `${name}_unfold` }).apply(y) as SymTensor;
   for (let i = 0; i < s.layers; i++) tokens = transformerLayer(tokens, { dim: s.dim, ffn: s.ffn, name: `${name}_t${i}`, seeds });
   tokens = new LayerNorm({ epsilon: 1e-5, name: `${name}_ln` }).apply(tokens) as SymTensor;
-  y = new Fold({ patch: PATCH, height, width, name: `${name}_fold` }).apply(tokens) as SymTensor;
+  y = new Fold({ patch, height, width, name: `${name}_fold` }).apply(tokens) as SymTensor;
   y = convBn(y, { filters: channels, kernel: 1, act: "swish", name: `${name}_proj`, seeds });
   y = tf.layers.concatenate({ name: `${name}_concat` }).apply([x, y]) as SymTensor;
   return convBn(y, { filters: channels, kernel: 3, act: "swish", name: `${name}_fusion`, seeds });

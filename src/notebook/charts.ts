@@ -161,3 +161,25 @@ export function confusionSpec(runs: Array<{ run: string; confusion: number[][] }
     },
   };
 }
+
+/** One bar per protocol cell: the mean over seeds, each seed a dot, the rung-blind baseline dashed, chance dotted. */
+export function seedResultsSpec(rows: Array<{ model: string; cell: string; test_acc_per_seed: number[]; rung_blind_bayes: number | null; chance: number }>, title: string): VegaLiteSpec {
+  const values = rows.flatMap((r) => r.test_acc_per_seed.map((acc, i) => ({ model: r.model, cell: r.cell, seed: i, acc, baseline: r.rung_blind_bayes ?? r.chance, chance: r.chance })));
+  const y = { type: "quantitative", scale: { domain: [0, 1] }, axis: { format: "%" }, title: "test accuracy (unseen ladders)" };
+  const x = { field: "model", type: "nominal", axis: { labelAngle: -30 }, title: null };
+  return {
+    title,
+    data: { values },
+    facet: { column: { field: "cell", type: "nominal", title: null, header: { labelFontSize: 10 } } },
+    spec: {
+      width: 120,
+      height: 220,
+      layer: [
+        { mark: "bar", encoding: { x, y: { aggregate: "mean", field: "acc", ...y }, color: { field: "model", type: "nominal" } } },
+        { mark: { type: "point", filled: true, color: "black", size: 25 }, encoding: { x, y: { field: "acc", ...y } } },
+        { mark: { type: "rule", strokeDash: [5, 3], color: "crimson" }, encoding: { y: { aggregate: "mean", field: "baseline", ...y } } },
+        { mark: { type: "rule", strokeDash: [1, 2], color: "black" }, encoding: { y: { aggregate: "mean", field: "chance", ...y } } },
+      ],
+    },
+  };
+}
