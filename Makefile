@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 NB_OUT ?= reports
 
-.PHONY: reproduce test bootstrap unit typecheck notebooks-ci lab bench clean-data
+.PHONY: reproduce standard test bootstrap unit typecheck notebooks-ci lab bench clean-data
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -11,6 +11,10 @@ bootstrap:
 # The main job on its small default configuration.
 reproduce: bootstrap
 	bash scripts/reproduce.sh
+
+# Three seeds of the whole protocol with every freeze arm, and the sweep (<= 3 h on 2 cores).
+standard: bootstrap
+	AMIDA_BUDGET=standard bash scripts/reproduce.sh
 
 test: bootstrap typecheck unit notebooks-ci
 

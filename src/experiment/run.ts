@@ -11,6 +11,7 @@ import { loadModel } from "../models/io";
 import { formatSummary } from "../models/summary";
 import { train, EpochRecord } from "../train/trainer";
 import { evaluate } from "../train/evaluate";
+import { validityMetrics } from "./validity";
 import { TrainConfig, validateTrainConfig } from "../train/config";
 import { initBackend, describe } from "../backend/select";
 import { writeJsonAtomic } from "../util/atomic";
@@ -164,6 +165,7 @@ export async function runTraining(cfg: RunConfig, opts: { runsDir: string; fresh
     const best = path.join(dir, "checkpoints", "best");
     if (fs.existsSync(path.join(best, "model.json"))) await loadInit(model, best);
     const ev = evaluate(model, testSplit, 64);
+    const validity = validityMetrics(model, cfg.data, ev, testSplit.records.labels);
     const metrics: RunMetrics = {
       name: cfg.name,
       model: cfg.model,
@@ -184,9 +186,10 @@ export async function runTraining(cfg: RunConfig, opts: { runsDir: string; fresh
       backend: backend.name,
       trainable_params: fr.trainableParams,
       frozen_params: fr.frozenParams,
+      ...validity,
     };
     writeJsonAtomic(path.join(dir, "metrics.json"), metrics);
-    log(`[${cfg.name}] test accuracy ${(100 * ev.accuracy).toFixed(2)}% (95% CI ${(100 * ev.ci95[0]).toFixed(1)}-${(100 * ev.ci95[1]).toFixed(1)}, n=${ev.count}, chance ${(100 / spec.difficulty.lanes).toFixed(1)}%) in ${metrics.seconds.toFixed(0)} s`);
+    log(`[${cfg.name}] test accuracy ${(100 * ev.accuracy).toFixed(2)}% (95% CI ${(100 * ev.ci95[0]).toFixed(1)}-${(100 * ev.ci95[1]).toFixed(1)}, n=${ev.count}; rung-blind rule ${(100 * validity.rung_blind_bayes).toFixed(1)}%, chance ${(100 / spec.difficulty.lanes).toFixed(1)}%) in ${metrics.seconds.toFixed(0)} s`);
     return metrics;
   } finally {
     model.dispose();
