@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 NB_OUT ?= reports
 
-.PHONY: reproduce standard test bootstrap unit typecheck notebooks-ci lab bench clean-data
+.PHONY: reproduce standard test bootstrap unit typecheck lint format notebooks-ci lab bench clean-data
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -16,10 +16,18 @@ reproduce: bootstrap
 standard: bootstrap
 	AMIDA_BUDGET=standard bash scripts/reproduce.sh
 
-test: bootstrap typecheck unit notebooks-ci
+test: bootstrap typecheck lint unit notebooks-ci
 
 typecheck:
 	npx --no-install tsc --noEmit -p .
+
+# House style: prettier (100 columns) checks, a type-aware eslint; `make format` rewrites.
+lint:
+	npx --no-install prettier --check --log-level warn .
+	npx --no-install eslint .
+
+format:
+	npx --no-install prettier --write --log-level warn .
 
 unit:
 	node --import tsx --test --test-reporter=spec test/*.test.ts
