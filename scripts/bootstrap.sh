@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs, idempotently: system libraries for canvas, node_modules,
-# a project-local Python venv with JupyterLab + nbconvert, and the tslab kernelspec inside it.
+# a project-local Python venv with JupyterLab + nbconvert, the tslab kernelspec inside it, and
+# (where it builds) native TensorFlow for tfjs-node in .native/; AMIDA_NATIVE=0 skips that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,6 +50,75 @@ kernelspec() {
   .venv/bin/jupyter kernelspec install --sys-prefix --replace jupyter/kernels/amida-tslab >/dev/null
 }
 
+# tfjs-node 4.22 built from source against the C library in PyPI's tensorflow-cpu wheel, since
+# its own install script downloads libtensorflow from Google's storage (environment.md). Any
+# failure leaves the project on wasm, as before, with one line saying why.
+NATIVE=.native
+NATIVE_PKG=$NATIVE/node_modules/@tensorflow/tfjs-node
+native_tf() {
+  [ "${AMIDA_NATIVE:-1}" = 0 ] && return 0
+  local stamp=$NATIVE/.amida-ok want why
+  want="$(cat scripts/native/requirements.txt scripts/native/package-lock.json | sha256sum | cut -d' ' -f1) node-abi-$(node -p process.versions.modules)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && native_loads; then return 0; fi
+  mkdir -p "$NATIVE" && rm -f "$stamp"
+  # fd 3 carries the one-line reason of a failure; the steps' own output goes to the log.
+  if ! why=$(native_build 3>&1 4>&2 >"$NATIVE/build.log" 2>&1); then
+    echo "bootstrap: native TensorFlow not installed (${why:-see $NATIVE/build.log}); training runs on wasm (AMIDA_NATIVE=0 skips this step; log: $NATIVE/build.log)"
+    return 0
+  fi
+  echo "$want" > "$stamp"
+}
+
+native_loads() {
+  node -e 'require(process.argv[1]); require("@tensorflow/tfjs").setBackend("tensorflow").then((ok) => process.exit(ok ? 0 : 1))' "./$NATIVE_PKG" >/dev/null 2>&1
+}
+
+# Runs in a subshell (set -e does not apply there): every step ends it through `fail`, with the reason on fd 3.
+native_build() {
+  fail() { echo "$1" >&3; exit 1; }
+  [ "$(uname -sm)" = "Linux x86_64" ] || fail "PyPI's tensorflow-cpu 2.21.0 wheels are for Linux x86-64 and Windows; this is $(uname -sm)"
+  command -v g++ >/dev/null && command -v make >/dev/null || fail "no C++ compiler (g++, make)"
+  local gyp nodedir pip=.venv/bin/pip
+  gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
+  [ -f "$gyp" ] || fail "npm's bundled node-gyp not found at $gyp"
+  # Node's own headers: node-gyp must not download them.
+  nodedir="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
+  [ -f "$nodedir/include/node/node_api.h" ] || fail "Node's headers not found in $nodedir/include/node"
+  [ -x "$pip" ] || pip="python3 -m pip"
+  echo "bootstrap: native TensorFlow: tfjs-node 4.22.0 built against PyPI's tensorflow-cpu 2.21.0 in $NATIVE/" >&4
+  rm -rf "$NATIVE/node_modules"
+  # One pinned, hash-checked wheel for one Python ABI: the C library inside does not use Python.
+  $pip download --no-deps --only-binary=:all: --platform manylinux_2_27_x86_64 --python-version 3.11 --implementation cp --abi cp311 \
+    --require-hashes -r scripts/native/requirements.txt -d "$NATIVE/wheels" || fail "pip download of tensorflow-cpu==2.21.0 failed"
+  cp scripts/native/package.json scripts/native/package-lock.json "$NATIVE/"
+  (cd "$NATIVE" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) || fail "npm ci of @tensorflow/tfjs-node@4.22.0 failed"
+  # Its own tfjs copies would shadow the project's: without them, require() finds ../node_modules.
+  (cd "$NATIVE/node_modules/@tensorflow" && rm -rf tfjs tfjs-core tfjs-layers tfjs-converter tfjs-data tfjs-backend-cpu tfjs-backend-webgl)
+  # deps/: the wheel's C API headers and its two libraries under the names binding.gyp links.
+  python3 - "$NATIVE"/wheels/tensorflow_cpu-2.21.0-cp311-*.whl "$NATIVE_PKG/deps" <<'PY' || fail "could not unpack the tensorflow-cpu wheel"
+import os, shutil, sys, zipfile
+whl, deps = sys.argv[1], sys.argv[2]
+headers = tuple("tensorflow/include/" + d for d in ("tensorflow/c/", "tensorflow/core/platform/", "tsl/", "xla/tsl/"))
+libs = ("tensorflow/libtensorflow_cc.so.2", "tensorflow/libtensorflow_framework.so.2")
+with zipfile.ZipFile(whl) as z:
+    for m in z.namelist():
+        if m.startswith(headers) and m.endswith(".h"):
+            dest = os.path.join(deps, "include", m[len("tensorflow/include/"):])
+        elif m in libs:
+            dest = os.path.join(deps, "lib", os.path.basename(m))
+        else:
+            continue
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        with z.open(m) as src, open(dest, "wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+PY
+  ln -sf libtensorflow_cc.so.2 "$NATIVE_PKG/deps/lib/libtensorflow.so"
+  ln -sf libtensorflow_framework.so.2 "$NATIVE_PKG/deps/lib/libtensorflow_framework.so"
+  # The addon's rpath ($ORIGIN/../../deps/lib) finds the libraries at run time: no LD_LIBRARY_PATH.
+  (cd "$NATIVE_PKG" && npm_config_node_gyp="$gyp" ../../.bin/node-pre-gyp install --build-from-source --nodedir="$nodedir") || fail "building the tfjs-node addon failed"
+  native_loads || fail "the built addon does not load"
+}
+
 need_node
 system_libs
 node_modules
@@ -56,3 +126,4 @@ if [ "${1:-}" != "--node-only" ]; then
   python_venv
   kernelspec
 fi
+native_tf

@@ -1,7 +1,13 @@
 /**
  * Picks the fastest tfjs backend that is installed and works: tfjs-node-gpu > tfjs-node > wasm
  * > cpu. AMIDA_BACKEND or the `choice` argument overrides; the choice is printed once.
+ *
+ * The native packages are found in node_modules (installed by hand) or in `.native/`, where
+ * `scripts/bootstrap.sh` builds tfjs-node against PyPI's TensorFlow (environment.md).
  */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { registerWasmTrainingKernels } from "./wasm-training-kernels";
 
@@ -20,24 +26,48 @@ export interface BackendInfo {
 
 const NATIVE: Record<"node-gpu" | "node", string> = { "node-gpu": "@tensorflow/tfjs-node-gpu", node: "@tensorflow/tfjs-node" };
 
+/** Where bootstrap builds the native packages (git-ignored, project-local). */
+export const NATIVE_DIR = path.join(__dirname, "..", "..", ".native");
+
 function installHint(name: BackendName): string {
-  if (name === "node-gpu") return "npm install --no-save @tensorflow/tfjs-node-gpu@4.22.0  (needs Linux x86-64, CUDA 11.2 + cuDNN 8.1, Node <= 22; see environment.md)";
-  if (name === "node") return "npm install --no-save @tensorflow/tfjs-node@4.22.0  (its install downloads libtensorflow; see environment.md)";
+  if (name === "node-gpu") return "AMIDA_NATIVE=gpu bash scripts/bootstrap.sh  (Linux x86-64 with an NVIDIA driver; CUDA and cuDNN come from PyPI; see environment.md)";
+  if (name === "node") return "bash scripts/bootstrap.sh  (builds tfjs-node against PyPI's tensorflow-cpu wheel on Linux x86-64; see environment.md)";
   return "npm ci  (it is a regular dependency)";
+}
+
+/** tfjs-node(-gpu) from node_modules if installed there, else the one bootstrap built in .native/. */
+function requireNative(name: "node-gpu" | "node"): void {
+  // TensorFlow's C++ start-up logging (oneDNN, CPU features) would interleave with our output;
+  // errors still reach JavaScript as exceptions.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= "3";
+  try {
+    require(NATIVE[name]);
+  } catch (first) {
+    const local = path.join(NATIVE_DIR, "node_modules", NATIVE[name]);
+    if (!fs.existsSync(local)) throw first;
+    require(local);
+  }
+}
+
+/** Whether an NVIDIA GPU is visible: without one, tfjs-node-gpu silently runs on the CPU. */
+function nvidiaVisible(): boolean {
+  return fs.existsSync("/dev/nvidiactl") || fs.existsSync("/dev/dxg");
 }
 
 let current: BackendInfo | null = null;
 
-async function tryBackend(name: BackendName): Promise<BackendInfo> {
+async function tryBackend(name: BackendName, auto: boolean): Promise<BackendInfo> {
   if (name === "node-gpu" || name === "node") {
+    if (name === "node-gpu" && auto && !nvidiaVisible()) throw new Error("backend 'node-gpu' skipped: no NVIDIA GPU visible (/dev/nvidiactl)");
     try {
-      require(NATIVE[name]);
+      requireNative(name);
     } catch (e) {
       throw new Error(`backend '${name}' is not installed or failed to load (${(e as Error).message.split("\n")[0]}); install it with: ${installHint(name)}`);
     }
     if (!(await tf.setBackend("tensorflow"))) throw new Error(`backend '${name}' loaded but tfjs could not initialise it`);
     const gpu = name === "node-gpu";
-    return { name, tfBackend: "tensorflow", threads: require("os").availableParallelism?.() ?? 1, gpu };
+    // TensorFlow's intra-op thread pool spans every core by default.
+    return { name, tfBackend: "tensorflow", threads: cores(), gpu };
   }
   if (name === "wasm") {
     const wasm = require("@tensorflow/tfjs-backend-wasm");
@@ -68,7 +98,7 @@ export async function initBackend(choice: string = process.env.AMIDA_BACKEND ?? 
     const errors: string[] = [];
     for (const name of BACKENDS) {
       try {
-        info = await tryBackend(name);
+        info = await tryBackend(name, true);
         break;
       } catch (e) {
         errors.push(`${name}: ${(e as Error).message.split(";")[0]}`);
@@ -76,7 +106,7 @@ export async function initBackend(choice: string = process.env.AMIDA_BACKEND ?? 
     }
     if (!info) throw new Error(`no tfjs backend could be initialised:\n  ${errors.join("\n  ")}`);
   } else {
-    info = await tryBackend(choice as BackendName);
+    info = await tryBackend(choice as BackendName, false);
   }
   // Our own line says which backend runs and why; tfjs's cpu banner would only repeat it.
   const cpu = tf.findBackend("cpu") as unknown as { firstUse?: boolean } | null;
@@ -84,4 +114,26 @@ export async function initBackend(choice: string = process.env.AMIDA_BACKEND ?? 
   current = info;
   if (!opts.quiet) console.log(describe(info));
   return info;
+}
+
+function cores(): number {
+  return os.availableParallelism?.() ?? os.cpus().length;
+}
+
+/**
+ * Training batch size with the best images/s on this backend (`npx amida bench train`, 64 px,
+ * environment.md): TensorFlow's kernels keep gaining up to batch 128; wasm's single thread is
+ * saturated at 32. A default for presets: batch size is also a hyperparameter.
+ */
+export function preferredBatchSize(b: BackendInfo): number {
+  return b.tfBackend === "tensorflow" ? 128 : 32;
+}
+
+/**
+ * How many training processes to run side by side (the experiment's two model tracks, the
+ * sweep's cells): wasm and cpu use one thread each, so one process per core; native TensorFlow
+ * already spreads one process over every core, and a second would only contend for them.
+ */
+export function trainingProcesses(b: BackendInfo): number {
+  return b.tfBackend === "tensorflow" ? 1 : cores();
 }
