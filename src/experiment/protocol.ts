@@ -11,12 +11,12 @@
 import * as fs from "fs";
 import * as path from "path";
 import { fork } from "child_process";
-import * as os from "os";
 import { NO_NUISANCE } from "../puzzle/render";
 import { DatasetSpec } from "../data/spec";
 import { ensureDataset } from "../data/generate";
 import { RunConfig, RunMetrics, runTraining } from "./run";
 import { writeJsonAtomic } from "../util/atomic";
+import { initBackend, trainingProcesses } from "../backend/select";
 import { ExperimentConfig, Track, TRACKS, validateExperiment } from "./config";
 
 /** The protocol's three kinds of run (one vocabulary: run names, rows and notebooks use these). */
@@ -156,9 +156,9 @@ export async function runStages(cfg: ExperimentConfig, stages: readonly Stage[],
   const configFile = path.join(runsDir, "experiment.json");
   writeJsonAtomic(configFile, cfg);
   const data = ensureData(cfg, paths, log);
-  const cores = os.availableParallelism?.() ?? os.cpus().length;
-  if (cfg.parallel && cores >= 2) {
-    log(`running the cnn and vit tracks in parallel processes (${cores} cores)`);
+  const processes = trainingProcesses(await initBackend(undefined, { quiet: true }));
+  if (cfg.parallel && processes >= 2) {
+    log(`running the cnn and vit tracks in two processes (the backend uses one core each)`);
     await Promise.all(TRACKS.map((t) => forkTrack(configFile, t, stages, data, runsDir, (l) => trackLog(t, l.replace(/^\[(cnn|vit)\]\s*/, "")))));
   } else {
     for (const t of TRACKS) await runTrack(cfg, t, stages, data, runsDir, (l) => trackLog(t, l));

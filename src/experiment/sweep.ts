@@ -4,7 +4,6 @@
  * aggregated over seeds into sweep.csv, sweep.json and a heatmap (the difficulty "phase diagram").
  */
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { fork } from "child_process";
 import { presetDifficulty, validateDifficulty } from "../puzzle/difficulty";
@@ -15,7 +14,7 @@ import { isMobileViT, validateModelSpec } from "../models/registry";
 import { mobileViTGeometry } from "../models/mobilevit";
 import { Sampling, SAMPLINGS } from "./config";
 import { verdict } from "./results";
-import { initBackend } from "../backend/select";
+import { initBackend, trainingProcesses } from "../backend/select";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic";
 import { RunMetrics } from "./run";
 
@@ -177,8 +176,7 @@ const csvCell = (v: unknown) => (Array.isArray(v) ? v.join(";") : String(v));
  * where it threads itself (tfjs-node), since two would fight over the same cores.
  */
 async function defaultWorkers(): Promise<number> {
-  const backend = await initBackend(undefined, { quiet: true });
-  return backend.name === "wasm" || backend.name === "cpu" ? os.availableParallelism?.() ?? os.cpus().length : 1;
+  return trainingProcesses(await initBackend(undefined, { quiet: true }));
 }
 
 /** Groups the finished runs of the grid by cell, over seeds. */
