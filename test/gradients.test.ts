@@ -95,7 +95,7 @@ test("MultiHeadSelfAttention: output and gradients (x and all four weights) matc
   const dh = d / heads;
   const x = rand([b, n, d], 9);
   const layer = new MultiHeadSelfAttention({ dim: d, heads, seed: 3 });
-  layer.build([b, n, d]);
+  layer.build();
   const [wQkv, bQkv, wOut, bOut] = layer.weights.map((v) => v.read() as tf.Variable);
   bQkv.assign(tf.randomUniform([3 * d], -0.3, 0.3, "float32", 10));
   bOut.assign(tf.randomUniform([d], -0.3, 0.3, "float32", 11));
