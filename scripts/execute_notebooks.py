@@ -1,12 +1,15 @@
 """Execute tslab notebooks headlessly and export HTML; a failing cell's real error is printed.
 
 nbconvert's own error says only '<Error>:' for tslab (its message sits in the cell's stderr), so
-this runs nbclient directly, writes the executed notebook even on failure, and prints what failed.
+this runs nbclient directly, writes the executed notebook and its HTML even on failure, and prints
+the failing cell and its error in a few lines (stack frames left out; the HTML has them).
+The kernel is the repository's own (jupyter/kernels/amida-tslab), whatever the venv holds.
 
 usage: .venv/bin/python scripts/execute_notebooks.py [--out DIR] [--no-html] NOTEBOOK...
 """
 import argparse
 import os
+import re
 import sys
 import time
 
@@ -16,6 +19,10 @@ from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
 
 KERNEL = "amida-tslab"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The repository's kernelspec first: JUPYTER_PATH outranks the venv's installed copy.
+os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in [os.path.join(ROOT, "jupyter"), os.environ.get("JUPYTER_PATH", "")] if p)
+ERROR_LINES = 12
 
 
 def cell_errors(nb):
@@ -28,6 +35,13 @@ def cell_errors(nb):
                 text = f"{out.get('ename')}: {out.get('evalue')}\n" + "\n".join(out.get("traceback", []))
             if text and ("Error" in text or out.get("output_type") == "error"):
                 yield i, cell.source, text
+
+
+def brief(text):
+    """The error without its stack frames (and without ANSI colours), at most ERROR_LINES lines."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", l) for l in text.strip().splitlines()]
+    lines = [l for l in lines if l.strip() and not re.match(r"\s+at |\s+\.\.\. \d+ lines matching", l)]
+    return lines[:ERROR_LINES] + ([f"... ({len(lines) - ERROR_LINES} more lines)"] if len(lines) > ERROR_LINES else [])
 
 
 def export_html(nb, path):
@@ -67,9 +81,19 @@ def run(path, out_dir, html, timeout):
         export_html(nb, os.path.join(out_dir, name + ".html"))
     secs = time.time() - t0
     if not ok:
-        for i, src, text in cell_errors(nb):
-            print(f"[{name}] cell {i} failed:\n--- source ---\n{src[:800]}\n--- error ---\n{text[:4000]}", file=sys.stderr)
-        print(f"[{name}] FAILED after {secs:.1f} s", file=sys.stderr)
+        where = os.path.join(out_dir, name + (".html" if html else ".ipynb"))
+        errors = list(cell_errors(nb))
+        if errors:
+            i, src, text = errors[-1]  # execution stops at the failing cell
+            code = [l for l in src.splitlines() if l.strip() and not l.lstrip().startswith("//")]
+            print(f"[{name}] FAILED in cell {i} after {secs:.1f} s:", file=sys.stderr)
+            for l in code[-3:]:
+                print(f"  > {l[:160]}", file=sys.stderr)
+            for l in brief(text):
+                print(f"  {l[:400]}", file=sys.stderr)
+        else:
+            print(f"[{name}] FAILED after {secs:.1f} s (no cell error recorded)", file=sys.stderr)
+        print(f"[{name}] full output: {where}", file=sys.stderr)
     else:
         print(f"[{name}] ok in {secs:.1f} s -> {out_dir}/{name}.ipynb" + (f", {name}.html" if html else ""))
     return ok

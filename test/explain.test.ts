@@ -67,6 +67,8 @@ test("MobileViT attention maps: one per MobileViT block; MobileNet has none", ()
   const m = buildModel({ name: "mobilevit_xxs", inputSize: 64, classes: 5, seed: 1 });
   const maps = attentionMaps(m, x());
   assert.deepEqual(maps.map((b) => b.block), ["layer3_mvit", "layer4_mvit", "layer5_mvit"]);
+  // 64 px: stem /2, then /2 per stage; patch 2 -> 8x8, 4x4, 2x2 maps attend over 16, 4, 1 patches.
+  assert.deepEqual(maps.map((b) => b.patches), [16, 4, 1]);
   assert.equal(maps[0].maps[0].length, 64 * 64);
   const cnn = buildModel({ name: "mobilenetv2_035", inputSize: 64, classes: 5, seed: 1 });
   assert.throws(() => attentionMaps(cnn, x()), /has no attention layers/);
@@ -126,15 +128,15 @@ test("region measures: heat on the taken route beats the routes not taken, and t
 });
 
 test("heat table: groups, means and the spread of the ratios", () => {
-  const base = { rgb: new Uint8Array(0), heat: new Float32Array(0), plain: 0, otherRoute: 1, routeCircles: 1, otherCircles: 1, start: 1, g1Circle: 1, hopTarget: null, index: 0, explained: 0 };
+  const base = { rgb: new Uint8Array(0), heat: Float32Array.of(1), plain: 0, otherRoute: 1, routeCircles: 1, otherCircles: 1, start: 1, g1Circle: 1, hopTarget: null, index: 0, explained: 0 };
   const s = (label: number, predicted: number, routeRatio: number): ExplainedSample => ({ ...base, label, predicted, route: routeRatio, routeRatio, circleRatio: 2 });
-  const rows = heatTable("r", [s(0, 0, 2), s(1, 1, 4), s(2, 0, 0.5), s(1, 1, NaN)]);
-  assert.deepEqual(rows.map((r) => [r.group, r.n]), [["all", 4], ["correct", 3], ["wrong", 1]]);
+  const rows = heatTable("r", [s(0, 0, 2), s(1, 1, 4), s(2, 0, 0.5), { ...s(1, 1, NaN), heat: new Float32Array(4) }]);
+  assert.deepEqual(rows.map((r) => [r.group, r.n, r.blank]), [["all", 4, 1], ["correct", 3, 1], ["wrong", 1, 0]]);
   assert.deepEqual(rows[0].routeRatio, { median: 2, q1: 1.25, q3: 3, above1: 2 / 3, n: 3 });
   assert.equal(rows[1].route, 3);
   assert.equal(rows[2].routeRatio.above1, 0);
   assert.deepEqual(spread([]).n, 0);
   const md = heatTableMarkdown(rows);
-  assert.match(md, /\| r \| all \| 4 \| 2\.17 \| 1\.00 \| 2\.00 \(1\.25-3\.00\), 67 % > 1 \|/);
+  assert.match(md, /\| r \| all \| 4 \(1 blank\) \| 2\.17 \| 1\.00 \| 2\.00 \(1\.25-3\.00\), 67 % > 1 \|/);
   assert.equal(heatTable("r", []).length, 0);
 });

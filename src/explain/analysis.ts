@@ -96,6 +96,8 @@ export interface HeatRow {
   /** "all", "correct" or "wrong" (by the model's answer). */
   group: string;
   n: number;
+  /** Puzzles whose map is all zero (no positive evidence at the layer): no region measure exists for them. */
+  blank: number;
   /** Mean concentration on the taken route and on the control routes (see RegionMeasures). */
   route: number;
   otherRoute: number;
@@ -127,6 +129,7 @@ export function heatTable(run: string, samples: ExplainedSample[]): HeatRow[] {
       run,
       group,
       n: ss.length,
+      blank: ss.filter((s) => s.heat.every((v) => v === 0)).length,
       route: mean(ss.map((s) => s.route)),
       otherRoute: mean(ss.map((s) => s.otherRoute)),
       routeRatio: spread(ss.map((s) => s.routeRatio)),
@@ -142,8 +145,8 @@ export function heatTableMarkdown(rows: HeatRow[]): string {
   const f = (v: number | null) => (v === null || !Number.isFinite(v) ? "" : v.toFixed(2));
   const sp = (s: Spread) => (s.n ? `${f(s.median)} (${f(s.q1)}-${f(s.q3)}), ${(100 * s.above1).toFixed(0)} % > 1` : "");
   return [
-    "| run | puzzles | n | route | route not taken | route / not taken: median (IQR), share > 1 | route circles / other circles | START | g1 circle | hop target |",
+    "| run | puzzles | n (blank maps) | route | route not taken | route / not taken: median (IQR), share > 1 | route circles / other circles | START | g1 circle | hop target |",
     "|---|---|---|---|---|---|---|---|---|---|",
-    ...rows.map((r) => `| ${r.run} | ${r.group} | ${r.n} | ${f(r.route)} | ${f(r.otherRoute)} | ${sp(r.routeRatio)} | ${sp(r.circleRatio)} | ${f(r.start)} | ${f(r.g1Circle)} | ${f(r.hopTarget)} |`),
+    ...rows.map((r) => `| ${r.run} | ${r.group} | ${r.n}${r.blank ? ` (${r.blank} blank)` : ""} | ${f(r.route)} | ${f(r.otherRoute)} | ${sp(r.routeRatio)} | ${sp(r.circleRatio)} | ${f(r.start)} | ${f(r.g1Circle)} | ${f(r.hopTarget)} |`),
   ].join("\n");
 }
