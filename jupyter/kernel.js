@@ -15,6 +15,9 @@ const { ZmqServer } = require("tslab/dist/jupyter");
 const { startKernel } = require("tslab/dist/main");
 
 const handle = ZmqServer.prototype.handleShellMessage;
+if (typeof handle !== "function") {
+  throw new Error(`this tslab (${require("tslab/package.json").version}) has no ZmqServer.handleShellMessage; jupyter/kernel.js was written for tslab 1.0.22`);
+}
 let queue = Promise.resolve();
 ZmqServer.prototype.handleShellMessage = function (sock, ...frames) {
   if (sock !== this.shell) return handle.call(this, sock, ...frames);

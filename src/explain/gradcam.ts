@@ -1,6 +1,6 @@
 /**
  * Grad-CAM (Selvaraju et al. 2017) and Grad-CAM++ (Chattopadhay et al. 2018) for any layer
- * where the network can be cut (cut.ts); the default is the last spatial feature map.
+ * where the network can be cut (cut.ts); the default layer is defaultCamLayer's.
  *
  *   Grad-CAM:    w_k = mean_ij dS/dA_ij^k,                      cam = ReLU(sum_k w_k A^k)
  *   Grad-CAM++:  w_k = sum_ij alpha_ij^k ReLU(dS/dA_ij^k),  alpha = g^2 / (2 g^2 + sum_ab A_ab^k g^3)
