@@ -25,16 +25,19 @@ os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in [os.path.join(ROOT, "jup
 ERROR_LINES = 12
 
 
-def cell_errors(nb):
-    for i, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []):
-            text = None
-            if out.get("output_type") == "stream" and out.get("name") == "stderr":
-                text = out.get("text", "")
-            elif out.get("output_type") == "error":
-                text = f"{out.get('ename')}: {out.get('evalue')}\n" + "\n".join(out.get("traceback", []))
-            if text and ("Error" in text or out.get("output_type") == "error"):
-                yield i, cell.source, text
+def failed_cell(nb):
+    """The cell execution stopped at (the last one that ran) and its error text, or None."""
+    ran = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.get("execution_count") is not None or c.get("outputs"))]
+    if not ran:
+        return None
+    cell = nb.cells[ran[-1]]
+    text = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream" and out.get("name") == "stderr":
+            text.append(out.get("text", ""))
+        elif out.get("output_type") == "error":
+            text.append(f"{out.get('ename')}: {out.get('evalue')}\n" + "\n".join(out.get("traceback", [])))
+    return ran[-1], cell.source, "".join(text) or "(the cell wrote no error; see the output)"
 
 
 def brief(text):
@@ -82,9 +85,9 @@ def run(path, out_dir, html, timeout):
     secs = time.time() - t0
     if not ok:
         where = os.path.join(out_dir, name + (".html" if html else ".ipynb"))
-        errors = list(cell_errors(nb))
-        if errors:
-            i, src, text = errors[-1]  # execution stops at the failing cell
+        failed = failed_cell(nb)
+        if failed:
+            i, src, text = failed
             code = [l for l in src.splitlines() if l.strip() and not l.lstrip().startswith("//")]
             print(f"[{name}] FAILED in cell {i} after {secs:.1f} s:", file=sys.stderr)
             for l in code[-3:]:
@@ -100,6 +103,7 @@ def run(path, out_dir, html, timeout):
 
 
 def main():
+    sys.stdout.reconfigure(line_buffering=True)  # keeps "ok" lines in order with stderr in logs
     ap = argparse.ArgumentParser()
     ap.add_argument("notebooks", nargs="+")
     ap.add_argument("--out", default="reports")
