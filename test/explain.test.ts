@@ -11,6 +11,8 @@ import { circleMask, concentration, regionMeasures, routeMask } from "../src/exp
 import { ExplainedSample, heatTable, heatTableMarkdown, spread } from "../src/explain/analysis";
 import { trace, warpLanes } from "../src/puzzle/trace";
 import { Puzzle } from "../src/puzzle/puzzle";
+import { experimentRuns } from "../src/explain/report";
+import { experimentPreset } from "../src/experiment/protocol";
 
 before(async () => {
   await initBackend(process.env.AMIDA_BACKEND ?? "auto", { quiet: true });
@@ -139,4 +141,13 @@ test("heat table: groups, means and the spread of the ratios", () => {
   const md = heatTableMarkdown(rows);
   assert.match(md, /\| r \| all \| 4 \(1 blank\) \| 2\.17 \| 1\.00 \| 2\.00 \(1\.25-3\.00\), 67 % > 1 \|/);
   assert.equal(heatTable("r", []).length, 0);
+});
+
+test("notebook 04 reads every protocol run, each with the notebook that makes it", () => {
+  const cfg = experimentPreset("tiny");
+  const runs = experimentRuns(cfg, { runsDir: "R", dataDir: "D" });
+  assert.deepEqual(
+    runs.map((r) => `${r.name} ${r.track} ${r.stage} ${r.notebook} ${r.data}`),
+    ["cnn", "vit"].flatMap((t) => [`${t}-1-plain ${t} stage1 02_train_plain D/tiny-plain`, `${t}-2-warp-finetune ${t} finetune 03_warp_finetune D/tiny-warp`, `${t}-3-warp-scratch ${t} scratch 03_warp_finetune D/tiny-warp`]),
+  );
 });

@@ -57,20 +57,26 @@ function validateKnobs(loose: LooseKnobs): GradcamKnobs {
   };
 }
 
-/** A run of the experiment with the data set it was trained and tested on, and the notebook that makes it. */
+/** A run of the experiment with its place in the protocol, its data set, and the notebook that makes it. */
 export interface ExplainableRun {
   name: string;
+  track: Track;
+  stage: "stage1" | "finetune" | "scratch";
+  /** Data set directory it was trained and tested on. */
   data: string;
   notebook: string;
 }
 
-/** Every run of the experiment (the protocol's names), CNN track first. */
+/** Every run of the experiment (names from the protocol), CNN track first. */
 export function experimentRuns(cfg: ExperimentConfig, paths: Paths): ExplainableRun[] {
   const runsDir = path.join(paths.runsDir, cfg.name);
   const data = { plain: path.join(paths.dataDir, `${cfg.name}-plain`), warp: path.join(paths.dataDir, `${cfg.name}-warp`) };
-  return (["cnn", "vit"] as Track[])
-    .flatMap((t) => trackRuns(cfg, t, data, runsDir))
-    .map((r) => ({ name: r.name, data: r.data, notebook: r.init === null && r.data === data.plain ? "02_train_plain" : "03_warp_finetune" }));
+  return (["cnn", "vit"] as Track[]).flatMap((track) =>
+    trackRuns(cfg, track, data, runsDir).map((r) => {
+      const stage = r.init !== null ? "finetune" : r.data === data.plain ? "stage1" : "scratch";
+      return { name: r.name, track, stage, data: r.data, notebook: stage === "stage1" ? "02_train_plain" : "03_warp_finetune" };
+    }),
+  );
 }
 
 /**
@@ -120,15 +126,16 @@ export async function gradcamReport(cfg: ExperimentConfig, paths: Paths, knobs: 
 }
 
 /**
- * MobileViT's attention on the first `count` test puzzles of a run: per MobileViT block, the
- * attention each patch receives. Blocks that attend over a single patch (their attention is
- * the identity) get one line saying so instead of a blank panel.
+ * MobileViT's attention on the first `count` test puzzles of a run (default: the first MobileViT
+ * fine-tune): per MobileViT block, the attention each patch receives. Blocks that attend over a
+ * single patch (their attention is the identity) get one line saying so instead of a blank panel.
  */
-export async function attentionReport(cfg: ExperimentConfig, paths: Paths, runName: string, opts: { count?: number; unfinished?: string } = {}): Promise<void> {
+export async function attentionReport(cfg: ExperimentConfig, paths: Paths, opts: { run?: string; count?: number; unfinished?: string } = {}): Promise<void> {
   const count = opts.count ?? 6;
   const { unfinished } = validateKnobs({ unfinished: opts.unfinished ?? "refuse" });
-  const run = experimentRuns(cfg, paths).find((r) => r.name === runName);
-  if (!run) throw new Error(`no run '${runName}' in experiment '${cfg.name}'; runs: ${experimentRuns(cfg, paths).map((r) => r.name).join(", ")}`);
+  const all = experimentRuns(cfg, paths);
+  const run = opts.run === undefined ? all.find((r) => r.track === "vit" && r.stage === "finetune") : all.find((r) => r.name === opts.run);
+  if (!run) throw new Error(`no run '${opts.run ?? "(a MobileViT fine-tune)"}' in experiment '${cfg.name}'; runs: ${all.map((r) => r.name).join(", ")}`);
   const runsDir = path.join(paths.runsDir, cfg.name);
   if (requireFinishedRuns(runsDir, [run], { reader: "04_gradcam", mode: unfinished })[0].state === "missing") return;
   const model = await loadRunModel(runsDir, run.name);
@@ -140,6 +147,7 @@ export async function attentionReport(cfg: ExperimentConfig, paths: Paths, runNa
     const x = imagesToTensor(imgs, size, size);
     const blocks = attentionMaps(model, x);
     x.dispose();
+    showMarkdown(`### ${run.name}`);
     const single = blocks.filter((b) => b.patches === 1).map((b) => b.block);
     for (const b of blocks.filter((b) => b.patches > 1)) {
       showMarkdown(`attention received per patch, **${b.block}** (over ${b.patches} patches)`);
