@@ -1,12 +1,15 @@
 """Execute tslab notebooks headlessly and export HTML; a failing cell's real error is printed.
 
 nbconvert's own error says only '<Error>:' for tslab (its message sits in the cell's stderr), so
-this runs nbclient directly, writes the executed notebook even on failure, and prints what failed.
+this runs nbclient directly, writes the executed notebook and its HTML even on failure, and prints
+the failing cell and its error in a few lines (stack frames left out; the HTML has them).
+The kernel is the repository's own (jupyter/kernels/amida-tslab), whatever the venv holds.
 
 usage: .venv/bin/python scripts/execute_notebooks.py [--out DIR] [--no-html] NOTEBOOK...
 """
 import argparse
 import os
+import re
 import sys
 import time
 
@@ -16,18 +19,32 @@ from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
 
 KERNEL = "amida-tslab"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The repository's kernelspec first: JUPYTER_PATH outranks the venv's installed copy.
+os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in [os.path.join(ROOT, "jupyter"), os.environ.get("JUPYTER_PATH", "")] if p)
+ERROR_LINES = 12
 
 
-def cell_errors(nb):
-    for i, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []):
-            text = None
-            if out.get("output_type") == "stream" and out.get("name") == "stderr":
-                text = out.get("text", "")
-            elif out.get("output_type") == "error":
-                text = f"{out.get('ename')}: {out.get('evalue')}\n" + "\n".join(out.get("traceback", []))
-            if text and ("Error" in text or out.get("output_type") == "error"):
-                yield i, cell.source, text
+def failed_cell(nb):
+    """The cell execution stopped at (the last one that ran) and its error text, or None."""
+    ran = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.get("execution_count") is not None or c.get("outputs"))]
+    if not ran:
+        return None
+    cell = nb.cells[ran[-1]]
+    text = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream" and out.get("name") == "stderr":
+            text.append(out.get("text", ""))
+        elif out.get("output_type") == "error":
+            text.append(f"{out.get('ename')}: {out.get('evalue')}\n" + "\n".join(out.get("traceback", [])))
+    return ran[-1], cell.source, "".join(text) or "(the cell wrote no error; see the output)"
+
+
+def brief(text):
+    """The error without its stack frames (and without ANSI colours), at most ERROR_LINES lines."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", l) for l in text.strip().splitlines()]
+    lines = [l for l in lines if l.strip() and not re.match(r"\s+at |\s+\.\.\. \d+ lines matching", l)]
+    return lines[:ERROR_LINES] + ([f"... ({len(lines) - ERROR_LINES} more lines)"] if len(lines) > ERROR_LINES else [])
 
 
 def export_html(nb, path):
@@ -67,15 +84,26 @@ def run(path, out_dir, html, timeout):
         export_html(nb, os.path.join(out_dir, name + ".html"))
     secs = time.time() - t0
     if not ok:
-        for i, src, text in cell_errors(nb):
-            print(f"[{name}] cell {i} failed:\n--- source ---\n{src[:800]}\n--- error ---\n{text[:4000]}", file=sys.stderr)
-        print(f"[{name}] FAILED after {secs:.1f} s", file=sys.stderr)
+        where = os.path.join(out_dir, name + (".html" if html else ".ipynb"))
+        failed = failed_cell(nb)
+        if failed:
+            i, src, text = failed
+            code = [l for l in src.splitlines() if l.strip() and not l.lstrip().startswith("//")]
+            print(f"[{name}] FAILED in cell {i} after {secs:.1f} s:", file=sys.stderr)
+            for l in code[-3:]:
+                print(f"  > {l[:160]}", file=sys.stderr)
+            for l in brief(text):
+                print(f"  {l[:400]}", file=sys.stderr)
+        else:
+            print(f"[{name}] FAILED after {secs:.1f} s (no cell error recorded)", file=sys.stderr)
+        print(f"[{name}] full output: {where}", file=sys.stderr)
     else:
         print(f"[{name}] ok in {secs:.1f} s -> {out_dir}/{name}.ipynb" + (f", {name}.html" if html else ""))
     return ok
 
 
 def main():
+    sys.stdout.reconfigure(line_buffering=True)  # keeps "ok" lines in order with stderr in logs
     ap = argparse.ArgumentParser()
     ap.add_argument("notebooks", nargs="+")
     ap.add_argument("--out", default="reports")

@@ -7,7 +7,12 @@ import { cutPoints, splitAt } from "../src/explain/cut";
 import { gradCam, defaultCamLayer } from "../src/explain/gradcam";
 import { attentionMaps } from "../src/explain/attention";
 import { overlay } from "../src/explain/overlay";
-import { circleMask, concentration, routeMask } from "../src/explain/regions";
+import { circleMask, concentration, regionMeasures, routeMask } from "../src/explain/regions";
+import { ExplainedSample, heatTable, heatTableMarkdown, spread } from "../src/explain/analysis";
+import { trace, warpLanes } from "../src/puzzle/trace";
+import { Puzzle } from "../src/puzzle/puzzle";
+import { experimentRuns } from "../src/explain/report";
+import { experimentPreset } from "../src/experiment/protocol";
 
 before(async () => {
   await initBackend(process.env.AMIDA_BACKEND ?? "auto", { quiet: true });
@@ -64,6 +69,8 @@ test("MobileViT attention maps: one per MobileViT block; MobileNet has none", ()
   const m = buildModel({ name: "mobilevit_xxs", inputSize: 64, classes: 5, seed: 1 });
   const maps = attentionMaps(m, x());
   assert.deepEqual(maps.map((b) => b.block), ["layer3_mvit", "layer4_mvit", "layer5_mvit"]);
+  // 64 px: stem /2, then /2 per stage; patch 2 -> 8x8, 4x4, 2x2 maps attend over 16, 4, 1 patches.
+  assert.deepEqual(maps.map((b) => b.patches), [16, 4, 1]);
   assert.equal(maps[0].maps[0].length, 64 * 64);
   const cnn = buildModel({ name: "mobilenetv2_035", inputSize: 64, classes: 5, seed: 1 });
   assert.throws(() => attentionMaps(cnn, x()), /has no attention layers/);
@@ -83,12 +90,64 @@ test("region masks and heat concentration", () => {
   assert.ok(circle.reduce((a: number, v: number) => a + v, 0) > 10);
 });
 
-test("the default Grad-CAM layer is the last cut with at least a 4x4 map", () => {
-  for (const [name, size] of [["mobilenetv2_035", 32], ["mobilevit_xxs", 32], ["mobilenetv2_035", 64]] as const) {
+test("the default Grad-CAM layer: last block output at stride <= 8, at least 4x4 (8x8 at 64 px)", () => {
+  const want: Array<[string, number, string, number]> = [
+    ["mobilenetv2_035", 64, "block5_add", 8],
+    ["mobilevit_xxs", 64, "layer3_mvit_fusion_swish", 8],
+    ["mobilenetv2_035", 32, "block5_add", 4],
+    ["mobilevit_xxs", 32, "layer3_mvit_fusion_swish", 4],
+  ];
+  for (const [name, size, layer, side] of want) {
     const m = buildModel({ name, inputSize: size, classes: 3, seed: 0 });
-    const layer = defaultCamLayer(m);
-    const side = (m.getLayer(layer).getOutputAt(0) as tf.SymbolicTensor).shape[1];
-    assert.equal(side, 4, `${name} at ${size}: ${layer}`);
+    assert.equal(defaultCamLayer(m), layer, `${name} at ${size} px`);
+    assert.equal((m.getLayer(layer).getOutputAt(0) as tf.SymbolicTensor).shape[1], side);
     m.dispose();
   }
+});
+
+/** 4 lanes, START on lane 1; rungs so that the traces from different lanes differ. */
+const P4: Puzzle = { lanes: 4, rows: 3, rungs: [{ row: 0, left: 0 }, { row: 1, left: 1 }, { row: 2, left: 2 }], top: [0, 1, 2, 3], bottom: [3, 1, 0, 2], start: 1 };
+
+test("region measures: heat on the taken route beats the routes not taken, and the reverse", () => {
+  const size = 64;
+  for (const hops of [0, 1]) {
+    const taken = routeMask(P4, size, hops);
+    const onRoute = regionMeasures(P4, Float32Array.from(taken), size, hops);
+    assert.ok(onRoute.routeRatio > 3, `hops ${hops}: heat on the route gives ratio ${onRoute.routeRatio}`);
+    assert.ok(onRoute.circleRatio > 1.5, `hops ${hops}: circle ratio ${onRoute.circleRatio}`);
+    // Heat on another lane's route only: the control wins.
+    const other = routeMask({ ...P4, start: 3 }, size, hops);
+    const offRoute = regionMeasures(P4, Float32Array.from(other, (v, i) => (v && !taken[i] ? 1 : 0)), size, hops);
+    assert.ok(offRoute.routeRatio < 0.5, `hops ${hops}: heat off the route gives ratio ${offRoute.routeRatio}`);
+    const flat = regionMeasures(P4, new Float32Array(size * size).fill(0.3), size, hops);
+    for (const v of [flat.route, flat.otherRoute, flat.routeRatio, flat.circleRatio, flat.start, flat.g1Circle]) assert.ok(Math.abs(v - 1) < 1e-6);
+    assert.equal(flat.hopTarget === null, hops === 0);
+  }
+  // The hop target is the top lane of g1's colour.
+  const g1 = trace(P4, P4.start);
+  assert.equal(warpLanes(P4, 1)[1], P4.top.indexOf(P4.bottom[g1]));
+  assert.throws(() => regionMeasures(P4, new Float32Array(10), 64, 0), /heatmap has 10 values, expected 64x64/);
+});
+
+test("heat table: groups, means and the spread of the ratios", () => {
+  const base = { rgb: new Uint8Array(0), heat: Float32Array.of(1), plain: 0, otherRoute: 1, routeCircles: 1, otherCircles: 1, start: 1, g1Circle: 1, hopTarget: null, index: 0, explained: 0 };
+  const s = (label: number, predicted: number, routeRatio: number): ExplainedSample => ({ ...base, label, predicted, route: routeRatio, routeRatio, circleRatio: 2 });
+  const rows = heatTable("r", [s(0, 0, 2), s(1, 1, 4), s(2, 0, 0.5), { ...s(1, 1, NaN), heat: new Float32Array(4) }]);
+  assert.deepEqual(rows.map((r) => [r.group, r.n, r.blank]), [["all", 4, 1], ["correct", 3, 1], ["wrong", 1, 0]]);
+  assert.deepEqual(rows[0].routeRatio, { median: 2, q1: 1.25, q3: 3, above1: 2 / 3, n: 3 });
+  assert.equal(rows[1].route, 3);
+  assert.equal(rows[2].routeRatio.above1, 0);
+  assert.deepEqual(spread([]).n, 0);
+  const md = heatTableMarkdown(rows);
+  assert.match(md, /\| r \| all \| 4 \(1 blank\) \| 2\.17 \| 1\.00 \| 2\.00 \(1\.25-3\.00\), 67 % > 1 \|/);
+  assert.equal(heatTable("r", []).length, 0);
+});
+
+test("notebook 04 reads every protocol run, each with the notebook that makes it", () => {
+  const cfg = experimentPreset("tiny");
+  const runs = experimentRuns(cfg, { runsDir: "R", dataDir: "D" });
+  assert.deepEqual(
+    runs.map((r) => `${r.name} ${r.track} ${r.stage} ${r.notebook} ${r.data}`),
+    ["cnn", "vit"].flatMap((t) => [`${t}-1-plain ${t} stage1 02_train_plain D/tiny-plain`, `${t}-2-warp-finetune ${t} finetune 03_warp_finetune D/tiny-warp`, `${t}-3-warp-scratch ${t} scratch 03_warp_finetune D/tiny-warp`]),
+  );
 });

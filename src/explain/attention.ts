@@ -7,7 +7,16 @@ import { MultiHeadSelfAttention } from "../models/layers/attention";
  * Attention in MobileViT runs between patches at the same in-patch position, so "received
  * attention" is the natural per-patch picture of where the global mixing looks.
  */
-export function attentionMaps(model: tf.LayersModel, images: tf.Tensor4D): Array<{ block: string; maps: Float32Array[] }> {
+export interface AttentionBlock {
+  /** The MobileViT block, e.g. layer3_mvit. */
+  block: string;
+  /** Patches each sequence attends over: 1 means the block's attention is the identity. */
+  patches: number;
+  /** Per image, size*size received attention rescaled to 0..1 (all 0 when patches is 1). */
+  maps: Float32Array[];
+}
+
+export function attentionMaps(model: tf.LayersModel, images: tf.Tensor4D): AttentionBlock[] {
   const layers = model.layers.filter((l) => l instanceof MultiHeadSelfAttention) as MultiHeadSelfAttention[];
   if (layers.length === 0) throw new Error(`${model.name} has no attention layers (attention maps are for MobileViT)`);
   const captures = layers.map((l) => (l.capture = { maps: null as tf.Tensor | null }));
@@ -20,6 +29,7 @@ export function attentionMaps(model: tf.LayersModel, images: tf.Tensor4D): Array
       byBlock.set(block, [...(byBlock.get(block) ?? []), captures[i].maps!]);
     });
     return [...byBlock.entries()].map(([block, maps]) => {
+      const patches = maps[0].shape[3] as number;
       const out = tf.tidy(() => {
         // [n*p*p, heads, N, N] -> received attention per key patch: [n, N]
         const received = tf.mean(tf.stack(maps.map((m) => tf.mean(m, [1, 2]))), 0) as tf.Tensor2D;
@@ -34,7 +44,7 @@ export function attentionMaps(model: tf.LayersModel, images: tf.Tensor4D): Array
         return tf.div(tf.sub(up, lo), tf.maximum(tf.sub(hi, lo), 1e-12)).dataSync() as Float32Array;
       });
       const per = size * size;
-      return { block, maps: Array.from({ length: n }, (_, i) => out.slice(i * per, (i + 1) * per)) };
+      return { block, patches, maps: Array.from({ length: n }, (_, i) => out.slice(i * per, (i + 1) * per)) };
     });
   } finally {
     layers.forEach((l, i) => {

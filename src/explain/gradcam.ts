@@ -1,6 +1,6 @@
 /**
  * Grad-CAM (Selvaraju et al. 2017) and Grad-CAM++ (Chattopadhay et al. 2018) for any layer
- * where the network can be cut (cut.ts); the default is the last spatial feature map.
+ * where the network can be cut (cut.ts); the default layer is defaultCamLayer's.
  *
  *   Grad-CAM:    w_k = mean_ij dS/dA_ij^k,                      cam = ReLU(sum_k w_k A^k)
  *   Grad-CAM++:  w_k = sum_ij alpha_ij^k ReLU(dS/dA_ij^k),  alpha = g^2 / (2 g^2 + sum_ab A_ab^k g^3)
@@ -21,12 +21,19 @@ export interface CamResult {
   method: CamMethod;
 }
 
-/** Smallest feature map side worth a heatmap: a 1x1 or 2x2 map can only say "everywhere". */
+/**
+ * Coarsest feature map (stride, image side / map side) worth a heatmap, and the smallest side
+ * at any image size: the route and the control routes are 1 lane apart (a quarter of a 64 px image
+ * at 3 lanes), so an 8x8 map at 64 px can tell them apart where a 2x2 one can only say "everywhere".
+ */
+export const MAX_CAM_STRIDE = 8;
 export const MIN_CAM_SIDE = 4;
 
 /**
- * The output of the last block (stem, MobileNet block, MobileViT stage) whose feature map is at
- * least MIN_CAM_SIDE x MIN_CAM_SIDE: a block's output is what the rest of the network reads.
+ * The output of the last block (stem, MobileNet block, MobileViT stage) whose feature map has a
+ * stride of at most MAX_CAM_STRIDE and a side of at least MIN_CAM_SIDE: a block's output is what
+ * the rest of the network reads. At 64 px: MobileNetV2 `block5_add` and MobileViT
+ * `layer3_mvit_fusion_swish` (8x8, after the first transformer); at 32 px the same layers at 4x4.
  */
 export function defaultCamLayer(model: tf.LayersModel): string {
   const pts = cutPoints(model);
@@ -36,8 +43,10 @@ export function defaultCamLayer(model: tf.LayersModel): string {
     const next = names[names.indexOf(p) + 1];
     return next === undefined || groupOf(next) !== groupOf(p);
   };
+  const size = (model.inputs[0].shape as number[])[1];
+  const minSide = Math.max(MIN_CAM_SIDE, Math.ceil(size / MAX_CAM_STRIDE));
   const side = (name: string) => (model.getLayer(name).getOutputAt(0) as tf.SymbolicTensor).shape[1] as number;
-  const good = pts.filter((p) => blockEnd(p) && side(p) >= MIN_CAM_SIDE);
+  const good = pts.filter((p) => blockEnd(p) && side(p) >= minSide);
   return good.length ? good[good.length - 1] : pts[pts.length - 1];
 }
 

@@ -65,18 +65,28 @@ export function curvesSpec(runs: CurveRun[], title: string): VegaLiteSpec {
       x: { field: "epoch", type: "quantitative", axis: { tickMinStep: 1 } },
       y: { field: "accuracy", type: "quantitative", scale: { domain: [0, 1] }, axis: { format: "%" } },
       color: { field: "run", type: "nominal" },
-      strokeDash: { field: "split", type: "nominal", scale: { domain: ["train", "val"], range: [[4, 3], [1, 0]] } },
+      // Stroke symbols in the legend: with point marks vega-lite draws every legend entry as the
+      // same dot, and the train / val dash is what tells the lines apart.
+      strokeDash: { field: "split", type: "nominal", scale: { domain: ["train", "val"], range: [[4, 3], [1, 0]] }, legend: { symbolType: "stroke", symbolStrokeWidth: 2, symbolSize: 300, encode: { symbols: { update: { stroke: { value: "black" } } } } } },
     },
     width: 420,
     height: 220,
   };
 }
 
+/** vega-lite's default categorical colours, so the plotly and SVG forms of a chart match. */
+const TABLEAU10 = ["#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac"];
+
 function plotlyCurves(runs: CurveRun[], title: string): object {
-  const data = runs.flatMap((r) => [
-    { x: r.history.map((h) => h.epoch), y: r.history.map((h) => h.train_acc), name: `${r.run} train`, mode: "lines+markers", line: { dash: "dot" } },
-    { x: r.history.map((h) => h.epoch), y: r.history.map((h) => h.val_acc), name: `${r.run} val`, mode: "lines+markers" },
-  ]);
+  // One colour per run, dashed train and solid val lines, as in curvesSpec.
+  const data = runs.flatMap((r, i) => {
+    const color = TABLEAU10[i % TABLEAU10.length];
+    const x = r.history.map((h) => h.epoch);
+    return [
+      { x, y: r.history.map((h) => h.train_acc), name: `${r.run} train`, legendgroup: r.run, mode: "lines+markers", line: { dash: "dash", color }, marker: { color } },
+      { x, y: r.history.map((h) => h.val_acc), name: `${r.run} val`, legendgroup: r.run, mode: "lines+markers", line: { color }, marker: { color } },
+    ];
+  });
   return { data, layout: { title: { text: title }, xaxis: { title: { text: "epoch" }, dtick: 1 }, yaxis: { title: { text: "accuracy" }, range: [0, 1], tickformat: ".0%" }, width: 720, height: 380 } };
 }
 

@@ -14,16 +14,18 @@ function writer(): ((data: unknown, update: boolean) => void) | null {
   }
 }
 
-export function showBundle(data: Bundle, displayId?: string, update = false): void {
+/** Sends one output with every MIME type in `data`; false outside a kernel (nothing shown). */
+export function showBundle(data: Bundle, displayId?: string, update = false): boolean {
   const w = writer();
-  if (!w) return;
+  if (!w) return false;
   const encoded: Record<string, string | object> = {};
   for (const [k, v] of Object.entries(data)) encoded[k] = v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v;
   w({ data: encoded, metadata: {}, transient: displayId ? { display_id: displayId } : {} }, update);
+  return true;
 }
 
-export const showPNG = (png: Uint8Array) => showBundle({ "image/png": png as unknown as object });
-export const showMarkdown = (md: string) => showBundle({ "text/markdown": md, "text/plain": md });
+export const showPNG = (png: Uint8Array): boolean => showBundle({ "image/png": png as unknown as object });
+export const showMarkdown = (md: string): boolean => showBundle({ "text/markdown": md, "text/plain": md });
 
 /** A display that is overwritten in place: progress lines during long cells. */
 export function liveLine(): (line: string) => void {
@@ -35,14 +37,34 @@ export function liveLine(): (line: string) => void {
   };
 }
 
+/** Progress lines carry an ETA or a percentage (src/util/progress.ts). */
+const isProgress = (line: string) => / ETA \d+ s|\(\d+%\)/.test(line);
+
 /**
- * A logger for long cells: progress lines (they carry an ETA) overwrite one live display,
- * everything else (epoch summaries, results) prints as it comes.
+ * A sink for parallel work, one live line per track: `(track, line)` overwrites that track's
+ * line when `line` is progress, and prints anything else (epoch summaries, results) as it
+ * comes, prefixed with the track. Two models training side by side get two lines, not one line
+ * flipping between them. Outside a kernel progress goes to stderr.
+ */
+export function trackLines(): (track: string, line: string) => void {
+  const live = new Map<string, (line: string) => void>();
+  return (track: string, line: string) => {
+    const text = track ? `[${track}] ${line}` : line;
+    if (!isProgress(line)) return console.log(text);
+    if (!live.has(track)) live.set(track, liveLine());
+    live.get(track)!(text);
+    if (!writer()) process.stderr.write(text + "\n");
+  };
+}
+
+/**
+ * A logger for long cells whose lines may carry a `[track] ` prefix (the protocol's parallel
+ * tracks): each track's progress overwrites its own live line (trackLines), everything else prints.
  */
 export function notebookLogger(): (line: string) => void {
-  const live = liveLine();
+  const sink = trackLines();
   return (line: string) => {
-    if (/ ETA \d+ s|\(\d+%\)/.test(line)) live(line);
-    else console.log(line);
+    const m = /^\[([\w.+-]+)\] (.*)$/s.exec(line);
+    sink(m ? m[1] : "", m ? m[2] : line);
   };
 }
