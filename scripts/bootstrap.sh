@@ -36,12 +36,22 @@ node_modules() {
   echo "$want" > "$stamp"
 }
 
+# plotly brings JupyterLab's renderer for the interactive charts (application/vnd.plotly.v1+json).
+PY_REQS='jupyterlab>=4,<5 nbconvert>=7,<8 nbclient>=0.10 plotly>=6,<8'
 python_venv() {
-  if [ -x .venv/bin/jupyter-nbconvert ] && [ -x .venv/bin/jupyter-lab ] && [ -f .venv/.amida-ok ]; then return 0; fi
-  echo "bootstrap: python venv .venv with jupyterlab + nbconvert"
+  if [ -x .venv/bin/jupyter-nbconvert ] && [ -x .venv/bin/jupyter-lab ] && [ "$(cat .venv/.amida-ok 2>/dev/null)" = "$PY_REQS" ]; then return 0; fi
+  echo "bootstrap: python venv .venv with $PY_REQS"
   python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check "jupyterlab>=4,<5" "nbconvert>=7,<8" "nbclient>=0.10"
-  touch .venv/.amida-ok
+  # shellcheck disable=SC2086 # one word per requirement
+  .venv/bin/pip install -q --disable-pip-version-check $PY_REQS
+  echo "$PY_REQS" > .venv/.amida-ok
+}
+
+# Notebooks are committed without outputs (.gitattributes): JupyterLab's autosave then leaves no diff.
+git_filters() {
+  git rev-parse --git-dir >/dev/null 2>&1 || return 0
+  git config filter.nbstrip.clean "python3 jupyter/strip_outputs.py"
+  git config filter.nbstrip.smudge cat
 }
 
 kernelspec() {
@@ -126,4 +136,5 @@ if [ "${1:-}" != "--node-only" ]; then
   python_venv
   kernelspec
 fi
+git_filters
 native_tf

@@ -11,8 +11,8 @@ import { circleMask, concentration, regionMeasures, routeMask } from "../src/exp
 import { ExplainedSample, heatTable, heatTableMarkdown, spread } from "../src/explain/analysis";
 import { trace, warpLanes } from "../src/puzzle/trace";
 import { Puzzle } from "../src/puzzle/puzzle";
-import { experimentRuns } from "../src/explain/report";
-import { experimentPreset } from "../src/experiment/protocol";
+import { experimentRuns } from "../src/notebook/gradcam";
+import { budgetConfig } from "../src/experiment/config";
 
 before(async () => {
   await initBackend(process.env.AMIDA_BACKEND ?? "auto", { quiet: true });
@@ -144,10 +144,18 @@ test("heat table: groups, means and the spread of the ratios", () => {
 });
 
 test("notebook 04 reads every protocol run, each with the notebook that makes it", () => {
-  const cfg = experimentPreset("tiny");
+  const cfg = { ...budgetConfig("tiny"), seeds: [4], freeze: { cnn: ["first5", "early:30"], vit: ["stem+early-transformer"] } };
   const runs = experimentRuns(cfg, { runsDir: "R", dataDir: "D" });
   assert.deepEqual(
-    runs.map((r) => `${r.name} ${r.track} ${r.stage} ${r.notebook} ${r.data}`),
-    ["cnn", "vit"].flatMap((t) => [`${t}-1-plain ${t} stage1 02_train_plain D/tiny-plain`, `${t}-2-warp-finetune ${t} finetune 03_warp_finetune D/tiny-warp`, `${t}-3-warp-scratch ${t} scratch 03_warp_finetune D/tiny-warp`]),
+    runs.map((r) => `${r.name} ${r.track} ${r.stage} ${r.arm} ${r.notebook} ${r.data}`),
+    [
+      "cnn-stage1-s4 cnn stage1 none 02_train_plain D/tiny-plain",
+      "cnn-finetune-first5-s4 cnn finetune first5 03_warp_finetune D/tiny-warp",
+      "cnn-finetune-early30-s4 cnn finetune early:30 03_warp_finetune D/tiny-warp",
+      "cnn-scratch-s4 cnn scratch none 03_warp_finetune D/tiny-warp",
+      "vit-stage1-s4 vit stage1 none 02_train_plain D/tiny-plain",
+      "vit-finetune-stem+early-transformer-s4 vit finetune stem+early-transformer 03_warp_finetune D/tiny-warp",
+      "vit-scratch-s4 vit scratch none 03_warp_finetune D/tiny-warp",
+    ],
   );
 });

@@ -7,16 +7,17 @@ import * as tf from "@tensorflow/tfjs";
 import { SplitReader } from "../data/format";
 import { splitFile } from "../data/generate";
 import { imagesToTensor } from "../data/batches";
-import { ExperimentConfig, Paths, Track, trackRuns } from "../experiment/protocol";
+import { dataDirs, Paths, protocolRuns, Stage } from "../experiment/protocol";
+import { ExperimentConfig, Track } from "../experiment/config";
 import { loadRunModel } from "../experiment/run";
-import { canvasGrid } from "../notebook/figures";
-import { showMarkdown, showPNG } from "../notebook/display";
-import { requireFinishedRuns } from "../notebook/runs";
+import { canvasGrid } from "./figures";
+import { showMarkdown, showPNG } from "./display";
+import { requireFinishedRuns } from "./runs";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic";
-import { CamMethod } from "./gradcam";
-import { explainSplit, Explained, HeatRow, heatTable, heatTableMarkdown } from "./analysis";
-import { overlay } from "./overlay";
-import { attentionMaps } from "./attention";
+import { CamMethod } from "../explain/gradcam";
+import { explainSplit, Explained, HeatRow, heatTable, heatTableMarkdown } from "../explain/analysis";
+import { overlay } from "../explain/overlay";
+import { attentionMaps } from "../explain/attention";
 
 /** The knobs of notebook 04. */
 export interface GradcamKnobs {
@@ -61,7 +62,10 @@ function validateKnobs(loose: LooseKnobs): GradcamKnobs {
 export interface ExplainableRun {
   name: string;
   track: Track;
-  stage: "stage1" | "finetune" | "scratch";
+  stage: Stage;
+  /** Freeze group of a fine-tune, `none` otherwise. */
+  arm: string;
+  seed: number;
   /** Data set directory it was trained and tested on. */
   data: string;
   notebook: string;
@@ -69,14 +73,15 @@ export interface ExplainableRun {
 
 /** Every run of the experiment (names from the protocol), CNN track first. */
 export function experimentRuns(cfg: ExperimentConfig, paths: Paths): ExplainableRun[] {
-  const runsDir = path.join(paths.runsDir, cfg.name);
-  const data = { plain: path.join(paths.dataDir, `${cfg.name}-plain`), warp: path.join(paths.dataDir, `${cfg.name}-warp`) };
-  return (["cnn", "vit"] as Track[]).flatMap((track) =>
-    trackRuns(cfg, track, data, runsDir).map((r) => {
-      const stage = r.init !== null ? "finetune" : r.data === data.plain ? "stage1" : "scratch";
-      return { name: r.name, track, stage, data: r.data, notebook: stage === "stage1" ? "02_train_plain" : "03_warp_finetune" };
-    }),
-  );
+  return protocolRuns(cfg, dataDirs(cfg, paths.dataDir), path.join(paths.runsDir, cfg.name)).map((r) => ({
+    name: r.config.name,
+    track: r.track,
+    stage: r.stage,
+    arm: r.arm,
+    seed: r.seed,
+    data: r.config.data,
+    notebook: r.stage === "stage1" ? "02_train_plain" : "03_warp_finetune",
+  }));
 }
 
 /**
