@@ -6,7 +6,7 @@
  */
 import { renderSample } from "../src/data/sample";
 import { presetDifficulty } from "../src/puzzle/difficulty";
-import { NO_NUISANCE } from "../src/puzzle/render";
+import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { DatasetSpec } from "../src/data/spec";
 
 export async function main(argv: string[]): Promise<number> {

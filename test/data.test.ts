@@ -8,7 +8,9 @@ import { DatasetSpec } from "../src/data/spec";
 import { renderSample, samplePuzzle, splitOfHash } from "../src/data/sample";
 import { generateDataset, splitFile } from "../src/data/generate";
 import { SplitReader, HEADER_BYTES } from "../src/data/format";
-import { PALETTE, layout, NO_NUISANCE } from "../src/puzzle/render";
+import { PALETTE } from "../src/puzzle/render";
+import { layout } from "../src/puzzle/layout";
+import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { plainLabel, warpLabel } from "../src/puzzle/trace";
 
 const spec = (over: Partial<DatasetSpec> = {}): DatasetSpec => ({ task: "warp", hops: 1, difficulty: presetDifficulty("seed"), nuisance: NO_NUISANCE, seed: 3, ...over });

@@ -6,7 +6,7 @@ import * as path from "path";
 import { initBackend } from "../src/backend/select";
 import { generateDataset } from "../src/data/generate";
 import { presetDifficulty } from "../src/puzzle/difficulty";
-import { NO_NUISANCE } from "../src/puzzle/render";
+import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { DEFAULT_TRAIN } from "../src/train/config";
 import { RunConfig, runTraining } from "../src/experiment/run";
 import { applyOverrides, experimentPreset, resultsMarkdown, resultRow, validateExperiment } from "../src/experiment/protocol";

@@ -9,7 +9,7 @@ import { buildModel } from "../src/models/registry";
 import { SplitReader } from "../src/data/format";
 import { generateDataset, splitFile } from "../src/data/generate";
 import { presetDifficulty } from "../src/puzzle/difficulty";
-import { NO_NUISANCE } from "../src/puzzle/render";
+import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { train } from "../src/train/trainer";
 import { DEFAULT_TRAIN, TrainConfig, validateTrainConfig } from "../src/train/config";
 import { cosineWithWarmup } from "../src/train/schedule";

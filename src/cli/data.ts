@@ -6,7 +6,7 @@ import { DatasetSpec, isSplit, Task, TASKS, SPLITS, validateSpec } from "../data
 import { defaultCounts, generateDataset, splitFile, validateCounts } from "../data/generate";
 import { SplitReader } from "../data/format";
 import { samplePuzzle } from "../data/sample";
-import { puzzleWithPaths } from "../puzzle/render";
+import { puzzleWithPaths } from "../puzzle/annotate";
 import { writeFileAtomic } from "../util/atomic";
 
 export const GENERATE_USAGE = `usage: amida generate [--preset easy|medium|seed] [--task plain|warp] [--hops K] [--lanes L] [--rows R]

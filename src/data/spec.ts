@@ -1,5 +1,5 @@
 import { Difficulty, validateDifficulty } from "../puzzle/difficulty";
-import { Nuisance, NO_NUISANCE, validateNuisance } from "../puzzle/render";
+import { Nuisance, NO_NUISANCE, validateNuisance } from "../puzzle/nuisance";
 
 export const TASKS = ["plain", "warp"] as const;
 export type Task = (typeof TASKS)[number];

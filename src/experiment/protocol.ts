@@ -12,7 +12,7 @@ import * as path from "path";
 import { fork } from "child_process";
 import * as os from "os";
 import { Difficulty, presetDifficulty, validateDifficulty } from "../puzzle/difficulty";
-import { NO_NUISANCE } from "../puzzle/render";
+import { NO_NUISANCE } from "../puzzle/nuisance";
 import { DatasetSpec } from "../data/spec";
 import { ensureDataset, SplitCounts, validateCounts } from "../data/generate";
 import { DEFAULT_TRAIN, TrainConfig, validateTrainConfig } from "../train/config";

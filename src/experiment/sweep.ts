@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { fork } from "child_process";
 import { presetDifficulty } from "../puzzle/difficulty";
-import { NO_NUISANCE } from "../puzzle/render";
+import { NO_NUISANCE } from "../puzzle/nuisance";
 import { ensureDataset } from "../data/generate";
 import { DatasetSpec } from "../data/spec";
 import { validateModelSpec } from "../models/registry";
