@@ -22,8 +22,8 @@ before(async () => {
   plain = path.join(root, "plain");
   warp = path.join(root, "warp");
   const d = presetDifficulty("easy");
-  generateDataset({ task: "plain", hops: 0, difficulty: d, nuisance: NO_NUISANCE, seed: 2 }, { train: 32, val: 16, test: 16 }, plain, { quiet: true });
-  generateDataset({ task: "warp", hops: 1, difficulty: d, nuisance: NO_NUISANCE, seed: 2 }, { train: 32, val: 16, test: 16 }, warp, { quiet: true });
+  generateDataset({ task: "plain", hops: 0, difficulty: d, nuisance: NO_NUISANCE, seed: 2, sampling: "debiased" }, { train: 32, val: 16, test: 16 }, plain, { quiet: true });
+  generateDataset({ task: "warp", hops: 1, difficulty: d, nuisance: NO_NUISANCE, seed: 2, sampling: "debiased" }, { train: 32, val: 16, test: 16 }, warp, { quiet: true });
 });
 
 const run = (over: Partial<RunConfig> = {}): RunConfig => ({ name: "r", model: "mobilenetv2_035", data: plain, init: null, freeze: "none", train: { ...DEFAULT_TRAIN, epochs: 1, batchSize: 16 }, modelSeed: 0, ...over });

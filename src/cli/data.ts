@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse, intOpt, numOpt } from "./args";
 import { Difficulty, parseRange, presetDifficulty, validateDifficulty } from "../puzzle/difficulty";
-import { DatasetSpec, isSplit, Task, TASKS, SPLITS, validateSpec } from "../data/spec";
+import { DatasetSpec, DEFAULT_SAMPLING, isSplit, Sampling, SAMPLINGS, Task, TASKS, SPLITS, validateSpec } from "../data/spec";
 import { defaultCounts, generateDataset, splitFile, validateCounts } from "../data/generate";
 import { SplitReader } from "../data/format";
 import { samplePuzzle } from "../data/sample";
@@ -32,6 +32,8 @@ const DATA_FLAGS = {
   jitter: { type: "string" },
   tint: { type: "string" },
   noise: { type: "string" },
+  vary: { type: "string" },
+  sampling: { type: "string" },
   out: { type: "string" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -47,6 +49,8 @@ export function specFromFlags(v: Record<string, string | boolean | undefined>): 
   if (v.size !== undefined) d.size = intOpt("size", v.size as string);
   if (v.rungs !== undefined) [d.rungsMin, d.rungsMax] = parseRange(v.rungs as string);
   validateDifficulty(d);
+  const sampling = (v.sampling as string | undefined) ?? DEFAULT_SAMPLING;
+  if (!(SAMPLINGS as readonly string[]).includes(sampling)) throw new Error(`--sampling must be one of ${SAMPLINGS.join(", ")}, got '${sampling}'`);
   return validateSpec({
     task: task as Task,
     hops: intOpt("hops", v.hops as string | undefined, task === "warp" ? 1 : 0),
@@ -55,8 +59,10 @@ export function specFromFlags(v: Record<string, string | boolean | undefined>): 
       jitter: numOpt("jitter", v.jitter as string | undefined, 0),
       tint: numOpt("tint", v.tint as string | undefined, 0),
       noise: numOpt("noise", v.noise as string | undefined, 0),
+      ...(v.vary !== undefined ? { vary: numOpt("vary", v.vary as string, 0) } : {}),
     },
     seed: intOpt("seed", v.seed as string | undefined, 0),
+    sampling: sampling as Sampling,
   });
 }
 

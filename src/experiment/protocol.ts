@@ -13,7 +13,7 @@ import { fork } from "child_process";
 import * as os from "os";
 import { Difficulty, presetDifficulty, validateDifficulty } from "../puzzle/difficulty";
 import { NO_NUISANCE } from "../puzzle/nuisance";
-import { DatasetSpec } from "../data/spec";
+import { DatasetSpec, DEFAULT_SAMPLING } from "../data/spec";
 import { ensureDataset, SplitCounts, validateCounts } from "../data/generate";
 import { DEFAULT_TRAIN, TrainConfig, validateTrainConfig } from "../train/config";
 import { RunConfig, RunMetrics, runTraining } from "./run";
@@ -136,7 +136,7 @@ export interface Paths {
 }
 
 function dataset(cfg: ExperimentConfig, task: "plain" | "warp", paths: Paths, log: (l: string) => void): string {
-  const spec: DatasetSpec = { task, hops: task === "plain" ? 0 : cfg.hops, difficulty: cfg.difficulty, nuisance: NO_NUISANCE, seed: cfg.seed };
+  const spec: DatasetSpec = { task, hops: task === "plain" ? 0 : cfg.hops, difficulty: cfg.difficulty, nuisance: NO_NUISANCE, seed: cfg.seed, sampling: DEFAULT_SAMPLING };
   const counts = task === "plain" ? cfg.plain : cfg.warp;
   return ensureDataset(spec, counts, path.join(paths.dataDir, `${cfg.name}-${task}`), log);
 }

@@ -10,7 +10,7 @@ import { fork } from "child_process";
 import { presetDifficulty } from "../puzzle/difficulty";
 import { NO_NUISANCE } from "../puzzle/nuisance";
 import { ensureDataset } from "../data/generate";
-import { DatasetSpec } from "../data/spec";
+import { DatasetSpec, DEFAULT_SAMPLING } from "../data/spec";
 import { validateModelSpec } from "../models/registry";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic";
 import { RunMetrics } from "./run";
@@ -100,7 +100,7 @@ export async function runSweep(g: SweepGrid, paths: { runsDir: string; dataDir: 
   for (const difficulty of g.difficulties)
     for (const task of g.tasks)
       for (const train of g.trainCounts) {
-        const spec: DatasetSpec = { task, hops: task === "warp" ? 1 : 0, difficulty: presetDifficulty(difficulty), nuisance: NO_NUISANCE, seed: g.seed };
+        const spec: DatasetSpec = { task, hops: task === "warp" ? 1 : 0, difficulty: presetDifficulty(difficulty), nuisance: NO_NUISANCE, seed: g.seed, sampling: DEFAULT_SAMPLING };
         ensureDataset(spec, { train, val: g.valCount, test: g.testCount }, path.join(paths.dataDir, `${g.name}-${difficulty}-${task}-${train}`), log);
       }
   const todo = cells(g, paths);

@@ -52,3 +52,23 @@ export function tracePath(p: Puzzle, lane: number): Array<[number, number]> {
   pts.push([at, p.rows]);
   return pts;
 }
+
+/**
+ * P(label = the bottom lane whose colour is missing from the top row | START, colour orders) when
+ * the ladder's permutation is uniform: after `hops` hops the walk is back at START exactly when
+ * START's cycle in (permutation o colour map) has a length dividing hops + 1, and that length is
+ * uniform on 1..lanes. Every other label has (1 - this) / (lanes - 1). 1/lanes for plain, 2/lanes
+ * for one hop: the structural part of the rung-blind shortcut (docs/SAMPLING.md).
+ */
+export function hopBackProbability(lanes: number, hops: number): number {
+  let divisors = 0;
+  for (let d = 1; d <= lanes; d++) if ((hops + 1) % d === 0) divisors++;
+  return divisors / lanes;
+}
+
+/** The k-hop label from the ladder's permutation alone (perm[top lane] = bottom lane). */
+export function permutationLabel(perm: number[], top: number[], bottom: number[], start: number, hops: number): number {
+  let goal = perm[start];
+  for (let h = 0; h < hops; h++) goal = perm[top.indexOf(bottom[goal])];
+  return goal;
+}
