@@ -1,5 +1,5 @@
 import { Puzzle, ladderHash, randomPuzzle, structureHash } from "../puzzle/puzzle";
-import { hopBackProbability, permutationLabel, plainLabel, warpLabel } from "../puzzle/trace";
+import { debiasAcceptance, permutationLabel, plainLabel, warpLabel } from "../puzzle/trace";
 import { permutationLadders } from "../puzzle/ladders";
 import { renderRGB } from "../puzzle/render";
 import { RENDER_STYLES } from "../puzzle/layout";
@@ -42,9 +42,9 @@ function blogPuzzle(spec: DatasetSpec, split: Split, target: number, rng: Rng): 
 
 /**
  * Debiased sampling (docs/SAMPLING.md): a uniform permutation, START and colour orders are drawn
- * first and accepted when their label is the target; a label equal to the hop-back lane (the
- * bottom lane whose colour is missing from the top row) is accepted with the probability that
- * makes every label equally likely given what a rung-blind rule sees. Only then are rungs drawn:
+ * first and accepted when their label is the target, with a probability by case
+ * (`debiasAcceptance`) that makes every label equally likely given what a rung-blind rule sees
+ * and keeps P(label = g1) = 1/N. Only then are rungs drawn:
  * a rung count the permutation allows, uniform in the range, and a layout uniform among those
  * realising the permutation with that count, redrawn until the ladder hashes into this split.
  */
@@ -57,10 +57,10 @@ function debiasedPuzzle(spec: DatasetSpec, split: Split, target: number, rng: Rn
   const bottom = shuffled(rng, d.lanes);
   const label = permutationLabel(perm, top, bottom, start, spec.hops);
   if (label !== target) return null;
-  if (label === bottom.indexOf(top[start])) {
-    const back = hopBackProbability(d.lanes, spec.hops);
-    if (rng() >= (1 - back) / ((d.lanes - 1) * back)) return null;
-  }
+  const accept = debiasAcceptance(d.lanes, spec.hops)!;
+  const back = label === bottom.indexOf(top[start]);
+  const g1 = label === perm[start];
+  if (rng() >= (back ? (g1 ? accept.backAndG1 : accept.back) : g1 ? accept.g1 : accept.other)) return null;
   const p = table.indexOf(perm);
   const counts = table.feasibleCounts(p);
   for (let t = 0; t < MAX_REALISE; t++) {

@@ -2,7 +2,7 @@ import { Difficulty, validateDifficulty } from "../puzzle/difficulty";
 import { Nuisance, NO_NUISANCE, validateNuisance } from "../puzzle/nuisance";
 import { RENDER_STYLES, RenderStyle } from "../puzzle/layout";
 import { debiasedProblem } from "../puzzle/ladders";
-import { hopBackProbability } from "../puzzle/trace";
+
 
 export const TASKS = ["plain", "warp"] as const;
 export type Task = (typeof TASKS)[number];
@@ -49,7 +49,7 @@ export function validateSpec(s: DatasetSpec): DatasetSpec {
   validateDifficulty(s.difficulty);
   validateNuisance(s.nuisance ?? NO_NUISANCE);
   if (s.sampling === "debiased") {
-    const why = debiasedProblem(s.difficulty, s.hops, hopBackProbability(s.difficulty.lanes, s.hops));
+    const why = debiasedProblem(s.difficulty, s.hops);
     if (why) throw new Error(why);
   }
   return s;

@@ -6,6 +6,7 @@
 import { Difficulty, maxRungsPerRow } from "./difficulty";
 import { Rung } from "./puzzle";
 import { Rng } from "../util/rng";
+import { debiasAcceptance } from "./trace";
 
 /** The rung sets one row can hold: sets of left lanes 0..lanes-2, no two adjacent (no shared lane). */
 export function rowMatchings(lanes: number): number[][] {
@@ -163,8 +164,8 @@ export function permutationLadders(d: Difficulty): PermutationLadders {
  * permutation must be drawable within the rung range (both parities, enough rungs for the
  * reversal), and the hop-back label must not be certain.
  */
-export function debiasedProblem(d: Difficulty, hops: number, hopBack: number): string | null {
-  if (hopBack >= 1) return `with ${d.lanes} lanes and ${hops} hops every walk returns to START, so no sampling can hide the label from a rung-blind rule`;
+export function debiasedProblem(d: Difficulty, hops: number): string | null {
+  if (!debiasAcceptance(d.lanes, hops)) return `with ${d.lanes} lanes and ${hops} hops every walk returns to START, so no sampling can hide the label from a rung-blind rule`;
   const t = permutationLadders(d);
   const bad = t.perms.filter((_, p) => t.feasibleCounts(p).length === 0);
   if (bad.length === 0) return null;
