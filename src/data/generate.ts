@@ -19,6 +19,8 @@ export interface DatasetSummary {
   class_histogram: number[];
   fraction_label_eq_plain: number;
   duplicates: number;
+  distinct_puzzles: number;
+  distinct_ladders: number;
   seconds: number;
   puzzles_per_s: number;
 }

@@ -29,7 +29,7 @@ export const STANDARD_STYLE: Readonly<Style> = { laneInset: 0.5, margin: 0.02, r
 export const HELDOUT_STYLE: Readonly<Style> = { laneInset: 0.3, margin: 0.05, radius: 0.85, lineWidth: 1.7, rowSpan: 0.9 };
 
 /** Half-width of each field's range under `vary` = 1 (it covers the held-out style's values). */
-const VARY_RANGE: Readonly<Style> = { laneInset: 0.25, margin: 0.04, radius: 0.25, lineWidth: 0.7, rowSpan: 0.2 };
+const VARY_RANGE: Readonly<Style> = { laneInset: 0.2, margin: 0.04, radius: 0.25, lineWidth: 0.7, rowSpan: 0.2 };
 
 export const RENDER_STYLES = { standard: STANDARD_STYLE, heldout: HELDOUT_STYLE } as const;
 export type RenderStyle = keyof typeof RENDER_STYLES;
@@ -56,19 +56,28 @@ export interface Layout {
   bottomY: number;
   /** y of a rung row; row -1 is the top circle and row `rows` the bottom circle. */
   rowY: (row: number) => number;
-  /**
-   * Largest vertical shift of a rung that keeps it inside its own row's band with a pixel to
-   * spare, so jittered rungs of neighbouring rows never swap their visual order (which would
-   * contradict the label).
-   */
-  maxRungShift: number;
+  /** Distance between neighbouring rung rows before snapping to pixel centres. */
+  rowGap: number;
+}
+
+/**
+ * Largest vertical shift of a rung drawn `lineWidth` wide that keeps it inside its own row's band
+ * with a pixel to spare (snapping moves a row by up to 1 px), so jittered rungs of neighbouring
+ * rows never touch or swap their visual order, which would contradict the label.
+ */
+export function rungShiftLimit(L: Layout, lineWidth: number): number {
+  return Math.max(0, (L.rowGap - lineWidth) / 2 - 1);
 }
 
 export function layout(p: Pick<Puzzle, "lanes" | "rows">, size: number, style: Style = STANDARD_STYLE): Layout {
   const spacing = size / p.lanes;
   // Lane step in standard spacings: exactly 1 for the standard inset of half a spacing.
   const step = (p.lanes - 2 * style.laneInset) / (p.lanes - 1);
-  const radius = Math.min(0.36 * spacing * step, 0.08 * size) * style.radius;
+  // Odd-width lines centred on pixel centres render crisp instead of as two grey rows.
+  const snap = (v: number) => Math.floor(v) + 0.5;
+  const laneX = (lane: number) => snap(spacing * (style.laneInset + lane * step));
+  // Circles of the outer lanes stay inside the image, whatever the style.
+  const radius = Math.min(Math.min(0.36 * spacing * step, 0.08 * size) * style.radius, laneX(0) - 0.5);
   const margin = Math.max(1, size * style.margin);
   const topY = margin + radius;
   const bottomY = size - margin - radius;
@@ -77,17 +86,14 @@ export function layout(p: Pick<Puzzle, "lanes" | "rows">, size: number, style: S
   const band0 = y0 + ((1 - style.rowSpan) / 2) * (y1 - y0);
   const band = style.rowSpan * (y1 - y0);
   const lineWidth = Math.max(1, Math.round((size / 64) * style.lineWidth));
-  // Odd-width lines centred on pixel centres render crisp instead of as two grey rows.
-  const snap = (v: number) => Math.floor(v) + 0.5;
   return {
     size,
     radius,
     lineWidth,
-    laneX: (lane) => snap(spacing * (style.laneInset + lane * step)),
+    laneX,
     topY,
     bottomY,
     rowY: (row) => (row < 0 ? topY : row >= p.rows ? bottomY : snap(band0 + ((row + 0.5) * band) / p.rows)),
-    // Snapping moves a row by up to 1 px, the line covers lineWidth / 2 either side.
-    maxRungShift: Math.max(0, (band / p.rows - lineWidth) / 2 - 1),
+    rowGap: band / p.rows,
   };
 }

@@ -2,7 +2,7 @@
 import { createCanvas, Canvas, CanvasRenderingContext2D } from "canvas";
 import { Puzzle } from "./puzzle";
 import { NO_NUISANCE } from "./nuisance";
-import { layout, STANDARD_STYLE, Style, variedStyle } from "./layout";
+import { layout, rungShiftLimit, STANDARD_STYLE, Style, variedStyle } from "./layout";
 import { Rng } from "../util/rng";
 
 /** Eight clearly distinct colours (none white, none dark: white is START, dark is the ladder). */
@@ -40,13 +40,14 @@ export function drawPuzzle(ctx: CanvasRenderingContext2D, p: Puzzle, size: numbe
   const xs = Array.from({ length: p.lanes }, (_, i) => L.laneX(i) + j(0.5));
   ctx.strokeStyle = "rgb(20,20,20)";
   ctx.lineWidth = Math.max(0.6, L.lineWidth + j(0.25));
+  const shift = rungShiftLimit(L, ctx.lineWidth);
   ctx.beginPath();
   for (const x of xs) {
     ctx.moveTo(x, L.topY + L.radius);
     ctx.lineTo(x, L.bottomY - L.radius);
   }
   for (const r of p.rungs) {
-    const y = L.rowY(r.row) + Math.max(-L.maxRungShift, Math.min(L.maxRungShift, j(0.5)));
+    const y = L.rowY(r.row) + Math.max(-shift, Math.min(shift, j(0.5)));
     ctx.moveTo(xs[r.left], y);
     ctx.lineTo(xs[r.left + 1], y);
   }
