@@ -4,6 +4,8 @@ import { Puzzle, randomPuzzle, structureHash } from "../src/puzzle/puzzle";
 import { plainLabel, trace, warpLabel, warpLanes } from "../src/puzzle/trace";
 import { presetDifficulty, validateDifficulty, parseRange, DIFFICULTY_PRESETS } from "../src/puzzle/difficulty";
 import { rngFor } from "../src/util/rng";
+import { layout, HELDOUT_STYLE, STANDARD_STYLE, variedStyle } from "../src/puzzle/layout";
+import { renderRGB, PALETTE } from "../src/puzzle/render";
 
 // Hand-made: 3 lanes, rungs (row0: 0-1), (row1: 1-2). Lane 0 -> 1 -> 2; lane 1 -> 0; lane 2 -> 1.
 const P3: Puzzle = { lanes: 3, rows: 2, rungs: [{ row: 0, left: 0 }, { row: 1, left: 1 }], top: [0, 1, 2], bottom: [2, 0, 1], start: 0 };
@@ -83,9 +85,6 @@ test("difficulty validation names the field and the allowed range", () => {
   for (const d of Object.values(DIFFICULTY_PRESETS)) validateDifficulty({ ...d });
   assert.deepEqual(DIFFICULTY_PRESETS.seed, { lanes: 5, rows: 10, rungsMin: 6, rungsMax: 14, size: 64 });
 });
-
-import { layout, HELDOUT_STYLE, STANDARD_STYLE, variedStyle } from "../src/puzzle/layout";
-import { renderRGB, PALETTE } from "../src/puzzle/render";
 
 /** Rows (y) where the column x is not white: the rungs crossing it (antialiased edges included). */
 function darkRows(rgb: Uint8Array, size: number, x: number, y0: number, y1: number): number[] {

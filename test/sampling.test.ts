@@ -14,6 +14,10 @@ import { generateDataset } from "../src/data/generate";
 import { independenceCheck } from "../src/data/independence";
 import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { rngFor } from "../src/util/rng";
+import { SplitReader } from "../src/data/format";
+import { splitFile } from "../src/data/generate";
+import { heldoutTestFile } from "../src/data/heldout";
+import { renderSample } from "../src/data/sample";
 
 const spec = (over: Partial<DatasetSpec> = {}): DatasetSpec => ({ task: "warp", hops: 1, difficulty: presetDifficulty("easy"), nuisance: NO_NUISANCE, seed: 5, sampling: "debiased", ...over });
 
@@ -183,4 +187,33 @@ test("debiased sampling refuses difficulties it cannot serve, naming why", () =>
   validateSpec(spec({ difficulty: tsMedium, sampling: "blog" }));
   assert.throws(() => validateSpec(spec({ hops: 5 })), /every walk returns to START/);
   assert.throws(() => validateSpec(spec({ sampling: "uniform" as never })), /unknown sampling 'uniform'; allowed: debiased, blog/);
+});
+
+test("generate writes test-heldout.amida: the test puzzles, same order and labels, in the held-out style", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "amida-heldout-"));
+  const s = spec({ difficulty: presetDifficulty("seed") });
+  generateDataset(s, { train: 10, val: 0, test: 25 }, dir, { quiet: true });
+  const test = new SplitReader(splitFile(dir, "test"));
+  const held = new SplitReader(heldoutTestFile(dir));
+  assert.equal(held.header.spec.style, "heldout");
+  assert.equal(held.header.split, "test");
+  assert.deepEqual(held.records.labels, test.records.labels);
+  assert.deepEqual(held.records.hashes, test.records.hashes);
+  for (let i = 0; i < 25; i++) assert.notDeepEqual(Buffer.from(held.image(i)), Buffer.from(test.image(i)));
+  test.close();
+  held.close();
+  const none = fs.mkdtempSync(path.join(os.tmpdir(), "amida-heldout-"));
+  generateDataset(s, { train: 10, val: 0, test: 0 }, none, { quiet: true });
+  assert.equal(fs.existsSync(heldoutTestFile(none)), false);
+  assert.throws(() => generateDataset({ ...s, style: "heldout" }, { train: 5, val: 0, test: 0 }, none), /only for the held-out test file/);
+});
+
+test("--vary draws a style per sample: deterministic, different pixels, same puzzle", () => {
+  const s = spec({ nuisance: { ...NO_NUISANCE, vary: 1 } });
+  const a = renderSample(s, "train", 4);
+  assert.deepEqual(Buffer.from(renderSample(s, "train", 4).rgb), Buffer.from(a.rgb));
+  const plain = renderSample(spec(), "train", 4);
+  assert.deepEqual(a.puzzle, plain.puzzle);
+  assert.notDeepEqual(Buffer.from(a.rgb), Buffer.from(plain.rgb));
+  assert.throws(() => validateSpec(spec({ nuisance: { ...NO_NUISANCE, vary: 2 } })), /nuisance\.vary must be a number in 0\.\.1/);
 });
