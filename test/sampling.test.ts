@@ -8,16 +8,14 @@ import { layoutsByRungCount, permutationLadders, rowMatchings, debiasedProblem }
 import { debiasAcceptance, permutationLabel, trace, warpLabel } from "../src/puzzle/trace";
 import { ladderHash, randomPuzzle } from "../src/puzzle/puzzle";
 import { DatasetSpec, validateSpec } from "../src/data/spec";
-import { samplePuzzle, splitOfHash } from "../src/data/sample";
+import { renderSample, samplePuzzle, splitOfHash } from "../src/data/sample";
 import { capacityWarning, difficultyCapacity } from "../src/data/stats";
-import { generateDataset } from "../src/data/generate";
+import { generateDataset, splitFile } from "../src/data/generate";
 import { independenceCheck } from "../src/data/independence";
 import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { rngFor } from "../src/util/rng";
 import { SplitReader } from "../src/data/format";
-import { splitFile } from "../src/data/generate";
 import { heldoutTestFile } from "../src/data/heldout";
-import { renderSample } from "../src/data/sample";
 
 const spec = (over: Partial<DatasetSpec> = {}): DatasetSpec => ({ task: "warp", hops: 1, difficulty: presetDifficulty("easy"), nuisance: NO_NUISANCE, seed: 5, sampling: "debiased", ...over });
 
