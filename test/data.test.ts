@@ -8,10 +8,12 @@ import { DatasetSpec } from "../src/data/spec";
 import { renderSample, samplePuzzle, splitOfHash } from "../src/data/sample";
 import { generateDataset, splitFile } from "../src/data/generate";
 import { SplitReader, HEADER_BYTES } from "../src/data/format";
-import { PALETTE, layout, NO_NUISANCE } from "../src/puzzle/render";
+import { PALETTE } from "../src/puzzle/render";
+import { layout } from "../src/puzzle/layout";
+import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { plainLabel, warpLabel } from "../src/puzzle/trace";
 
-const spec = (over: Partial<DatasetSpec> = {}): DatasetSpec => ({ task: "warp", hops: 1, difficulty: presetDifficulty("seed"), nuisance: NO_NUISANCE, seed: 3, ...over });
+const spec = (over: Partial<DatasetSpec> = {}): DatasetSpec => ({ task: "warp", hops: 1, difficulty: presetDifficulty("seed"), nuisance: NO_NUISANCE, seed: 3, sampling: "debiased", ...over });
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "amida-test-"));
 
 test("(seed, index) alone decides a sample: sample 50 alone equals sample 50 of a run", () => {
@@ -47,13 +49,13 @@ test("the warp label is independent of g1: P(label = g1) is near 1/N", () => {
   assert.ok(Math.abs(same / n - 0.2) < 0.036, `fraction ${same / n}`);
 });
 
-test("splits never share a structure hash", () => {
+test("splits never share a structure hash (they are split by ladder: test/sampling.test.ts)", () => {
   const s = spec({ difficulty: presetDifficulty("easy"), task: "plain", hops: 0 });
   const seen = new Map<string, string>();
   for (const split of ["train", "val", "test"] as const) {
     for (let i = 0; i < 300; i++) {
       const x = samplePuzzle(s, split, i);
-      assert.equal(splitOfHash(x.hash), split);
+      assert.equal(splitOfHash(x.ladder), split);
       const prev = seen.get(x.hash);
       assert.ok(prev === undefined || prev === split, `hash ${x.hash} in ${prev} and ${split}`);
       seen.set(x.hash, split);

@@ -6,7 +6,7 @@ import * as path from "path";
 import { initBackend } from "../src/backend/select";
 import { generateDataset } from "../src/data/generate";
 import { presetDifficulty } from "../src/puzzle/difficulty";
-import { NO_NUISANCE } from "../src/puzzle/render";
+import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { DEFAULT_TRAIN } from "../src/train/config";
 import { RunConfig, runTraining } from "../src/experiment/run";
 import { protocolRuns, runStages } from "../src/experiment/protocol";
@@ -25,8 +25,8 @@ before(async () => {
   plain = path.join(root, "plain");
   warp = path.join(root, "warp");
   const d = presetDifficulty("easy");
-  generateDataset({ task: "plain", hops: 0, difficulty: d, nuisance: NO_NUISANCE, seed: 2 }, { train: 32, val: 16, test: 16 }, plain, { quiet: true });
-  generateDataset({ task: "warp", hops: 1, difficulty: d, nuisance: NO_NUISANCE, seed: 2 }, { train: 32, val: 16, test: 16 }, warp, { quiet: true });
+  generateDataset({ task: "plain", hops: 0, difficulty: d, nuisance: NO_NUISANCE, seed: 2, sampling: "debiased" }, { train: 32, val: 16, test: 16 }, plain, { quiet: true });
+  generateDataset({ task: "warp", hops: 1, difficulty: d, nuisance: NO_NUISANCE, seed: 2, sampling: "debiased" }, { train: 32, val: 16, test: 16 }, warp, { quiet: true });
 });
 
 const run = (over: Partial<RunConfig> = {}): RunConfig => ({ name: "r", model: "mobilenetv2_035", data: plain, init: null, freeze: "none", train: { ...DEFAULT_TRAIN, epochs: 1, batchSize: 16 }, modelSeed: 0, ...over });

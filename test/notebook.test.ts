@@ -6,7 +6,7 @@ import * as path from "path";
 import { initBackend } from "../src/backend/select";
 import { generateDataset } from "../src/data/generate";
 import { presetDifficulty } from "../src/puzzle/difficulty";
-import { NO_NUISANCE } from "../src/puzzle/render";
+import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { DEFAULT_TRAIN } from "../src/train/config";
 import { RunConfig, runTraining } from "../src/experiment/run";
 import { requireFinishedRuns, runStatuses } from "../src/notebook/runs";
@@ -21,7 +21,7 @@ before(async () => {
   await initBackend(process.env.AMIDA_BACKEND ?? "auto", { quiet: true });
   root = fs.mkdtempSync(path.join(os.tmpdir(), "amida-nb-"));
   runs = path.join(root, "runs");
-  generateDataset({ task: "plain", hops: 0, difficulty: presetDifficulty("easy"), nuisance: NO_NUISANCE, seed: 2 }, { train: 16, val: 8, test: 8 }, path.join(root, "plain"), { quiet: true });
+  generateDataset({ task: "plain", hops: 0, difficulty: presetDifficulty("easy"), nuisance: NO_NUISANCE, seed: 2, sampling: "debiased" }, { train: 16, val: 8, test: 8 }, path.join(root, "plain"), { quiet: true });
   await runTraining(run(), { runsDir: runs, quiet: true });
   await runTraining(run({ name: "s2", init: path.join(runs, "s1", "checkpoints", "best"), freeze: "first5" }), { runsDir: runs, quiet: true });
 });

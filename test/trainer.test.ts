@@ -9,7 +9,7 @@ import { buildModel } from "../src/models/registry";
 import { SplitReader } from "../src/data/format";
 import { generateDataset, splitFile } from "../src/data/generate";
 import { presetDifficulty } from "../src/puzzle/difficulty";
-import { NO_NUISANCE } from "../src/puzzle/render";
+import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { train } from "../src/train/trainer";
 import { DEFAULT_TRAIN, TrainConfig, validateTrainConfig } from "../src/train/config";
 import { cosineWithWarmup } from "../src/train/schedule";
@@ -23,7 +23,7 @@ const cfg: TrainConfig = { ...DEFAULT_TRAIN, epochs: 3, batchSize: 16, lr: 2e-3,
 before(async () => {
   await initBackend(process.env.AMIDA_BACKEND ?? "auto", { quiet: true });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "amida-train-"));
-  generateDataset({ task: "plain", hops: 0, difficulty: presetDifficulty("easy"), nuisance: NO_NUISANCE, seed: 1 }, { train: 96, val: 32, test: 0 }, dir, { quiet: true });
+  generateDataset({ task: "plain", hops: 0, difficulty: presetDifficulty("easy"), nuisance: NO_NUISANCE, seed: 1, sampling: "debiased" }, { train: 96, val: 32, test: 0 }, dir, { quiet: true });
   trainSplit = new SplitReader(splitFile(dir, "train"));
   valSplit = new SplitReader(splitFile(dir, "val"));
 });

@@ -1,4 +1,4 @@
-import { generateCommand, showCommand } from "./data";
+import { baselinesCommand, generateCommand, showCommand } from "./data";
 import { modelsCommand } from "./models";
 import { experimentCommand, resultsCommand, sweepCommand, trackCommand, trainCommand } from "./experiment";
 
@@ -18,6 +18,7 @@ type Command = { run: (argv: string[]) => Promise<number>; help: string };
 
 const COMMANDS: Record<string, Command> = {
   generate: { run: generateCommand, help: "make a data set of puzzles (train/val/test) under --out DIR" },
+  baselines: { run: baselinesCommand, help: "accuracies of rung-blind rules (chance, plain, START, Bayes) on a data set's split" },
   show: { run: showCommand, help: "render one stored puzzle with its traced path(s) to a PNG" },
   models: { run: modelsCommand, help: "parameter counts of every model variant" },
   train: { run: trainCommand, help: "train one model on one data set (optionally from a checkpoint, with a freeze group)" },

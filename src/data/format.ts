@@ -54,11 +54,13 @@ export function writeSplit(
   spec: DatasetSpec,
   split: Split,
   count: number,
-  imageAt: (i: number) => { rgb: Uint8Array; label: number; plain: number; hash: string },
+  imageAt: (i: number) => { rgb: Uint8Array; label: number; plain: number; hash: string; ladder: string },
 ): DatasetHeader {
   const size = spec.difficulty.size;
   const offsets = offsetsFor(count, size);
   const rec: SplitRecords = { labels: new Uint8Array(count), plain: new Uint8Array(count), hashes: [] };
+  // Ladder hashes are not stored (the split is a function of them), only counted in the stats.
+  const ladders: string[] = [];
   let header!: DatasetHeader;
   replaceAtomically(target, (tmp) => {
     const fd = fs.openSync(tmp, "w");
@@ -79,6 +81,7 @@ export function writeSplit(
           rec.labels[i0 + k] = s.label;
           rec.plain[i0 + k] = s.plain;
           rec.hashes.push(s.hash);
+          ladders.push(s.ladder);
         }
         put(buf, offsets.images + i0 * size * size * 3);
       }
@@ -93,7 +96,7 @@ export function writeSplit(
         image: { height: size, width: size, channels: 3 },
         offsets,
         sha256: sha.digest("hex"),
-        stats: computeStats(rec.labels, rec.plain, rec.hashes, spec.difficulty.lanes),
+        stats: computeStats(rec.labels, rec.plain, rec.hashes, ladders, spec.difficulty.lanes),
       };
       const json = Buffer.from(JSON.stringify(header), "utf8");
       if (json.length > HEADER_BYTES - 12) throw new Error(`header of ${json.length} bytes does not fit the ${HEADER_BYTES - 12} reserved`);

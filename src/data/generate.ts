@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { DatasetSpec, Split, SPLITS, validateSpec } from "./spec";
 import { renderSample } from "./sample";
+import { writeHeldoutTest } from "./heldout";
 import { DatasetHeader, writeSplit } from "./format";
 import { DatasetStats, mergeStats } from "./stats";
 import { writeJsonAtomic } from "../util/atomic";
@@ -18,6 +19,8 @@ export interface DatasetSummary {
   class_histogram: number[];
   fraction_label_eq_plain: number;
   duplicates: number;
+  distinct_puzzles: number;
+  distinct_ladders: number;
   seconds: number;
   puzzles_per_s: number;
 }
@@ -60,11 +63,12 @@ export function ensureDataset(spec: DatasetSpec, counts: SplitCounts, out: strin
 }
 
 /**
- * Writes DIR/{train,val,test}.amida and DIR/dataset.json. Everything is validated before the
+ * Writes DIR/{train,val,test}.amida, DIR/test-heldout.amida (data/heldout.ts) and DIR/dataset.json. Everything is validated before the
  * first puzzle is drawn; each file appears whole or not at all.
  */
 export function generateDataset(spec: DatasetSpec, counts: SplitCounts, out: string, opts: { quiet?: boolean; onLine?: (l: string) => void } = {}): DatasetSummary {
   validateSpec(spec);
+  if (spec.style !== undefined) throw new Error(`style '${spec.style}' is only for the held-out test file that generate writes itself; data sets are drawn in the standard style`);
   validateCounts(counts);
   if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new Error(`output '${out}' exists and is not a directory`);
   fs.mkdirSync(out, { recursive: true });
@@ -79,6 +83,7 @@ export function generateDataset(spec: DatasetSpec, counts: SplitCounts, out: str
       return renderSample(spec, split, i);
     });
   }
+  if (counts.test > 0) writeHeldoutTest(spec, counts.test, out);
   const seconds = (Date.now() - t0) / 1000;
   const splits = Object.fromEntries(Object.entries(headers).map(([k, h]) => [k, h!.stats])) as Partial<Record<Split, DatasetStats>>;
   const merged = mergeStats(Object.values(splits));

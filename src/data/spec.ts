@@ -1,10 +1,23 @@
 import { Difficulty, validateDifficulty } from "../puzzle/difficulty";
-import { Nuisance, NO_NUISANCE, validateNuisance } from "../puzzle/render";
+import { Nuisance, NO_NUISANCE, validateNuisance } from "../puzzle/nuisance";
+import { RENDER_STYLES, RenderStyle } from "../puzzle/layout";
+import { debiasedProblem } from "../puzzle/ladders";
+
 
 export const TASKS = ["plain", "warp"] as const;
 export type Task = (typeof TASKS)[number];
 export const SPLITS = ["train", "val", "test"] as const;
 export type Split = (typeof SPLITS)[number];
+
+/**
+ * How puzzles are drawn (docs/SAMPLING.md). `debiased`: the ladder's permutation is uniform and
+ * the label independent of START and both colour orders, so a rung-blind rule scores chance.
+ * `blog`: the seed's sampling (uniform rung count, rungs dropped at random slots), kept for
+ * comparison; a rung-blind rule beats chance on it.
+ */
+export const SAMPLINGS = ["debiased", "blog"] as const;
+export type Sampling = (typeof SAMPLINGS)[number];
+export const DEFAULT_SAMPLING: Sampling = "debiased";
 
 /** Everything that decides a data set's pixels and labels; recorded in every file header. */
 export interface DatasetSpec {
@@ -14,6 +27,13 @@ export interface DatasetSpec {
   difficulty: Difficulty;
   nuisance: Nuisance;
   seed: number;
+  /** How structures and labels are drawn; see `SAMPLINGS`. */
+  sampling: Sampling;
+  /**
+   * The renderer's style; absent means standard. Only `test-heldout.amida`'s header says
+   * `heldout`: it is never a training option (data/heldout.ts).
+   */
+  style?: RenderStyle;
 }
 
 export function validateSpec(s: DatasetSpec): DatasetSpec {
@@ -22,8 +42,16 @@ export function validateSpec(s: DatasetSpec): DatasetSpec {
   if (s.task === "plain" && s.hops !== 0) throw new Error(`task 'plain' means hops = 0, got hops = ${s.hops}; use --task warp for hops >= 1`);
   if (s.task === "warp" && s.hops === 0) throw new Error("task 'warp' needs hops >= 1 (hops = 0 is the plain task)");
   if (!Number.isInteger(s.seed) || s.seed < 0 || s.seed > 2 ** 31) throw new Error(`seed must be an integer in 0..2^31, got ${s.seed}`);
+  if (!SAMPLINGS.includes(s.sampling)) throw new Error(`unknown sampling '${s.sampling}'; allowed: ${SAMPLINGS.join(", ")}`);
+  if (s.style !== undefined && !Object.prototype.hasOwnProperty.call(RENDER_STYLES, s.style)) {
+    throw new Error(`unknown style '${s.style}'; allowed: ${Object.keys(RENDER_STYLES).join(", ")}`);
+  }
   validateDifficulty(s.difficulty);
   validateNuisance(s.nuisance ?? NO_NUISANCE);
+  if (s.sampling === "debiased") {
+    const why = debiasedProblem(s.difficulty, s.hops);
+    if (why) throw new Error(why);
+  }
   return s;
 }
 

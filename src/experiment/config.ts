@@ -10,9 +10,7 @@ import { DEFAULT_TRAIN, OPTIMIZERS, TrainConfig, validateTrainConfig } from "../
 import { validateModelSpec, isMobileViT } from "../models/registry";
 import { FREEZE_GROUPS } from "../models/freeze";
 import { mobileViTGeometry } from "../models/mobilevit";
-
-export const SAMPLINGS = ["debiased", "blog"] as const;
-export type Sampling = (typeof SAMPLINGS)[number];
+import { Sampling, SAMPLINGS } from "../data/spec";
 
 /** The two contestants of the seed's experiment. */
 export const TRACKS = ["cnn", "vit"] as const;

@@ -11,7 +11,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { fork } from "child_process";
-import { NO_NUISANCE } from "../puzzle/render";
+import { NO_NUISANCE } from "../puzzle/nuisance";
 import { DatasetSpec } from "../data/spec";
 import { ensureDataset } from "../data/generate";
 import { RunConfig, RunMetrics, runTraining } from "./run";

@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as tf from "@tensorflow/tfjs";
 import { SplitReader } from "../data/format";
 import { rungBlindBaselines, rungBlindPredictions } from "../data/baselines";
-import { heldoutTestFile } from "../data/sample";
+import { heldoutTestFile } from "../data/heldout";
 import { evaluate, Evaluation } from "../train/evaluate";
 
 export interface ValidityMetrics {

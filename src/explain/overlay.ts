@@ -1,5 +1,5 @@
 import { Canvas } from "canvas";
-import { rgbToCanvas } from "../puzzle/render";
+import { rgbToCanvas } from "../puzzle/annotate";
 
 /** Perceptually ordered blue -> red colour map (turbo-like anchors), for 0..1. */
 function heatColour(v: number): [number, number, number] {

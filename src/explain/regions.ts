@@ -1,6 +1,6 @@
 import { createCanvas } from "canvas";
 import { Puzzle } from "../puzzle/puzzle";
-import { layout } from "../puzzle/render";
+import { layout } from "../puzzle/layout";
 import { trace, tracePath, warpLanes } from "../puzzle/trace";
 
 /** A 0/1 mask (size*size) drawn with node-canvas: whatever `draw` strokes or fills counts. */

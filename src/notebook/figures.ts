@@ -1,5 +1,5 @@
 import { createCanvas, Canvas } from "canvas";
-import { rgbToCanvas } from "../puzzle/render";
+import { rgbToCanvas } from "../puzzle/annotate";
 
 /** A grid of stored puzzles with a caption under each (label, prediction, ...). */
 export function imageGrid(images: Uint8Array[], size: number, captions: string[], opts: { cols?: number; scale?: number; captionColours?: string[] } = {}): Canvas {

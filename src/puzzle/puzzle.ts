@@ -73,8 +73,23 @@ export function structureKey(p: Puzzle): string {
 
 /** 64-bit structure hash as 16 hex digits (two independent 32-bit FNV-1a lanes). */
 export function structureHash(p: Puzzle): string {
-  const key = structureKey(p);
+  return hash64(structureKey(p));
+}
+
+/** Two independent 32-bit FNV-1a lanes, as 16 hex digits. */
+function hash64(key: string): string {
   const a = fnv1a(key, 0x811c9dc5);
   const b = fnv1a(key, 0x050c5d1f);
   return a.toString(16).padStart(8, "0") + b.toString(16).padStart(8, "0");
+}
+
+/** Canonical text of a ladder: the rungs and START, whatever the colours. */
+export function ladderKey(p: Puzzle): string {
+  const rungs = p.rungs.map((r) => `${r.row}.${r.left}`).join(",");
+  return `${p.lanes}|${p.rows}|${rungs}|${p.start}`;
+}
+
+/** 64-bit ladder hash as 16 hex digits: splits are a function of it, so they never share a ladder. */
+export function ladderHash(p: Puzzle): string {
+  return hash64(ladderKey(p));
 }

@@ -1,6 +1,8 @@
+/** The model's input: a puzzle drawn into RGB bytes (display overlays are in annotate.ts). */
 import { createCanvas, Canvas, CanvasRenderingContext2D } from "canvas";
 import { Puzzle } from "./puzzle";
-import { tracePath, warpLanes } from "./trace";
+import { NO_NUISANCE } from "./nuisance";
+import { layout, rungShiftLimit, STANDARD_STYLE, Style, variedStyle } from "./layout";
 import { Rng } from "../util/rng";
 
 /** Eight clearly distinct colours (none white, none dark: white is START, dark is the ladder). */
@@ -16,68 +18,16 @@ export const PALETTE: ReadonlyArray<readonly [number, number, number]> = [
 ];
 export const PALETTE_NAMES = ["red", "green", "blue", "orange", "purple", "cyan", "magenta", "yellow"];
 
-/** Optional distractions; all zero by default so the plain picture is what the spec draws. */
-export interface Nuisance {
-  /** Max displacement in pixels of lanes, rungs and circles, and of the line width. */
-  jitter: number;
-  /** 0..1: how far the background may drift from white towards a random colour. */
-  tint: number;
-  /** Max absolute per-pixel noise added to each channel, 0..255. */
-  noise: number;
-}
-export const NO_NUISANCE: Nuisance = { jitter: 0, tint: 0, noise: 0 };
-
-export function validateNuisance(n: Nuisance): Nuisance {
-  const check = (name: string, v: number, hi: number) => {
-    if (!(typeof v === "number" && v >= 0 && v <= hi)) throw new Error(`nuisance.${name} must be a number in 0..${hi}, got ${v}`);
-  };
-  check("jitter", n.jitter, 4);
-  check("tint", n.tint, 1);
-  check("noise", n.noise, 128);
-  return n;
-}
-
-/** Where things sit in a size x size image; shared by the renderer and every overlay. */
-export interface Layout {
-  size: number;
-  radius: number;
-  lineWidth: number;
-  laneX: (lane: number) => number;
-  topY: number;
-  bottomY: number;
-  /** y of a rung row; row -1 is the top circle and row `rows` the bottom circle. */
-  rowY: (row: number) => number;
-}
-
-export function layout(p: Pick<Puzzle, "lanes" | "rows">, size: number): Layout {
-  const spacing = size / p.lanes;
-  const radius = Math.min(0.36 * spacing, 0.08 * size);
-  const margin = Math.max(1, size * 0.02);
-  const topY = margin + radius;
-  const bottomY = size - margin - radius;
-  const y0 = topY + radius + 1;
-  const y1 = bottomY - radius - 1;
-  // Odd-width lines centred on pixel centres render crisp instead of as two grey rows.
-  const snap = (v: number) => Math.floor(v) + 0.5;
-  return {
-    size,
-    radius,
-    lineWidth: Math.max(1, Math.round(size / 64)),
-    laneX: (lane) => snap((lane + 0.5) * spacing),
-    topY,
-    bottomY,
-    rowY: (row) => (row < 0 ? topY : row >= p.rows ? bottomY : snap(y0 + ((row + 0.5) * (y1 - y0)) / p.rows)),
-  };
-}
-
 const rgb = (c: readonly number[]) => `rgb(${c[0]},${c[1]},${c[2]})`;
 
 /**
- * Draws the puzzle in image coordinates (callers scale the context for bigger pictures).
- * With a nuisance, `rng` supplies the jitter and tint so the pixels stay a function of the sample.
+ * Draws the puzzle in image coordinates (callers scale the context for bigger pictures), in
+ * `style` (varied per sample when `nuisance.vary` > 0). With a nuisance, `rng` supplies the jitter,
+ * tint and style so the pixels stay a function of the sample.
  */
-export function drawPuzzle(ctx: CanvasRenderingContext2D, p: Puzzle, size: number, nuisance = NO_NUISANCE, rng?: Rng): void {
-  const L = layout(p, size);
+export function drawPuzzle(ctx: CanvasRenderingContext2D, p: Puzzle, size: number, nuisance = NO_NUISANCE, rng?: Rng, style: Style = STANDARD_STYLE): void {
+  const vary = nuisance.vary ?? 0;
+  const L = layout(p, size, vary > 0 && rng ? variedStyle(rng, vary) : style);
   const j = (scale = 1) => (nuisance.jitter > 0 && rng ? (rng() * 2 - 1) * nuisance.jitter * scale : 0);
   let bg = [255, 255, 255];
   if (nuisance.tint > 0 && rng) {
@@ -90,13 +40,14 @@ export function drawPuzzle(ctx: CanvasRenderingContext2D, p: Puzzle, size: numbe
   const xs = Array.from({ length: p.lanes }, (_, i) => L.laneX(i) + j(0.5));
   ctx.strokeStyle = "rgb(20,20,20)";
   ctx.lineWidth = Math.max(0.6, L.lineWidth + j(0.25));
+  const shift = rungShiftLimit(L, ctx.lineWidth);
   ctx.beginPath();
   for (const x of xs) {
     ctx.moveTo(x, L.topY + L.radius);
     ctx.lineTo(x, L.bottomY - L.radius);
   }
   for (const r of p.rungs) {
-    const y = L.rowY(r.row) + j(0.5);
+    const y = L.rowY(r.row) + Math.max(-shift, Math.min(shift, j(0.5)));
     ctx.moveTo(xs[r.left], y);
     ctx.lineTo(xs[r.left + 1], y);
   }
@@ -129,6 +80,8 @@ function circleSprite(fill: string, radius: number, lineWidth: number): Canvas {
     ctx.strokeStyle = "rgb(20,20,20)";
     ctx.lineWidth = lineWidth;
     ctx.stroke();
+    // Varied styles draw a new radius per sample: keep the cache bounded.
+    if (sprites.size >= 512) sprites.clear();
     sprites.set(key, c);
   }
   return c;
@@ -145,11 +98,11 @@ function scratchCanvas(size: number): Canvas {
 }
 
 /** The model's input: size*size*3 bytes, row-major RGB. */
-export function renderRGB(p: Puzzle, size: number, nuisance = NO_NUISANCE, rng?: Rng): Uint8Array {
+export function renderRGB(p: Puzzle, size: number, nuisance = NO_NUISANCE, rng?: Rng, style: Style = STANDARD_STYLE): Uint8Array {
   const canvas = scratchCanvas(size);
   const ctx = canvas.getContext("2d");
   ctx.setTransform(1, 0, 0, 1, 0, 0);
-  drawPuzzle(ctx, p, size, nuisance, rng);
+  drawPuzzle(ctx, p, size, nuisance, rng, style);
   const rgba = ctx.getImageData(0, 0, size, size).data;
   const out = new Uint8Array(size * size * 3);
   const noise = nuisance.noise > 0 && rng ? nuisance.noise : 0;
@@ -160,61 +113,4 @@ export function renderRGB(p: Puzzle, size: number, nuisance = NO_NUISANCE, rng?:
     }
   }
   return out;
-}
-
-/** RGB bytes (as stored in a data set) onto a canvas, upscaled with hard pixel edges. */
-export function rgbToCanvas(rgbBytes: Uint8Array, size: number, scale: number): Canvas {
-  const small = createCanvas(size, size);
-  const sctx = small.getContext("2d");
-  const img = sctx.createImageData(size, size);
-  for (let i = 0, o = 0; o < rgbBytes.length; i += 4, o += 3) {
-    img.data[i] = rgbBytes[o];
-    img.data[i + 1] = rgbBytes[o + 1];
-    img.data[i + 2] = rgbBytes[o + 2];
-    img.data[i + 3] = 255;
-  }
-  sctx.putImageData(img, 0, 0);
-  const big = createCanvas(size * scale, size * scale);
-  const ctx = big.getContext("2d");
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(small, 0, 0, size * scale, size * scale);
-  return big;
-}
-
-const PATH_COLOURS = ["rgba(0,0,0,0.85)", "rgba(255,0,0,0.85)", "rgba(0,110,255,0.85)", "rgba(0,170,0,0.85)"];
-
-/**
- * The stored pixels, enlarged, with the warp route drawn on top: the plain trace from START
- * (black), then each hop's trace in its own colour, dashed hop arrows from bottom to top.
- */
-export function puzzleWithPaths(rgbBytes: Uint8Array, p: Puzzle, size: number, hops: number, scale = 6): Canvas {
-  const canvas = rgbToCanvas(rgbBytes, size, scale);
-  const ctx = canvas.getContext("2d");
-  ctx.scale(scale, scale);
-  const L = layout(p, size);
-  const lanes = warpLanes(p, hops);
-  ctx.lineWidth = Math.max(1, size / 40);
-  lanes.forEach((lane, k) => {
-    const offset = (k - (lanes.length - 1) / 2) * 0.6;
-    ctx.strokeStyle = PATH_COLOURS[k % PATH_COLOURS.length];
-    ctx.setLineDash([]);
-    ctx.beginPath();
-    tracePath(p, lane).forEach(([l, row], i) => {
-      const x = L.laneX(l) + offset;
-      const y = L.rowY(row);
-      if (i === 0) ctx.moveTo(x, y);
-      else ctx.lineTo(x, y);
-    });
-    ctx.stroke();
-    if (k + 1 < lanes.length) {
-      const end = tracePath(p, lane).at(-1)![0];
-      ctx.setLineDash([1.5, 1]);
-      ctx.beginPath();
-      ctx.moveTo(L.laneX(end), L.bottomY);
-      ctx.lineTo(L.laneX(lanes[k + 1]), L.topY);
-      ctx.stroke();
-    }
-  });
-  ctx.setLineDash([]);
-  return canvas;
 }
