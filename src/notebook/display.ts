@@ -15,17 +15,22 @@ function writer(): ((data: unknown, update: boolean) => void) | null {
 }
 
 /** Sends one output with every MIME type in `data`; false outside a kernel (nothing shown). */
-export function showBundle(data: Bundle, displayId?: string, update = false): boolean {
+/** Whether a notebook kernel is there to display to (false in the CLI and tests). */
+export function inKernel(): boolean {
+  return writer() !== null;
+}
+
+/** Sends one multi-MIME output; void, so a cell ending in a display prints nothing more. */
+export function showBundle(data: Bundle, displayId?: string, update = false): void {
   const w = writer();
-  if (!w) return false;
+  if (!w) return;
   const encoded: Record<string, string | object> = {};
   for (const [k, v] of Object.entries(data)) encoded[k] = v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v;
   w({ data: encoded, metadata: {}, transient: displayId ? { display_id: displayId } : {} }, update);
-  return true;
 }
 
-export const showPNG = (png: Uint8Array): boolean => showBundle({ "image/png": png as unknown as object });
-export const showMarkdown = (md: string): boolean => showBundle({ "text/markdown": md, "text/plain": md });
+export const showPNG = (png: Uint8Array): void => showBundle({ "image/png": png as unknown as object });
+export const showMarkdown = (md: string): void => showBundle({ "text/markdown": md, "text/plain": md });
 
 /** A display that is overwritten in place: progress lines during long cells. */
 export function liveLine(): (line: string) => void {

@@ -8,7 +8,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { createHash } from "crypto";
-import { showMarkdown } from "./display";
+import { inKernel, showMarkdown } from "./display";
 
 /** finished: usable; unfinished: started (or stale) but not usable; missing: never started. */
 export type RunState = "finished" | "unfinished" | "missing";
@@ -93,6 +93,7 @@ export function requireFinishedRuns(runsDir: string, runs: NeededRun[], opts: { 
     throw new Error(`${opts.reader} reads runs in ${runsDir} that are not finished:\n  ${lines.join("\n  ")}\n${todo}`);
   }
   const md = `**⚠ WARNING: ${bad.length} of ${runs.length} runs in \`${runsDir}\` are not finished; ${opts.reader} marks them below.**\n\n${lines.map((l) => `- ${l}`).join("\n")}\n\nTo fix: ${todo}.`;
-  if (!showMarkdown(md)) console.error(md);
+  if (inKernel()) showMarkdown(md);
+  else console.error(md);
   return statuses;
 }
