@@ -94,6 +94,7 @@ export async function showCommand(argv: string[]): Promise<number> {
     argv,
     { split: { type: "string" }, index: { type: "string" }, scale: { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } },
     SHOW_USAGE,
+    1,
   );
   if (v.help) {
     console.log(SHOW_USAGE);

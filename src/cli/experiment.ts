@@ -3,11 +3,12 @@ import * as path from "path";
 import { listArg, runSweep, SweepGrid } from "../experiment/sweep";
 import { heatmapSpec, vegaLiteToSVG } from "../notebook/charts";
 import { writeFileAtomic } from "../util/atomic";
-import { parse, intOpt, numOpt } from "./args";
+import { parse, intOpt, numOpt, rangeOpt } from "./args";
+import { validateName } from "../util/names";
 import { DEFAULT_TRAIN, TrainConfig, OPTIMIZERS } from "../train/config";
 import { FreezeGroup } from "../models/freeze";
 import { runTraining } from "../experiment/run";
-import { applyOverrides, collectResults, experimentPreset, ExperimentConfig, resultsMarkdown, runExperiment, runTrack, Stage, Track, EXPERIMENT_PRESETS } from "../experiment/protocol";
+import { applyOverrides, collectResults, experimentPreset, ExperimentConfig, resultsMarkdown, runExperiment, runTrack, Stage, Track, trackRuns, EXPERIMENT_PRESETS } from "../experiment/protocol";
 import { initBackend } from "../backend/select";
 
 const TRAIN_USAGE = `usage: amida train --model NAME --data DIR --name RUN [--runs runs] [--init CHECKPOINT_DIR] [--freeze none|first5|stem+early-transformer|all-but-head]
@@ -85,14 +86,16 @@ export async function experimentCommand(argv: string[]): Promise<number> {
     console.log(EXP_USAGE);
     return 0;
   }
-  const base: ExperimentConfig = v.config ? JSON.parse(fs.readFileSync(v.config, "utf8")) : experimentPreset(v.preset ?? "quick");
+  const base: ExperimentConfig = v.config ? readExperimentConfig(v.config) : experimentPreset(v.preset ?? "quick");
+  // 0 is refused here, not ignored: the overrides treat a falsy value as "not given".
   const cfg = applyOverrides(base, {
-    name: v.name,
-    plainTrain: v["plain-train"] ? intOpt("plain-train", v["plain-train"]) : undefined,
-    warpTrain: v["warp-train"] ? intOpt("warp-train", v["warp-train"]) : undefined,
-    epochs: v.epochs ? intOpt("epochs", v.epochs) : undefined,
+    name: v.name === undefined ? undefined : validateName("experiment", v.name),
+    plainTrain: v["plain-train"] === undefined ? undefined : rangeOpt("plain-train", v["plain-train"], 1, 10_000_000),
+    warpTrain: v["warp-train"] === undefined ? undefined : rangeOpt("warp-train", v["warp-train"], 1, 10_000_000),
+    epochs: v.epochs === undefined ? undefined : rangeOpt("epochs", v.epochs, 1, 10_000),
     serial: v.serial,
   });
+  validateName("experiment", cfg.name);
   if (v.backend) process.env.AMIDA_BACKEND = v.backend;
   const backend = await initBackend();
   console.log(JSON.stringify(cfg));
@@ -100,6 +103,19 @@ export async function experimentCommand(argv: string[]): Promise<number> {
   console.log(resultsMarkdown(rows));
   console.log(JSON.stringify({ experiment: cfg.name, backend: backend.name, rows }));
   return 0;
+}
+
+/** An experiment config file, refused with its name and the missing fields unless it is whole. */
+function readExperimentConfig(file: string): ExperimentConfig {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`--config '${file}' cannot be read as JSON: ${(e as Error).message}`);
+  }
+  const missing = Object.keys(experimentPreset("tiny")).filter((k) => !raw || typeof raw !== "object" || !(k in raw));
+  if (missing.length) throw new Error(`--config '${file}' lacks ${missing.join(", ")}; start from a whole config, e.g. RUNS/tiny/experiment.json written by 'amida experiment --preset tiny'`);
+  return raw as unknown as ExperimentConfig;
 }
 
 /** Internal: one track of an experiment in its own process (see protocol.ts). */
@@ -141,7 +157,8 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     seed: intOpt("seed", v.seed, 0),
   };
   const runsDir = v.runs ?? "runs";
-  const rows = await runSweep(grid, { runsDir, dataDir: v.data ?? "data" }, { workers: v.workers ? intOpt("workers", v.workers) : undefined });
+  validateName("sweep", grid.name);
+  const rows = await runSweep(grid, { runsDir, dataDir: v.data ?? "data" }, { workers: v.workers === undefined ? undefined : rangeOpt("workers", v.workers, 1, 256) });
   const svg = await vegaLiteToSVG(heatmapSpec(rows, `test accuracy: ${grid.name}`));
   writeFileAtomic(path.join(runsDir, grid.name, "heatmap.svg"), svg);
   console.log(JSON.stringify(rows));
@@ -164,5 +181,8 @@ export async function resultsCommand(argv: string[]): Promise<number> {
   const rows = collectResults(cfg, { runsDir, dataDir: v.data ?? "data" });
   if (rows.length === 0) throw new Error(`no finished runs for experiment '${cfg.name}' under ${runsDir}/${cfg.name}`);
   console.log(resultsMarkdown(rows));
+  // A run without metrics is not silently left out of the table.
+  const unfinished = (["cnn", "vit"] as Track[]).flatMap((t) => trackRuns(cfg, t, { plain: "", warp: "" }, runsDir)).filter((r) => !rows.some((x) => x.run === r.name));
+  if (unfinished.length) console.error(`not in the table (no readable metrics.json under ${path.join(runsDir, cfg.name)}): ${unfinished.map((r) => r.name).join(", ")}`);
   return 0;
 }

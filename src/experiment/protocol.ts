@@ -9,7 +9,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { fork } from "child_process";
+import { forkChild, Job, runAll } from "../util/children";
 import * as os from "os";
 import { Difficulty, presetDifficulty, validateDifficulty } from "../puzzle/difficulty";
 import { NO_NUISANCE } from "../puzzle/render";
@@ -167,23 +167,18 @@ export async function runTrack(cfg: ExperimentConfig, track: Track, stages: Stag
   return out;
 }
 
-function forkTrack(configFile: string, track: Track, stages: Stage[], data: { plain: string; warp: string }, runsDir: string, log: (l: string) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const bin = path.join(__dirname, "..", "..", "bin", "amida.js");
-    const child = fork(bin, ["_track", configFile, track, stages.join(","), data.plain, data.warp, runsDir], { stdio: ["ignore", "pipe", "pipe", "ipc"] });
-    const pipe = (s: NodeJS.ReadableStream | null) => {
-      let buf = "";
-      s?.on("data", (d) => {
-        buf += d;
-        const lines = buf.split("\n");
-        buf = lines.pop()!;
-        lines.filter((l) => l.trim()).forEach((l) => log(`[${track}] ${l.replace(/^.*\r/, "")}`));
-      });
+function forkTrack(configFile: string, track: Track, stages: Stage[], data: { plain: string; warp: string }, runsDir: string, log: (l: string) => void): Job {
+  const bin = path.join(__dirname, "..", "..", "bin", "amida.js");
+  const lines = () => {
+    let buf = "";
+    return (d: string) => {
+      buf += d;
+      const parts = buf.split("\n");
+      buf = parts.pop()!;
+      parts.filter((l) => l.trim()).forEach((l) => log(`[${track}] ${l.replace(/^.*\r/, "")}`));
     };
-    pipe(child.stdout);
-    pipe(child.stderr);
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`the ${track} track failed (exit ${code}); see the lines above`))));
-  });
+  };
+  return { name: `the ${track} track`, start: () => forkChild(bin, ["_track", configFile, track, stages.join(","), data.plain, data.warp, runsDir], lines(), lines()) };
 }
 
 export type ResultRow = Pick<RunMetrics, "model" | "stage" | "frozen" | "train_count" | "epochs" | "test_acc" | "ci95" | "seconds" | "backend" | "chance" | "confusion"> & { run: string };
@@ -227,7 +222,7 @@ export async function runStages(cfg: ExperimentConfig, stages: Stage[], paths: P
   const cores = os.availableParallelism?.() ?? os.cpus().length;
   if (cfg.parallel && cores >= 2) {
     log(`running the cnn and vit tracks in parallel (${cores} cores)`);
-    await Promise.all(tracks.map((t) => forkTrack(configFile, t, stages, data, runsDir, log)));
+    await runAll(tracks.map((t) => forkTrack(configFile, t, stages, data, runsDir, log)), tracks.length);
   } else {
     for (const t of tracks) await runTrack(cfg, t, stages, data, runsDir, log);
   }

@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { fork } from "child_process";
+import { forkChild, Job, runAll } from "../util/children";
 import { presetDifficulty } from "../puzzle/difficulty";
 import { NO_NUISANCE } from "../puzzle/render";
 import { ensureDataset } from "../data/generate";
@@ -81,14 +81,17 @@ function cells(g: SweepGrid, paths: { runsDir: string; dataDir: string }): Cell[
   return out;
 }
 
-function runCell(args: string[], log: (l: string) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = fork(path.join(__dirname, "..", "..", "bin", "amida.js"), args, { stdio: ["ignore", "pipe", "pipe", "ipc"] });
-    let err = "";
-    child.stdout?.on("data", (d) => String(d).split("\n").filter((l) => /test accuracy/.test(l)).forEach(log));
-    child.stderr?.on("data", (d) => (err += d));
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`amida ${args.join(" ")} failed (exit ${code}): ${err.split("\n").filter((l) => l.startsWith("amida:")).join(" ")}`))));
-  });
+function runCell(name: string, args: string[], log: (l: string) => void): Job {
+  return {
+    name,
+    start: () => {
+      let err = "";
+      const run = forkChild(path.join(__dirname, "..", "..", "bin", "amida.js"), args, (d) => d.split("\n").filter((l) => /test accuracy/.test(l)).forEach(log), (d) => (err += d));
+      // Name the failing command and its own error line in the log before the summary.
+      run.done.then((r) => r.code !== 0 && r.signal === null && log(`amida ${args.join(" ")} failed (exit ${r.code ?? r.signal}): ${err.split("\n").filter((l) => l.startsWith("amida:")).join(" ")}`));
+      return run;
+    },
+  };
 }
 
 export async function runSweep(g: SweepGrid, paths: { runsDir: string; dataDir: string }, opts: { log?: (l: string) => void; workers?: number } = {}): Promise<SweepRow[]> {
@@ -106,14 +109,9 @@ export async function runSweep(g: SweepGrid, paths: { runsDir: string; dataDir: 
   const todo = cells(g, paths);
   const workers = Math.max(1, Math.min(opts.workers ?? (os.availableParallelism?.() ?? os.cpus().length), todo.length));
   log(`sweep '${g.name}': ${todo.length} runs, ${workers} at a time`);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: workers }, async () => {
-      while (next < todo.length) {
-        const c = todo[next++];
-        await runCell(c.args, (l) => log(`[${c.row.run}] ${l.replace(/^\[[^\]]*\]\s*/, "")}`));
-      }
-    }),
+  await runAll(
+    todo.map((c) => runCell(c.row.run, c.args, (l) => log(`[${c.row.run}] ${l.replace(/^\[[^\]]*\]\s*/, "")}`))),
+    workers,
   );
   const rows: SweepRow[] = todo.map((c) => {
     const m: RunMetrics = JSON.parse(fs.readFileSync(path.join(dir, c.row.run, "metrics.json"), "utf8"));
