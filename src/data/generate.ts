@@ -67,6 +67,7 @@ export function datasetMismatch(spec: DatasetSpec, counts: SplitCounts, out: str
 export function ensureDataset(spec: DatasetSpec, counts: SplitCounts, out: string, log: (line: string) => void = () => {}): string {
   const why = datasetMismatch(spec, counts, out);
   if (why === null) {
+    tidy(out);
     log(`data: reusing ${out}`);
     return out;
   }
@@ -74,6 +75,18 @@ export function ensureDataset(spec: DatasetSpec, counts: SplitCounts, out: strin
   const s = generateDataset(spec, counts, out, { quiet: true });
   log(`data: ${out}: ${s.count} puzzles in ${s.seconds.toFixed(1)} s, class histogram ${JSON.stringify(s.class_histogram)}, label == g1 ${(100 * s.fraction_label_eq_plain).toFixed(1)}%`);
   return out;
+}
+
+/** Removes a crashed writer's temporaries and stale lock beside `out`, unless a live writer holds it. */
+function tidy(out: string): void {
+  let release: () => void;
+  try {
+    release = acquireLock(lockFileFor(out), `tidy '${out}'`);
+  } catch {
+    return;
+  }
+  cleanLeftovers(path.resolve(out));
+  release();
 }
 
 /** Bytes the data set's files take on disk. */
