@@ -133,9 +133,9 @@ function reusableMetrics(dir: string, provText: string, fresh: boolean): { metri
     return { metrics: null, why: `${metricsFile} is missing or unreadable (${(e as Error).message.split("\n")[0]})` };
   }
   const ckpt = path.join(dir, "checkpoints");
-  const best = fs.existsSync(path.join(ckpt, "best")) ? path.join(ckpt, "best") : path.join(ckpt, "last");
-  if (!fs.existsSync(best)) return { metrics: null, why: `its checkpoints (${ckpt}) are missing` };
-  verifyCheckpoint(best);
+  const saved = ["last", "best"].map((k) => path.join(ckpt, k)).filter((d) => fs.existsSync(d));
+  if (saved.length === 0) return { metrics: null, why: `its checkpoints (${ckpt}) are missing` };
+  saved.forEach(verifyCheckpoint);
   return { metrics, why: "" };
 }
 
