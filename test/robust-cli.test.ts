@@ -31,8 +31,8 @@ test("4, 10, 11: names, zeros, extra words, bad configs and bench flags are refu
   const base = tmp();
   fs.writeFileSync(path.join(base, "empty.json"), "{}");
   const cases: Array<[string[], RegExp]> = [
-    [["experiment", "--name", "..", "--runs", base], /experiment name must be .*got '\.\.'/],
-    [["sweep", "--name", ".", "--runs", base], /sweep name must be .*got '\.'/],
+    [["experiment", "--name", "..", "--runs", base], /experiment name must use letters.*got '\.\.'/],
+    [["sweep", "--name", ".", "--runs", base], /sweep name must use letters.*got '\.'/],
     [["experiment", "--epochs", "0", "--runs", base], /--epochs must be an integer in 1\.\.10000, got 0/],
     [["experiment", "--plain-train", "0", "--runs", base], /--plain-train must be an integer in 1\.\./],
     [["experiment", "--config", path.join(base, "empty.json"), "--runs", base], /--config '.*empty\.json' lacks name, preset, difficulty/],

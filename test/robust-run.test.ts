@@ -103,7 +103,7 @@ test("4: run names '.', '..' and with separators are refused before anything is 
   fs.mkdirSync(path.join(parent, "checkpoints"), { recursive: true });
   fs.writeFileSync(path.join(parent, "checkpoints", "keep"), "x");
   for (const name of [".", "..", "a/b", "..\\x", ".hidden"]) {
-    await assert.rejects(runTraining(cfg(name), { runsDir: path.join(parent, "runs"), quiet: true }), /run name must be .*not starting with '\.'/, name);
+    await assert.rejects(runTraining(cfg(name), { runsDir: path.join(parent, "runs"), quiet: true }), /run name must use letters.* and not start with '\.'/, name);
   }
   assert.equal(fs.readFileSync(path.join(parent, "checkpoints", "keep"), "utf8"), "x");
   assert.equal(fs.existsSync(path.join(parent, "runs")), false);
@@ -123,4 +123,13 @@ test("10: an init checkpoint made for other data (3 vs 4 lanes) is refused befor
   const init = path.join(runs, "ref", "checkpoints", "best");
   await assert.rejects(runTraining(cfg("wrong-init", { data: four, init }), { runsDir: runs, quiet: true }), /init checkpoint '.*best' does not fit this data set: its layer '.*' has weights/);
   assert.equal(fs.existsSync(path.join(runs, "wrong-init", "checkpoints")), false);
+});
+
+test("10: a batch whose activations cannot fit is refused before training, with the numbers", async () => {
+  const big = path.join(base, "d256");
+  generateDataset({ task: "plain", hops: 0, difficulty: { ...presetDifficulty("easy"), size: 256 }, nuisance: NO_NUISANCE, seed: 0 }, { train: 4, val: 0, test: 4 }, big, { quiet: true });
+  const c = cfg("too-big", { data: big, model: "mobilenetv2_100", train: { ...DEFAULT_TRAIN, epochs: 1, batchSize: 512 } });
+  const limit = (await initBackend()).name === "wasm" ? "the wasm backend addresses at most 4\\.0 GiB" : "this machine has";
+  await assert.rejects(runTraining(c, { runsDir: runs, quiet: true }), new RegExp(`batch 512 needs at least [\\d.]+ GiB of activations for mobilenetv2_100 at 256 px, but ${limit}.*lower --batch`));
+  assert.equal(fs.existsSync(path.join(runs, "too-big", "checkpoints")), false);
 });

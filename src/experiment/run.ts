@@ -14,7 +14,8 @@ import { formatSummary } from "../models/summary";
 import { train, EpochRecord } from "../train/trainer";
 import { evaluate } from "../train/evaluate";
 import { TrainConfig, validateTrainConfig } from "../train/config";
-import { initBackend, describe } from "../backend/select";
+import { initBackend, describe, BackendInfo } from "../backend/select";
+import * as os from "os";
 import { writeJsonAtomic } from "../util/atomic";
 
 /** One training run: what to train, on what, from where, with what frozen. Saved as config.json. */
@@ -178,13 +179,30 @@ export async function runTraining(cfg: RunConfig, opts: { runsDir: string; fresh
   }
 }
 
-async function trainAndTest(cfg: RunConfig, dir: string, backend: Awaited<ReturnType<typeof initBackend>>, resume: boolean, opts: { quiet?: boolean; onLine?: (l: string) => void; onEpoch?: (r: EpochRecord, h: EpochRecord[]) => void | Promise<void> }, log: (l: string) => void): Promise<RunMetrics> {
+/**
+ * Refuses, before training, a batch whose forward activations alone (a lower bound on what a
+ * training step holds) exceed what the backend can address: 4 GiB for wasm32, the machine's
+ * memory otherwise. The error gives the numbers and the largest batch under that bound.
+ */
+function checkMemory(model: tf.LayersModel, batch: number, backend: BackendInfo): void {
+  // Per image: every layer's output, 4 bytes a value ([null, h, w, c] -> h*w*c).
+  const perImage = model.layers.reduce((a, l) => {
+    const shapes = (Array.isArray(l.outputShape[0]) ? l.outputShape : [l.outputShape]) as Array<Array<number | null>>;
+    return a + shapes.reduce((b, s) => b + s.slice(1).reduce<number>((p, d) => p * (d ?? 1), 1) * 4, 0);
+  }, 0);
+  const limit = backend.name === "wasm" ? 4 * 2 ** 30 : os.totalmem();
+  const where = backend.name === "wasm" ? "the wasm backend addresses at most 4.0 GiB" : `this machine has ${(limit / 2 ** 30).toFixed(1)} GiB`;
+  if (perImage * batch > limit) throw new Error(`batch ${batch} needs at least ${((perImage * batch) / 2 ** 30).toFixed(1)} GiB of activations for ${model.name} at ${model.inputs[0].shape[1]} px, but ${where}; lower --batch (above ${Math.max(1, Math.floor(limit / perImage))} it cannot fit)`);
+}
+
+async function trainAndTest(cfg: RunConfig, dir: string, backend: BackendInfo, resume: boolean, opts: { quiet?: boolean; onLine?: (l: string) => void; onEpoch?: (r: EpochRecord, h: EpochRecord[]) => void | Promise<void> }, log: (l: string) => void): Promise<RunMetrics> {
   const trainSplit = new SplitReader(splitFile(cfg.data, "train"));
   const valSplit = fs.existsSync(splitFile(cfg.data, "val")) ? new SplitReader(splitFile(cfg.data, "val")) : undefined;
   const testSplit = new SplitReader(splitFile(cfg.data, "test"));
   const spec = trainSplit.header.spec;
   const model = buildModel(validateModelSpec({ name: cfg.model, inputSize: spec.difficulty.size, classes: spec.difficulty.lanes, seed: cfg.modelSeed }));
   try {
+    checkMemory(model, cfg.train.batchSize, backend);
     if (cfg.init) await loadInit(model, cfg.init);
     const fr = freeze(model, cfg.freeze);
     log(`[${cfg.name}] ${describe(backend)}; ${cfg.model} on ${cfg.data} (${spec.task}, hops ${spec.hops}, ${trainSplit.count} train); freeze '${cfg.freeze}': ${fr.trainableParams.toLocaleString("en")} trainable, ${fr.frozenParams.toLocaleString("en")} frozen`);

@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { describeWriteError } from "./atomic";
 
 /** What a lock file holds: who took it, so a second writer can name it and a dead one be detected. */
 export interface LockInfo {
@@ -29,7 +30,11 @@ function alive(pid: number): boolean {
  * release function; the lock is also released when this process exits normally.
  */
 export function acquireLock(file: string, what: string): () => void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+  } catch (e) {
+    throw describeWriteError(file, e);
+  }
   const me: LockInfo = { pid: process.pid, host: os.hostname(), what, since: new Date().toISOString() };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
@@ -46,7 +51,7 @@ export function acquireLock(file: string, what: string): () => void {
       process.on("exit", release);
       return release;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw describeWriteError(file, e);
     }
     let holder: LockInfo | null = null;
     try {
