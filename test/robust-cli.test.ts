@@ -109,6 +109,16 @@ test("9: SIGINT and SIGTERM to a parent are forwarded; its children stop with it
   }
 });
 
+test("9: in a host that handles SIGINT itself (a notebook kernel), the children stop and the host lives on", async () => {
+  const f = family(sleeper, `process.on("SIGINT", () => setTimeout(() => { console.log("host still here"); process.exit(0); }, 200)); ${forkOne}`);
+  const pid = Number((await f.marker(/child (\d+)/))[1]);
+  f.p.kill("SIGINT");
+  const e = await f.exit;
+  assert.equal(e.code, 0, e.err);
+  assert.match(e.out, /host still here/);
+  assert.ok(await gone(pid), `child ${pid} still running`);
+});
+
 test("9: a parent killed with SIGKILL takes its children with it (IPC channel closes)", async () => {
   const f = family(sleeper, forkOne);
   const pid = Number((await f.marker(/child (\d+)/))[1]);

@@ -13,11 +13,13 @@ function forwardSignals(): void {
   if (forwarding) return;
   forwarding = true;
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
-    process.on(sig, () => {
+    const handler = () => {
       for (const c of live) c.kill(sig);
-      // 128 + signal number, as a shell reports it.
-      process.exit(sig === "SIGINT" ? 130 : 143);
-    });
+      // Exit as the default action would (128 + signal number), unless the host handles the
+      // signal itself (a notebook kernel interrupts the cell and lives on).
+      if (process.listeners(sig).every((l) => l === handler)) process.exit(sig === "SIGINT" ? 130 : 143);
+    };
+    process.on(sig, handler);
   }
 }
 
