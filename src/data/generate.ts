@@ -71,7 +71,7 @@ export function ensureDataset(spec: DatasetSpec, counts: SplitCounts, out: strin
     log(`data: reusing ${out}`);
     return out;
   }
-  if (fs.existsSync(out)) log(`data: regenerating ${out}: ${why}`);
+  if (fs.existsSync(out)) log(`data: regenerating ${out}: ${why.split("; ")[0]}`);
   const s = generateDataset(spec, counts, out, { quiet: true });
   log(`data: ${out}: ${s.count} puzzles in ${s.seconds.toFixed(1)} s, class histogram ${JSON.stringify(s.class_histogram)}, label == g1 ${(100 * s.fraction_label_eq_plain).toFixed(1)}%`);
   return out;
