@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 NB_OUT ?= reports
 
-.PHONY: reproduce standard test bootstrap unit typecheck lint format notebooks-ci lab bench clean-data
+.PHONY: reproduce standard test bootstrap unit typecheck lint format notebooks-ci lab bench clean-data stress
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -43,6 +43,11 @@ lab: bootstrap
 bench: bootstrap
 	node --import tsx bench/generate.ts
 	node bin/amida.js bench train
+
+# kill -9 at random points of generate and train, N times; not part of `make test` (minutes).
+N ?= 50
+stress: bootstrap
+	nice -n 10 node --import tsx scripts/stress.ts $(N)
 
 clean-data:
 	rm -rf data/*/ reports/ runs/

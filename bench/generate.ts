@@ -8,8 +8,10 @@ import { renderSample } from "../src/data/sample";
 import { presetDifficulty } from "../src/puzzle/difficulty";
 import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { DatasetSpec, SAMPLINGS } from "../src/data/spec";
+import { checkBenchFlags } from "../src/cli/args";
 
 export async function main(argv: string[]): Promise<number> {
+  if (!checkBenchFlags(argv, { count: "int" }, "usage: amida bench generate [--count 5000]")) return 0;
   const i = argv.indexOf("--count");
   const count = i >= 0 ? Number(argv[i + 1]) : 5000;
   const out: Record<string, number> = {};

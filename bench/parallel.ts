@@ -8,6 +8,7 @@
 import { spawn } from "child_process";
 import * as os from "os";
 import * as path from "path";
+import { checkBenchFlags } from "../src/cli/args";
 
 function trainBench(args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -24,6 +25,7 @@ function trainBench(args: string[]): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (!checkBenchFlags(argv, { size: "int", steps: "int", model: "list" }, "usage: amida bench parallel [--size 32] [--steps 10] [--model mobilenetv2|mobilevit_xxs]")) return 0;
   const get = (flag: string, d: string) => {
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : d;

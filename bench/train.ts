@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { BACKENDS, describe, initBackend } from "../src/backend/select";
 import { buildModel } from "../src/models/registry";
 import { trainStep } from "../src/train/trainer";
+import { checkBenchFlags } from "../src/cli/args";
 
 interface Figures {
   train_ips: number;
@@ -46,6 +47,8 @@ function benchModel(name: string, size: number, batch: number, steps: number, li
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const usage = "usage: amida bench train [--batch 32] [--size 64] [--steps 5] [--cpu-seconds 120] [--backends wasm,cpu] [--models mobilenetv2,mobilevit_xxs]";
+  if (!checkBenchFlags(argv, { batch: "int", size: "int", steps: "int", "cpu-seconds": "int", backends: "list", models: "list" }, usage)) return 0;
   const arg = (flag: string, d: number) => {
     const i = argv.indexOf(flag);
     return i >= 0 ? Number(argv[i + 1]) : d;

@@ -112,6 +112,7 @@ export async function showCommand(argv: string[]): Promise<number> {
     argv,
     { split: { type: "string" }, index: { type: "string" }, scale: { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } },
     SHOW_USAGE,
+    1,
   );
   if (v.help) {
     console.log(SHOW_USAGE);
@@ -120,6 +121,7 @@ export async function showCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new Error(`expected one data set directory, got ${positionals.length}\n${SHOW_USAGE}`);
   if (!v.out) throw new Error(`--out FILE.png is required\n${SHOW_USAGE}`);
   if (!v.out.endsWith(".png")) throw new Error(`--out must name a .png file, got '${v.out}'`);
+  if (fs.existsSync(v.out) && fs.statSync(v.out).isDirectory()) throw new Error(`--out '${v.out}' is an existing directory; name a .png file path (nothing was written)`);
   const split = v.split ?? "test";
   if (!isSplit(split)) throw new Error(`--split must be one of ${SPLITS.join(", ")}, got '${split}'`);
   const scale = intOpt("scale", v.scale, 6);

@@ -3,7 +3,7 @@ import * as path from "path";
 import { defaultSweepParams, heatmapRows, runSweep, sweepFromParams, sweepMarkdown, SweepParams } from "../experiment/sweep";
 import { heatmapSpec, vegaLiteToSVG } from "../notebook/charts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic";
-import { parse, intOpt, numOpt } from "./args";
+import { parse, intOpt, numOpt, rangeOpt } from "./args";
 import { DEFAULT_TRAIN, TrainConfig, OPTIMIZERS } from "../train/config";
 import { FreezeGroup } from "../models/freeze";
 import { runTraining } from "../experiment/run";
@@ -152,7 +152,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   }
   const grid = sweepFromParams(p as unknown as SweepParams);
   const runsDir = values.runs ?? "runs";
-  const rows = await runSweep(grid, { runsDir, dataDir: values.data ?? "data" }, { workers: values.workers ? intOpt("workers", values.workers) : undefined });
+  const rows = await runSweep(grid, { runsDir, dataDir: values.data ?? "data" }, { workers: values.workers === undefined ? undefined : rangeOpt("workers", values.workers, 1, 256) });
   const svg = await vegaLiteToSVG(heatmapSpec(heatmapRows(rows), `test accuracy (mean over seeds): ${grid.name}`));
   writeFileAtomic(path.join(runsDir, grid.name, "heatmap.svg"), svg);
   console.log(sweepMarkdown(rows));

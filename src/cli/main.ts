@@ -1,3 +1,4 @@
+import { dieWithParent } from "../util/children";
 import { baselinesCommand, generateCommand, showCommand } from "./data";
 import { modelsCommand } from "./models";
 import { experimentCommand, resultsCommand, sweepCommand, trackCommand, trainCommand } from "./experiment";
@@ -35,6 +36,7 @@ ${Object.entries(COMMANDS)
   .join("\n")}`;
 
 export async function main(argv: string[]): Promise<number> {
+  dieWithParent();
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
     console.log(USAGE);

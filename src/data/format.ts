@@ -9,12 +9,17 @@
  *
  * The header holds the spec, split, count, offsets and the SHA-256 of the payload, so a file
  * describes itself and corruption is caught on open.
+ *
+ * A data set is a directory of such files plus `dataset.json`, its manifest: the one spec all
+ * files share and each file's SHA-256 over header and payload. It is written last, so a data
+ * set without one is incomplete, and every reader checks its file against it before any work.
  */
 import * as fs from "fs";
 import { createHash } from "crypto";
 import { replaceAtomically } from "../util/atomic";
-import { DatasetSpec, Split } from "./spec";
+import { DatasetSpec, fileSpec, Split } from "./spec";
 import { DatasetStats, computeStats } from "./stats";
+import * as path from "path";
 
 export const MAGIC = "AMIDAKJ1";
 export const HEADER_BYTES = 8192;
@@ -139,7 +144,12 @@ export class SplitReader {
         plain: new Uint8Array(tail.subarray(count, 2 * count)),
         hashes: Array.from({ length: count }, (_, i) => tail.subarray(2 * count + 8 * i, 2 * count + 8 * i + 8).toString("hex")),
       };
-      if (opts.verify !== false) this.verify();
+      // Own checks first (corruption, truncation), then agreement with the data set's manifest.
+      const whole = opts.verify !== false ? this.verify() : null;
+      const entry = manifestEntry(file, this.header);
+      if (whole !== null) {
+        if (whole !== entry.sha256) throw new Error(`data file '${file}' does not match its data set's manifest ${path.join(path.dirname(file), MANIFEST)} (SHA-256 over header and payload differs: edited, copied over or mixed from another generation); regenerate the data set with 'npx amida generate --out ${path.dirname(file)}'`);
+      }
     } catch (e) {
       fs.closeSync(fd);
       throw e;
@@ -150,17 +160,24 @@ export class SplitReader {
     return this.header.count;
   }
 
-  private verify(): void {
+  /** Checks the payload against the header's checksum; returns the SHA-256 of the whole file. */
+  private verify(): string {
     const sha = createHash("sha256");
+    const whole = createHash("sha256");
     const buf = Buffer.alloc(1 << 22);
-    for (let pos = HEADER_BYTES; pos < this.header.offsets.end; ) {
+    for (let pos = 0; pos < this.header.offsets.end; ) {
       const n = fs.readSync(this.fd, buf, 0, Math.min(buf.length, this.header.offsets.end - pos), pos);
-      sha.update(buf.subarray(0, n));
+      if (n === 0) throw new Error(`data file '${this.file}' ended early at byte ${pos}`);
+      // The payload hash starts at HEADER_BYTES; reads are aligned to it (1 << 22 is a multiple of 8192).
+      if (pos >= HEADER_BYTES) sha.update(buf.subarray(0, n));
+      else if (pos + n > HEADER_BYTES) sha.update(buf.subarray(HEADER_BYTES - pos, n));
+      whole.update(buf.subarray(0, n));
       pos += n;
     }
     if (sha.digest("hex") !== this.header.sha256) {
       throw new Error(`data file '${this.file}' is corrupt: its payload checksum does not match the header; regenerate it with 'npx amida generate'`);
     }
+    return whole.digest("hex");
   }
 
   /** Copies image i's RGB bytes into `out` at `offset` (or a new array). */
@@ -195,4 +212,114 @@ function readHeader(fd: number, file: string): DatasetHeader {
   if (JSON.stringify(expect) !== JSON.stringify(header.offsets)) throw bad("its offsets do not match its count and image size");
   if (size !== expect.end) throw bad(`it has ${size} bytes, its header promises ${expect.end} (truncated?)`);
   return header;
+}
+
+/** The manifest's name in a data set directory. */
+export const MANIFEST = "dataset.json";
+export const DATASET_FORMAT = "warp-amidakuji/dataset-1";
+
+/** One data file as the manifest records it. */
+export interface ManifestFile {
+  /** SHA-256 of the whole file, header and payload. */
+  sha256: string;
+  /** File size in bytes. */
+  bytes: number;
+  /** The split its header names. */
+  split: string;
+  /** Puzzles in it. */
+  count: number;
+}
+
+/** The fields of `dataset.json` that make it a manifest (it holds the generation summary too). */
+export interface Manifest {
+  /** DATASET_FORMAT. */
+  format: string;
+  /** The spec every file of the data set shares. */
+  spec: DatasetSpec;
+  /** Every `*.amida` file of the directory, by file name. */
+  files: Record<string, ManifestFile>;
+}
+
+/** Spec equality as whole objects (keys sorted), so fields added later are compared too. */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x) => (x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, x[k]])) : x));
+}
+
+export function sha256File(file: string): string {
+  const sha = createHash("sha256");
+  const fd = fs.openSync(file, "r");
+  try {
+    const buf = Buffer.alloc(1 << 22);
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) sha.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return sha.digest("hex");
+}
+
+/** Manifest entries for every `*.amida` file in `dir` (all must share `spec`). */
+export function manifestFiles(dir: string, spec: DatasetSpec): Record<string, ManifestFile> {
+  const files: Record<string, ManifestFile> = {};
+  for (const name of fs.readdirSync(dir).filter((f) => f.endsWith(".amida")).sort()) {
+    const file = path.join(dir, name);
+    const fd = fs.openSync(file, "r");
+    let h: DatasetHeader;
+    try {
+      h = readHeader(fd, file);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (canonicalJson(h.spec) !== canonicalJson(fileSpec(name, spec))) throw new Error(`'${file}' has spec ${JSON.stringify(h.spec)}, the data set's is ${JSON.stringify(spec)}`);
+    files[name] = { sha256: sha256File(file), bytes: fs.statSync(file).size, split: h.split, count: h.count };
+  }
+  return files;
+}
+
+/**
+ * The manifest of data set `dir`, checked for shape and against the directory: every `*.amida`
+ * file there is listed and every listed file is there (sizes agree). Contents are checked by
+ * `verifyDataset` or by each SplitReader.
+ */
+export function readManifest(dir: string): Manifest {
+  const file = path.join(dir, MANIFEST);
+  const fix = `regenerate it with 'npx amida generate --out ${dir}'`;
+  if (!fs.existsSync(dir)) throw new Error(`no data set at '${dir}'; make one with 'npx amida generate --out ${dir}'`);
+  if (!fs.existsSync(file)) throw new Error(`data set '${dir}' has no manifest ${file} (an interrupted or older generation); ${fix}`);
+  let m: Manifest;
+  try {
+    m = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`data set manifest ${file} is not valid JSON (${(e as Error).message}); ${fix}`);
+  }
+  if (!m || m.format !== DATASET_FORMAT || typeof m.files !== "object" || !m.files || typeof m.spec !== "object") throw new Error(`${file} is not a '${DATASET_FORMAT}' manifest; ${fix}`);
+  const present = fs.readdirSync(dir).filter((f) => f.endsWith(".amida")).sort();
+  const listed = Object.keys(m.files).sort();
+  const extra = present.filter((f) => !listed.includes(f));
+  const missing = listed.filter((f) => !present.includes(f));
+  if (extra.length) throw new Error(`data set '${dir}' holds ${extra.join(", ")}, which its manifest ${file} does not list (added by hand or by another generation); ${fix}`);
+  if (missing.length) throw new Error(`data set '${dir}' lacks ${missing.join(", ")}, which its manifest ${file} lists; ${fix}`);
+  for (const f of listed) {
+    const size = fs.statSync(path.join(dir, f)).size;
+    if (size !== m.files[f].bytes) throw new Error(`data file '${path.join(dir, f)}' has ${size} bytes, its manifest ${file} says ${m.files[f].bytes}; ${fix}`);
+  }
+  return m;
+}
+
+/** Reads and hashes every file of data set `dir` against its manifest; returns the manifest. */
+export function verifyDataset(dir: string): Manifest {
+  const m = readManifest(dir);
+  for (const f of Object.keys(m.files)) new SplitReader(path.join(dir, f)).close();
+  return m;
+}
+
+/** The manifest entry of an open file, after checking that its header agrees with the manifest. */
+function manifestEntry(file: string, h: DatasetHeader): ManifestFile {
+  const dir = path.dirname(file);
+  const m = readManifest(dir);
+  const entry = m.files[path.basename(file)];
+  const fix = `regenerate the data set with 'npx amida generate --out ${dir}'`;
+  const want = fileSpec(path.basename(file), m.spec);
+  if (canonicalJson(h.spec) !== canonicalJson(want)) throw new Error(`data file '${file}' has spec ${JSON.stringify(h.spec)} but its data set's manifest says ${JSON.stringify(want)} (files from different generations); ${fix}`);
+  if (h.split !== entry.split || h.count !== entry.count) throw new Error(`data file '${file}' holds split '${h.split}' x ${h.count}, its manifest says '${entry.split}' x ${entry.count}; ${fix}`);
+  return entry;
 }

@@ -5,21 +5,13 @@
  * renderer's pixel templates does not.
  */
 import * as path from "path";
-import { DatasetSpec } from "./spec";
+import { DatasetSpec, HELDOUT_TEST_NAME, heldoutSpec } from "./spec";
 import { renderSample } from "./sample";
 import { DatasetHeader, writeSplit } from "./format";
-
-export const HELDOUT_TEST_NAME = "test-heldout.amida";
 
 /** Where `generate` writes the held-out-style test file of the data set at `dir`. */
 export function heldoutTestFile(dir: string): string {
   return path.join(dir, HELDOUT_TEST_NAME);
-}
-
-/** The spec recorded in the held-out file's header: same puzzles, held-out style, no varied style. */
-export function heldoutSpec(spec: DatasetSpec): DatasetSpec {
-  const { vary: _vary, ...nuisance } = spec.nuisance;
-  return { ...spec, nuisance, style: "heldout" };
 }
 
 export function writeHeldoutTest(spec: DatasetSpec, count: number, dir: string): DatasetHeader {

@@ -58,3 +58,17 @@ export function validateSpec(s: DatasetSpec): DatasetSpec {
 export function isSplit(x: string): x is Split {
   return (SPLITS as readonly string[]).includes(x);
 }
+
+/** The held-out rendering style's test file in every data set directory (data/heldout.ts writes it). */
+export const HELDOUT_TEST_NAME = "test-heldout.amida";
+
+/** The spec recorded in the held-out file's header: same puzzles, held-out style, no varied style. */
+export function heldoutSpec(spec: DatasetSpec): DatasetSpec {
+  const { vary: _vary, ...nuisance } = spec.nuisance;
+  return { ...spec, nuisance, style: "heldout" };
+}
+
+/** The spec a file of a data set must carry: the data set's, or for the held-out test file its held-out variant. */
+export function fileSpec(fileName: string, spec: DatasetSpec): DatasetSpec {
+  return fileName === HELDOUT_TEST_NAME ? heldoutSpec(spec) : spec;
+}

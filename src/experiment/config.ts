@@ -11,6 +11,7 @@ import { validateModelSpec, isMobileViT } from "../models/registry";
 import { FREEZE_GROUPS } from "../models/freeze";
 import { mobileViTGeometry } from "../models/mobilevit";
 import { Sampling, SAMPLINGS } from "../data/spec";
+import { validateName } from "../util/names";
 
 /** The two contestants of the seed's experiment. */
 export const TRACKS = ["cnn", "vit"] as const;
@@ -302,7 +303,7 @@ export function validateExperiment(c: ExperimentConfig): ExperimentConfig {
   if (typeof c !== "object" || c === null) throw new Error("an experiment config must be a JSON object");
   const missing = Object.keys(BUDGETS.tiny()).filter((k) => !(k in c));
   if (missing.length) throw new Error(`experiment config lacks ${missing.join(", ")} (start from a budget: ${Object.keys(BUDGETS).join(", ")})`);
-  if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(c.name) || c.name === "." || c.name === "..") throw new Error(`experiment name must use letters, digits, '.', '_', '-' only (not starting with '.'), got '${c.name}'`);
+  validateName("experiment", c.name);
   validateDifficulty(c.difficulty);
   if (!Number.isInteger(c.hops) || c.hops < 1 || c.hops > 16) throw new Error(`hops must be an integer in 1..16, got ${c.hops}`);
   if (!SAMPLINGS.includes(c.sampling)) throw new Error(`sampling must be one of ${SAMPLINGS.join(", ")}, got '${c.sampling}'`);
@@ -310,8 +311,8 @@ export function validateExperiment(c: ExperimentConfig): ExperimentConfig {
   if (!Array.isArray(c.seeds) || c.seeds.length < 1 || c.seeds.length > 32) throw new Error(`seeds must list 1..32 training seeds, got ${JSON.stringify(c.seeds)}`);
   for (const s of c.seeds) if (!Number.isInteger(s) || s < 0 || s > 2 ** 31) throw new Error(`each training seed must be an integer in 0..2^31, got ${s}`);
   if (new Set(c.seeds).size !== c.seeds.length) throw new Error(`training seeds must differ, got ${c.seeds.join(",")}`);
-  validateCounts(c.plain);
-  validateCounts(c.warp);
+  validateCounts(c.plain, "plain");
+  validateCounts(c.warp, "warp");
   if (c.plain.test < 1 || c.warp.test < 1) throw new Error("each data set needs a test split of at least 1 puzzle");
   for (const t of TRACKS) {
     validateModelSpec({ name: c.models[t], inputSize: c.difficulty.size, classes: c.difficulty.lanes, seed: 0 });
@@ -324,8 +325,8 @@ export function validateExperiment(c: ExperimentConfig): ExperimentConfig {
   if (single.length) {
     throw new Error(`size ${c.difficulty.size} px leaves MobileViT's ${single.map((g) => g.block).join(", ")} attending over a single patch (nothing to mix); use size >= 64`);
   }
-  validateTrainConfig(c.stage1);
-  validateTrainConfig(c.stage2);
+  validateTrainConfig(c.stage1, "stage1");
+  validateTrainConfig(c.stage2, "stage2");
   if (typeof c.controls !== "boolean" || typeof c.parallel !== "boolean") throw new Error("controls and parallel must be true or false");
   return c;
 }

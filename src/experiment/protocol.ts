@@ -10,7 +10,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { fork } from "child_process";
+import { forkChild, Job, runAll } from "../util/children";
 import { NO_NUISANCE } from "../puzzle/nuisance";
 import { DatasetSpec } from "../data/spec";
 import { ensureDataset } from "../data/generate";
@@ -112,23 +112,18 @@ export async function runTrack(cfg: ExperimentConfig, track: Track, stages: read
   return out;
 }
 
-function forkTrack(configFile: string, track: Track, stages: readonly Stage[], data: DataDirs, runsDir: string, log: (l: string) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const bin = path.join(__dirname, "..", "..", "bin", "amida.js");
-    const child = fork(bin, ["_track", configFile, track, stages.join(","), data.plain, data.warp, runsDir], { stdio: ["ignore", "pipe", "pipe", "ipc"] });
-    const pipe = (s: NodeJS.ReadableStream | null) => {
-      let buf = "";
-      s?.on("data", (d) => {
-        buf += d;
-        const lines = buf.split("\n");
-        buf = lines.pop()!;
-        lines.filter((l) => l.trim()).forEach((l) => log(`[${track}] ${l.replace(/^.*\r/, "")}`));
-      });
+function forkTrack(configFile: string, track: Track, stages: readonly Stage[], data: DataDirs, runsDir: string, log: (l: string) => void): Job {
+  const bin = path.join(__dirname, "..", "..", "bin", "amida.js");
+  const lines = () => {
+    let buf = "";
+    return (d: string) => {
+      buf += d;
+      const parts = buf.split("\n");
+      buf = parts.pop()!;
+      parts.filter((l) => l.trim()).forEach((l) => log(l.replace(/^.*\r/, "")));
     };
-    pipe(child.stdout);
-    pipe(child.stderr);
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`the ${track} track failed (exit ${code}); see the lines above`))));
-  });
+  };
+  return { name: `the ${track} track`, start: () => forkChild(bin, ["_track", configFile, track, stages.join(","), data.plain, data.warp, runsDir], lines(), lines()) };
 }
 
 /** A finished run's metrics with its place in the protocol. */
@@ -159,7 +154,10 @@ export async function runStages(cfg: ExperimentConfig, stages: readonly Stage[],
   const processes = trainingProcesses(await initBackend(undefined, { quiet: true }));
   if (cfg.parallel && processes >= 2) {
     log(`running the cnn and vit tracks in two processes (the backend uses one core each)`);
-    await Promise.all(TRACKS.map((t) => forkTrack(configFile, t, stages, data, runsDir, (l) => trackLog(t, l.replace(/^\[(cnn|vit)\]\s*/, "")))));
+    await runAll(
+      TRACKS.map((t) => forkTrack(configFile, t, stages, data, runsDir, (l) => trackLog(t, l))),
+      TRACKS.length,
+    );
   } else {
     for (const t of TRACKS) await runTrack(cfg, t, stages, data, runsDir, (l) => trackLog(t, l));
   }

@@ -2,18 +2,21 @@ import * as fs from "fs";
 import { createHash } from "crypto";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { SplitReader } from "../data/format";
+import { SplitReader, verifyDataset } from "../data/format";
 import { splitFile } from "../data/generate";
-import { SPLITS } from "../data/spec";
 import { buildModel, validateModelSpec } from "../models/registry";
 import { freeze, FreezeGroup, FREEZE_GROUPS } from "../models/freeze";
-import { loadModel } from "../models/io";
+import { loadModel, verifyCheckpoint } from "../models/io";
+import { acquireLock } from "../util/lock";
+import { validateName } from "../util/names";
+import { cleanCheckpointLeftovers, removeCheckpoints } from "../train/checkpoints";
 import { formatSummary } from "../models/summary";
 import { train, EpochRecord } from "../train/trainer";
 import { evaluate } from "../train/evaluate";
 import { validityMetrics } from "./validity";
 import { TrainConfig, validateTrainConfig } from "../train/config";
-import { initBackend, describe } from "../backend/select";
+import { initBackend, describe, BackendInfo } from "../backend/select";
+import * as os from "os";
 import { writeJsonAtomic } from "../util/atomic";
 
 /** One training run: what to train, on what, from where, with what frozen. Saved as config.json. */
@@ -60,9 +63,10 @@ export interface RunMetrics {
 }
 
 export function validateRunConfig(c: RunConfig): RunConfig {
-  if (!/^[A-Za-z0-9._+-]+$/.test(c.name)) throw new Error(`run name must use letters, digits, '.', '_', '+', '-' only, got '${c.name}'`);
+  validateName("run", c.name);
   if (!FREEZE_GROUPS.includes(c.freeze)) throw new Error(`freeze must be one of ${FREEZE_GROUPS.join(", ")}, got '${c.freeze}'`);
   validateTrainConfig(c.train);
+  if (!Number.isInteger(c.modelSeed) || c.modelSeed < 0 || c.modelSeed > 2 ** 31) throw new Error(`model seed must be an integer in 0..2^31, got ${c.modelSeed}`);
   for (const split of ["train", "test"] as const) {
     if (!fs.existsSync(splitFile(c.data, split))) throw new Error(`data set '${c.data}' has no ${split} split (${splitFile(c.data, split)}); make one with 'amida generate --out ${c.data}'`);
   }
@@ -78,6 +82,9 @@ async function loadInit(model: tf.LayersModel, dir: string): Promise<void> {
       if (layer.weights.length === 0) continue;
       const from = src.layers.find((l) => l.name === layer.name);
       if (!from) throw new Error(`init checkpoint '${dir}' has no layer '${layer.name}' (a different architecture?)`);
+      const want = layer.weights.map((w) => JSON.stringify(w.shape));
+      const have = from.weights.map((w) => JSON.stringify(w.shape));
+      if (want.join() !== have.join()) throw new Error(`init checkpoint '${dir}' does not fit this data set: its layer '${layer.name}' has weights ${have.join(" ")}, the model for this data needs ${want.join(" ")} (trained on another number of lanes or image size?); start from a checkpoint made on data of this difficulty`);
       layer.setWeights(from.getWeights());
     }
   } finally {
@@ -100,16 +107,44 @@ export function stageOf(c: RunConfig, task: string): string {
  * were remade since).
  */
 function provenance(cfg: RunConfig): { config: RunConfig; initSha256: string | null; dataSha256: Record<string, string> } {
+  // Both are checked whole here, before any work: a corrupt data set or init checkpoint is refused by name.
+  if (cfg.init) verifyCheckpoint(cfg.init);
+  const manifest = verifyDataset(cfg.data);
   const initSha256 = cfg.init ? createHash("sha256").update(fs.readFileSync(path.join(cfg.init, "weights.bin"))).digest("hex") : null;
-  const dataSha256: Record<string, string> = {};
-  for (const split of SPLITS) {
-    const f = splitFile(cfg.data, split);
-    if (!fs.existsSync(f)) continue;
-    const r = new SplitReader(f, { verify: false });
-    dataSha256[split] = r.header.sha256;
-    r.close();
-  }
+  const dataSha256 = Object.fromEntries(Object.entries(manifest.files).map(([f, e]) => [f, e.sha256]));
   return { config: cfg, initSha256, dataSha256 };
+}
+
+/** Takes the run directory's lock (refusing a second writer) and removes what crashed writers left in it. */
+function lockRun(dir: string, name: string, log: (l: string) => void): () => void {
+  const release = acquireLock(path.join(dir, ".lock"), `training run '${name}'`);
+  const gone = cleanCheckpointLeftovers(path.join(dir, "checkpoints"));
+  if (gone.length) log(`[${name}] removed ${gone.length} leftover(s) of an interrupted write: ${gone.join(", ")}`);
+  return release;
+}
+
+/**
+ * The finished run's metrics when they can be reused: same provenance, metrics.json readable
+ * and the checkpoint the metrics came from present and whole. Otherwise null and the reason
+ * (the run then resumes or retrains). A corrupt checkpoint throws, naming the file and the fix.
+ */
+function reusableMetrics(dir: string, provText: string, fresh: boolean): { metrics: RunMetrics | null; why: string } {
+  const provFile = path.join(dir, "provenance.json");
+  if (fresh) return { metrics: null, why: "--fresh" };
+  if (!fs.existsSync(provFile) || fs.readFileSync(provFile, "utf8") !== provText) return { metrics: null, why: "new or changed config, data or init weights" };
+  const metricsFile = path.join(dir, "metrics.json");
+  let metrics: RunMetrics;
+  try {
+    metrics = JSON.parse(fs.readFileSync(metricsFile, "utf8"));
+    if (typeof metrics.test_acc !== "number") throw new Error("no test_acc");
+  } catch (e) {
+    return { metrics: null, why: `${metricsFile} is missing or unreadable (${(e as Error).message.split("\n")[0]})` };
+  }
+  const ckpt = path.join(dir, "checkpoints");
+  const saved = ["last", "best"].map((k) => path.join(ckpt, k)).filter((d) => fs.existsSync(d));
+  if (saved.length === 0) return { metrics: null, why: `its checkpoints (${ckpt}) are missing` };
+  saved.forEach(verifyCheckpoint);
+  return { metrics, why: "" };
 }
 
 /**
@@ -127,36 +162,61 @@ export async function runTraining(cfg: RunConfig, opts: { runsDir: string; fresh
     if (!opts.quiet) console.log(l);
   };
   const prov = provenance(cfg);
+  const provText = JSON.stringify(prov, null, 2) + "\n";
   const provFile = path.join(dir, "provenance.json");
   const metricsFile = path.join(dir, "metrics.json");
-  const same = !opts.fresh && fs.existsSync(provFile) && fs.readFileSync(provFile, "utf8") === JSON.stringify(prov, null, 2) + "\n";
-  if (same && fs.existsSync(metricsFile)) {
-    const m: RunMetrics = JSON.parse(fs.readFileSync(metricsFile, "utf8"));
-    log(`[${cfg.name}] reusing the finished run in ${dir} (same config and init weights): test accuracy ${(100 * m.test_acc).toFixed(2)}%`);
-    return m;
+  const release = lockRun(dir, cfg.name, log);
+  try {
+    const reuse = reusableMetrics(dir, provText, !!opts.fresh);
+    if (reuse.metrics) {
+      log(`[${cfg.name}] reusing the finished run in ${dir} (same config, data and init weights): test accuracy ${(100 * reuse.metrics.test_acc).toFixed(2)}%`);
+      return reuse.metrics;
+    }
+    const same = !opts.fresh && fs.existsSync(provFile) && fs.readFileSync(provFile, "utf8") === provText;
+    if (!same) {
+      // Checkpoints of another config must not be resumed from.
+      removeCheckpoints(path.join(dir, "checkpoints"));
+      fs.rmSync(metricsFile, { force: true });
+    } else log(`[${cfg.name}] not finished (${reuse.why}): resuming from its last checkpoint, if any`);
+    writeJsonAtomic(path.join(dir, "config.json"), cfg);
+    writeJsonAtomic(provFile, prov);
+    return await trainAndTest(cfg, dir, backend, same, opts, log);
+  } finally {
+    release();
   }
-  if (!same) {
-    // Checkpoints of another config must not be resumed from.
-    fs.rmSync(path.join(dir, "checkpoints"), { recursive: true, force: true });
-    fs.rmSync(metricsFile, { force: true });
-  }
-  fs.mkdirSync(dir, { recursive: true });
-  writeJsonAtomic(path.join(dir, "config.json"), cfg);
-  writeJsonAtomic(provFile, prov);
+}
+
+/**
+ * Refuses, before training, a batch whose forward activations alone (a lower bound on what a
+ * training step holds) exceed what the backend can address: 4 GiB for wasm32, the machine's
+ * memory otherwise. The error gives the numbers and the largest batch under that bound.
+ */
+function checkMemory(model: tf.LayersModel, batch: number, backend: BackendInfo): void {
+  // Per image: every layer's output, 4 bytes a value ([null, h, w, c] -> h*w*c).
+  const perImage = model.layers.reduce((a, l) => {
+    const shapes = (Array.isArray(l.outputShape[0]) ? l.outputShape : [l.outputShape]) as Array<Array<number | null>>;
+    return a + shapes.reduce((b, s) => b + s.slice(1).reduce<number>((p, d) => p * (d ?? 1), 1) * 4, 0);
+  }, 0);
+  const limit = backend.name === "wasm" ? 4 * 2 ** 30 : os.totalmem();
+  const where = backend.name === "wasm" ? "the wasm backend addresses at most 4.0 GiB" : `this machine has ${(limit / 2 ** 30).toFixed(1)} GiB`;
+  if (perImage * batch > limit) throw new Error(`batch ${batch} needs at least ${((perImage * batch) / 2 ** 30).toFixed(1)} GiB of activations for ${model.name} at ${model.inputs[0].shape[1]} px, but ${where}; lower --batch (above ${Math.max(1, Math.floor(limit / perImage))} it cannot fit)`);
+}
+
+async function trainAndTest(cfg: RunConfig, dir: string, backend: BackendInfo, resume: boolean, opts: { quiet?: boolean; onLine?: (l: string) => void; onEpoch?: (r: EpochRecord, h: EpochRecord[]) => void | Promise<void> }, log: (l: string) => void): Promise<RunMetrics> {
   const trainSplit = new SplitReader(splitFile(cfg.data, "train"));
   const valSplit = fs.existsSync(splitFile(cfg.data, "val")) ? new SplitReader(splitFile(cfg.data, "val")) : undefined;
   const testSplit = new SplitReader(splitFile(cfg.data, "test"));
   const spec = trainSplit.header.spec;
   const model = buildModel(validateModelSpec({ name: cfg.model, inputSize: spec.difficulty.size, classes: spec.difficulty.lanes, seed: cfg.modelSeed }));
   try {
+    checkMemory(model, cfg.train.batchSize, backend);
     if (cfg.init) await loadInit(model, cfg.init);
     const fr = freeze(model, cfg.freeze);
     log(`[${cfg.name}] ${describe(backend)}; ${cfg.model} on ${cfg.data} (${spec.task}, hops ${spec.hops}, ${trainSplit.count} train); freeze '${cfg.freeze}': ${fr.trainableParams.toLocaleString("en")} trainable, ${fr.frozenParams.toLocaleString("en")} frozen`);
     if (!opts.quiet) console.log(formatSummary(model));
-    const t0 = Date.now();
     const res = await train(model, { train: trainSplit, val: valSplit }, cfg.train, {
       checkpointDir: path.join(dir, "checkpoints"),
-      resume: same,
+      resume,
       extraFiles: { "run-config.json": cfg },
       quiet: opts.quiet,
       onLine: opts.onLine,
@@ -164,6 +224,7 @@ export async function runTraining(cfg: RunConfig, opts: { runsDir: string; fresh
     });
     const best = path.join(dir, "checkpoints", "best");
     if (fs.existsSync(path.join(best, "model.json"))) await loadInit(model, best);
+    const te = Date.now();
     const ev = evaluate(model, testSplit, 64);
     const validity = validityMetrics(model, cfg.data, ev, testSplit.records.labels);
     const metrics: RunMetrics = {
@@ -182,7 +243,7 @@ export async function runTraining(cfg: RunConfig, opts: { runsDir: string; fresh
       chance: 1 / spec.difficulty.lanes,
       confusion: ev.confusion,
       best_epoch: res.bestEpoch,
-      seconds: (Date.now() - t0) / 1000,
+      seconds: res.seconds + (Date.now() - te) / 1000,
       backend: backend.name,
       trainable_params: fr.trainableParams,
       frozen_params: fr.frozenParams,

@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { fork } from "child_process";
+import { forkChild, Job, runAll } from "../util/children";
 import { presetDifficulty, validateDifficulty } from "../puzzle/difficulty";
 import { NO_NUISANCE } from "../puzzle/nuisance";
 import { ensureDataset } from "../data/generate";
@@ -14,6 +14,7 @@ import { isMobileViT, validateModelSpec } from "../models/registry";
 import { mobileViTGeometry } from "../models/mobilevit";
 import { Sampling, SAMPLINGS } from "../data/spec";
 import { verdict } from "./results";
+import { validateName } from "../util/names";
 import { initBackend, trainingProcesses } from "../backend/select";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic";
 import { RunMetrics } from "./run";
@@ -83,7 +84,7 @@ export interface SweepRow {
 }
 
 export function validateSweep(g: SweepGrid): SweepGrid {
-  if (!/^[A-Za-z0-9._-]+$/.test(g.name)) throw new Error(`sweep name must use letters, digits, '.', '_', '-' only, got '${g.name}'`);
+  validateName("sweep", g.name);
   for (const [k, v] of Object.entries({ models: g.models, difficulties: g.difficulties, trainCounts: g.trainCounts, tasks: g.tasks, epochs: g.epochs })) {
     if (!Array.isArray(v) || v.length === 0) throw new Error(`sweep.${k} needs at least one value`);
   }
@@ -128,14 +129,17 @@ function cells(g: SweepGrid, paths: { runsDir: string; dataDir: string }): Cell[
   return out;
 }
 
-function runCell(args: string[], log: (l: string) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = fork(path.join(__dirname, "..", "..", "bin", "amida.js"), args, { stdio: ["ignore", "pipe", "pipe", "ipc"] });
-    let err = "";
-    child.stdout?.on("data", (d) => String(d).split("\n").filter((l) => /test accuracy/.test(l)).forEach(log));
-    child.stderr?.on("data", (d) => (err += d));
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`amida ${args.join(" ")} failed (exit ${code}): ${err.split("\n").filter((l) => l.startsWith("amida:")).join(" ")}`))));
-  });
+function runCell(name: string, args: string[], log: (l: string) => void): Job {
+  return {
+    name,
+    start: () => {
+      let err = "";
+      const run = forkChild(path.join(__dirname, "..", "..", "bin", "amida.js"), args, (d) => d.split("\n").filter((l) => /test accuracy/.test(l)).forEach(log), (d) => (err += d));
+      // Name the failing command and its own error line in the log before the summary.
+      void run.done.then((r) => r.code !== 0 && r.signal === null && log(`amida ${args.join(" ")} failed (exit ${r.code ?? r.signal}): ${err.split("\n").filter((l) => l.startsWith("amida:")).join(" ")}`));
+      return run;
+    },
+  };
 }
 
 export async function runSweep(g: SweepGrid, paths: { runsDir: string; dataDir: string }, opts: { log?: (l: string) => void; workers?: number } = {}): Promise<SweepRow[]> {
@@ -153,14 +157,9 @@ export async function runSweep(g: SweepGrid, paths: { runsDir: string; dataDir: 
   const todo = cells(g, paths);
   const workers = Math.max(1, Math.min(opts.workers ?? (await defaultWorkers()), todo.length));
   log(`sweep '${g.name}': ${todo.length} runs, ${workers} at a time`);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: workers }, async () => {
-      while (next < todo.length) {
-        const c = todo[next++];
-        await runCell(c.args, (l) => log(`[${c.run}] ${l.replace(/^\[[^\]]*\]\s*/, "")}`));
-      }
-    }),
+  await runAll(
+    todo.map((c) => runCell(c.run, c.args, (l) => log(`[${c.run}] ${l.replace(/^\[[^\]]*\]\s*/, "")}`))),
+    workers,
   );
   const rows = sweepRows(todo, dir);
   writeJsonAtomic(path.join(dir, "sweep.json"), rows);

@@ -6,9 +6,9 @@ import { batches, epochOrder } from "../data/batches";
 import { evaluate } from "./evaluate";
 import { cosineWithWarmup } from "./schedule";
 import { TrainConfig, validateTrainConfig } from "./config";
-import { ExtraFiles, loadModel, saveModel } from "../models/io";
+import { ExtraFiles, loadModel } from "../models/io";
 import { Progress } from "../util/progress";
-import { writeJsonAtomic } from "../util/atomic";
+import { commitCheckpoints } from "./checkpoints";
 
 export interface EpochRecord {
   epoch: number;
@@ -26,11 +26,15 @@ export interface TrainResult {
   bestEpoch: number;
   bestValAcc: number | null;
   stoppedEarly: boolean;
+  /** Training seconds, summed over every part of a resumed run. */
   seconds: number;
 }
 
 export interface TrainOptions {
-  /** Writes `last/` (resumable: weights, optimizer, state) and `best/` (by val accuracy) here. */
+  /**
+   * Writes `last/` (resumable: weights, optimizer, state), `best/` (by val accuracy) and
+   * history.json here, all three switched together after each epoch (see checkpoints.ts).
+   */
   checkpointDir?: string;
   /** Continue from checkpointDir/last if it exists. */
   resume?: boolean;
@@ -48,6 +52,8 @@ interface TrainerState {
   bestValAcc: number | null;
   sinceBest: number;
   accBeta: [number, number];
+  /** Training seconds of every part so far (a resumed run adds its own). */
+  seconds?: number;
 }
 
 /** AdamW's decay applies to weight matrices and conv kernels, not to norms or biases. */
@@ -124,14 +130,19 @@ export async function train(model: tf.LayersModel, data: { train: SplitReader; v
   const opt = tf.train.adam(cfg.lr);
   const lastDir = opts.checkpointDir && path.join(opts.checkpointDir, "last");
   let state: TrainerState = { epoch: -1, history: [], bestEpoch: -1, bestValAcc: null, sinceBest: 0, accBeta: [0.9, 0.999] };
-  if (opts.resume && lastDir && fs.existsSync(path.join(lastDir, "state.json"))) {
+  if (opts.resume && lastDir && fs.existsSync(lastDir)) {
     state = await restore(model, opt, lastDir);
-    opts.onLine?.(`resumed from ${lastDir} after epoch ${state.epoch + 1}`);
+    const line = `resumed from epoch ${state.epoch + 1} (${lastDir})`;
+    opts.onLine?.(line);
+    if (!opts.quiet) console.log(line);
   }
   const t0 = Date.now();
-  let stoppedEarly = false;
+  const earlier = state.seconds ?? 0;
+  const patienceSpent = () => cfg.earlyStopPatience > 0 && state.sinceBest >= cfg.earlyStopPatience;
+  // A run killed after its early stop was checkpointed must not train on when resumed.
+  let stoppedEarly = patienceSpent();
   try {
-    for (let epoch = state.epoch + 1; epoch < cfg.epochs; epoch++) {
+    for (let epoch = state.epoch + 1; epoch < cfg.epochs && !stoppedEarly; epoch++) {
       const te = Date.now();
       const progress = new Progress(`epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch, { unit: "steps", quiet: opts.quiet, onLine: opts.onLine });
       let lossSum = 0;
@@ -176,13 +187,17 @@ export async function train(model: tf.LayersModel, data: { train: SplitReader; v
       if (opts.checkpointDir) {
         const adam = opt as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
         state.accBeta = [adam.accBeta1.dataSync()[0], adam.accBeta2.dataSync()[0]];
+        state.seconds = earlier + (Date.now() - t0) / 1000;
         const o = await saveOptimizer(opt);
-        await saveModel(model, lastDir!, { ...opts.extraFiles, "optimizer.bin": o.bin, "optimizer.json": o.specs, "state.json": state });
-        if (improved) await saveModel(model, path.join(opts.checkpointDir, "best"), { ...opts.extraFiles, "state.json": state });
-        writeJsonAtomic(path.join(opts.checkpointDir, "history.json"), state.history);
+        await commitCheckpoints(opts.checkpointDir, model, {
+          epoch: epoch + 1,
+          last: { ...opts.extraFiles, "optimizer.bin": o.bin, "optimizer.json": o.specs, "state.json": state },
+          best: improved ? { ...opts.extraFiles, "state.json": state } : null,
+          history: state.history,
+        });
       }
       await opts.onEpoch?.(rec, state.history);
-      if (cfg.earlyStopPatience > 0 && state.sinceBest >= cfg.earlyStopPatience) {
+      if (patienceSpent()) {
         stoppedEarly = true;
         opts.onLine?.(`early stop: no better validation accuracy for ${cfg.earlyStopPatience} epochs`);
         break;
@@ -191,5 +206,5 @@ export async function train(model: tf.LayersModel, data: { train: SplitReader; v
   } finally {
     opt.dispose();
   }
-  return { history: state.history, bestEpoch: state.bestEpoch, bestValAcc: state.bestValAcc, stoppedEarly, seconds: (Date.now() - t0) / 1000 };
+  return { history: state.history, bestEpoch: state.bestEpoch, bestValAcc: state.bestValAcc, stoppedEarly, seconds: earlier + (Date.now() - t0) / 1000 };
 }

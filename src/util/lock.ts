@@ -1,0 +1,90 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { describeWriteError } from "./atomic";
+
+/** What a lock file holds: who took it, so a second writer can name it and a dead one be detected. */
+export interface LockInfo {
+  /** Process id of the holder. */
+  pid: number;
+  /** Host of the holder (a PID is only meaningful there). */
+  host: string;
+  /** What the holder is doing, e.g. "train run cnn-1-plain". */
+  what: string;
+  /** ISO time it was taken. */
+  since: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Takes the lock file `file` (O_EXCL create) or throws naming its holder. A lock whose holder
+ * is dead (same host, PID gone: a kill -9, a power cut) is stale and taken over. Returns the
+ * release function; the lock is also released when this process exits normally.
+ */
+export function acquireLock(file: string, what: string): () => void {
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+  } catch (e) {
+    throw describeWriteError(file, e);
+  }
+  const me: LockInfo = { pid: process.pid, host: os.hostname(), what, since: new Date().toISOString() };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = fs.openSync(file, "wx");
+      fs.writeSync(fd, JSON.stringify(me) + "\n");
+      fs.closeSync(fd);
+      let held = true;
+      const release = () => {
+        if (!held) return;
+        held = false;
+        process.removeListener("exit", release);
+        fs.rmSync(file, { force: true });
+      };
+      process.on("exit", release);
+      return release;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw describeWriteError(file, e);
+    }
+    let holder: LockInfo | null = null;
+    try {
+      holder = JSON.parse(fs.readFileSync(file, "utf8"));
+    } catch {
+      // Empty or half-written: its writer died between create and write (the write is one call).
+    }
+    if (holder && (holder.host !== os.hostname() || alive(holder.pid))) {
+      throw new Error(`'${path.dirname(file)}' is in use: ${holder.what} by process ${holder.pid} on ${holder.host} since ${holder.since} (lock ${file}); wait for it to finish or stop that process`);
+    }
+    // Stale. Move it aside under a name of our own, then look again: if another process took
+    // the lock in between, what we moved is its live lock, and it goes back.
+    const aside = `${file}.stale-${process.pid}`;
+    try {
+      fs.renameSync(file, aside);
+    } catch {
+      continue;
+    }
+    const moved = fs.readFileSync(aside, "utf8");
+    let movedHolder: LockInfo | null = null;
+    try {
+      movedHolder = JSON.parse(moved);
+    } catch {
+      // still the half-written stale one
+    }
+    if (movedHolder && movedHolder.pid !== holder?.pid && alive(movedHolder.pid)) {
+      try {
+        fs.linkSync(aside, file);
+      } catch {
+        // a third process holds it now; the retry names it
+      }
+    }
+    fs.rmSync(aside, { force: true });
+  }
+  throw new Error(`could not take the lock ${file} after 3 tries; another process keeps taking it`);
+}
