@@ -25,7 +25,7 @@ test("1: regenerating with --val 0 leaves no old val split to validate on", () =
   const d = path.join(tmp(), "d");
   generateDataset(plain, counts, d, { quiet: true });
   generateDataset(warp, { ...counts, val: 0 }, d, { quiet: true });
-  assert.deepEqual(fs.readdirSync(d).sort(), ["dataset.json", "test.amida", "train.amida"]);
+  assert.deepEqual(fs.readdirSync(d).sort(), ["dataset.json", "test-heldout.amida", "test.amida", "train.amida"]);
   assert.equal(new SplitReader(splitFile(d, "train")).header.spec.task, "warp");
   // An old split put back beside the new ones is refused by every reader.
   const other = path.join(tmp(), "o");
