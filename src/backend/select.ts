@@ -10,6 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { registerWasmTrainingKernels } from "./wasm-training-kernels";
+import { registerNativeTrainingKernels } from "./native-training-kernels";
 
 export const BACKENDS = ["node-gpu", "node", "wasm", "cpu"] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -65,6 +66,7 @@ async function tryBackend(name: BackendName, auto: boolean): Promise<BackendInfo
       throw new Error(`backend '${name}' is not installed or failed to load (${(e as Error).message.split("\n")[0]}); install it with: ${installHint(name)}`);
     }
     if (!(await tf.setBackend("tensorflow"))) throw new Error(`backend '${name}' loaded but tfjs could not initialise it`);
+    registerNativeTrainingKernels();
     const gpu = name === "node-gpu";
     // TensorFlow's intra-op thread pool spans every core by default.
     return { name, tfBackend: "tensorflow", threads: cores(), gpu };
