@@ -52,13 +52,15 @@ nativeTest("native fused batch norm: output, batch statistics, moving averages a
   }
 });
 
-nativeTest("native relu6 activation: same values and gradients as tfjs-layers' min(6, relu(x)) on cpu", async () => {
-  const x = () => tf.mul(rand([5, 7, 9], 31)(), 8); // values in (-8, 8): both bends are crossed
-  await compare(B, "relu6", () => {
-    const act = tf.layers.activation({ activation: "relu6" });
-    const [dx] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(act.apply(a) as tf.Tensor, rand([5, 7, 9], 32)())))([x()]);
-    return [act.apply(x()) as tf.Tensor, dx];
-  });
+nativeTest("native relu6 and swish activations: same values and gradients as tfjs-layers' on cpu", async () => {
+  const x = () => tf.mul(rand([5, 7, 9], 31)(), 8); // values in (-8, 8): relu6's bends are crossed
+  for (const activation of ["relu6", "swish"] as const) {
+    await compare(B, activation, () => {
+      const act = tf.layers.activation({ activation });
+      const [dx] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(act.apply(a) as tf.Tensor, rand([5, 7, 9], 32)())))([x()]);
+      return [act.apply(x()) as tf.Tensor, dx];
+    });
+  }
 });
 
 nativeTest("native training kernels are registered for the native backend only", async () => {

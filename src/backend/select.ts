@@ -31,7 +31,7 @@ const NATIVE: Record<"node-gpu" | "node", string> = { "node-gpu": "@tensorflow/t
 export const NATIVE_DIR = path.join(__dirname, "..", "..", ".native");
 
 function installHint(name: BackendName): string {
-  if (name === "node-gpu") return "AMIDA_NATIVE=gpu bash scripts/bootstrap.sh  (Linux x86-64 with an NVIDIA driver; CUDA and cuDNN come from PyPI; see environment.md)";
+  if (name === "node-gpu") return "tfjs-node-gpu built against PyPI's tensorflow[and-cuda] 2.21.0, by hand: see environment.md (untested)";
   if (name === "node") return "bash scripts/bootstrap.sh  (builds tfjs-node against PyPI's tensorflow-cpu wheel on Linux x86-64; see environment.md)";
   return "npm ci  (it is a regular dependency)";
 }
