@@ -27,8 +27,14 @@ export interface BackendInfo {
 
 const NATIVE: Record<"node-gpu" | "node", string> = { "node-gpu": "@tensorflow/tfjs-node-gpu", node: "@tensorflow/tfjs-node" };
 
-/** Where bootstrap builds the native packages (git-ignored, project-local). */
-export const NATIVE_DIR = path.join(__dirname, "..", "..", ".native");
+/**
+ * Where the native packages are built (git-ignored, project-local): tfjs-node by bootstrap,
+ * tfjs-node-gpu by hand (environment.md).
+ */
+const NATIVE_BUILT: Record<"node-gpu" | "node", string> = {
+  node: path.join(__dirname, "..", "..", ".native", "node_modules"),
+  "node-gpu": path.join(__dirname, "..", "..", ".native", "gpu", "node_modules"),
+};
 
 function installHint(name: BackendName): string {
   if (name === "node-gpu") return "tfjs-node-gpu built against PyPI's tensorflow[and-cuda] 2.21.0, by hand: see environment.md (untested)";
@@ -36,7 +42,7 @@ function installHint(name: BackendName): string {
   return "npm ci  (it is a regular dependency)";
 }
 
-/** tfjs-node(-gpu) from node_modules if installed there, else the one bootstrap built in .native/. */
+/** tfjs-node(-gpu) from node_modules if installed there, else the one built in .native/. */
 function requireNative(name: "node-gpu" | "node"): void {
   // TensorFlow's C++ start-up logging (oneDNN, CPU features) would interleave with our output;
   // errors still reach JavaScript as exceptions.
@@ -44,7 +50,7 @@ function requireNative(name: "node-gpu" | "node"): void {
   try {
     require(NATIVE[name]);
   } catch (first) {
-    const local = path.join(NATIVE_DIR, "node_modules", NATIVE[name]);
+    const local = path.join(NATIVE_BUILT[name], NATIVE[name]);
     if (!fs.existsSync(local)) throw first;
     require(local);
   }
