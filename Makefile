@@ -40,9 +40,10 @@ notebooks-ci:
 lab: bootstrap
 	.venv/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# Every installed backend; --profile adds each one's top-10 kernels per model.
 bench: bootstrap
 	node --import tsx bench/generate.ts
-	node bin/amida.js bench train
+	node bin/amida.js bench train --profile
 
 # kill -9 at random points of generate and train, N times; not part of `make test` (minutes).
 N ?= 50

@@ -10,6 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { registerWasmTrainingKernels } from "./wasm-training-kernels";
+import { registerNativeTrainingKernels } from "./native-training-kernels";
 
 export const BACKENDS = ["node-gpu", "node", "wasm", "cpu"] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -26,16 +27,22 @@ export interface BackendInfo {
 
 const NATIVE: Record<"node-gpu" | "node", string> = { "node-gpu": "@tensorflow/tfjs-node-gpu", node: "@tensorflow/tfjs-node" };
 
-/** Where bootstrap builds the native packages (git-ignored, project-local). */
-export const NATIVE_DIR = path.join(__dirname, "..", "..", ".native");
+/**
+ * Where the native packages are built (git-ignored, project-local): tfjs-node by bootstrap,
+ * tfjs-node-gpu by hand (environment.md).
+ */
+const NATIVE_BUILT: Record<"node-gpu" | "node", string> = {
+  node: path.join(__dirname, "..", "..", ".native", "node_modules"),
+  "node-gpu": path.join(__dirname, "..", "..", ".native", "gpu", "node_modules"),
+};
 
 function installHint(name: BackendName): string {
-  if (name === "node-gpu") return "AMIDA_NATIVE=gpu bash scripts/bootstrap.sh  (Linux x86-64 with an NVIDIA driver; CUDA and cuDNN come from PyPI; see environment.md)";
+  if (name === "node-gpu") return "tfjs-node-gpu built against PyPI's tensorflow[and-cuda] 2.21.0, by hand: see environment.md (untested)";
   if (name === "node") return "bash scripts/bootstrap.sh  (builds tfjs-node against PyPI's tensorflow-cpu wheel on Linux x86-64; see environment.md)";
   return "npm ci  (it is a regular dependency)";
 }
 
-/** tfjs-node(-gpu) from node_modules if installed there, else the one bootstrap built in .native/. */
+/** tfjs-node(-gpu) from node_modules if installed there, else the one built in .native/. */
 function requireNative(name: "node-gpu" | "node"): void {
   // TensorFlow's C++ start-up logging (oneDNN, CPU features) would interleave with our output;
   // errors still reach JavaScript as exceptions.
@@ -43,7 +50,7 @@ function requireNative(name: "node-gpu" | "node"): void {
   try {
     require(NATIVE[name]);
   } catch (first) {
-    const local = path.join(NATIVE_DIR, "node_modules", NATIVE[name]);
+    const local = path.join(NATIVE_BUILT[name], NATIVE[name]);
     if (!fs.existsSync(local)) throw first;
     require(local);
   }
@@ -65,6 +72,7 @@ async function tryBackend(name: BackendName, auto: boolean): Promise<BackendInfo
       throw new Error(`backend '${name}' is not installed or failed to load (${(e as Error).message.split("\n")[0]}); install it with: ${installHint(name)}`);
     }
     if (!(await tf.setBackend("tensorflow"))) throw new Error(`backend '${name}' loaded but tfjs could not initialise it`);
+    registerNativeTrainingKernels();
     const gpu = name === "node-gpu";
     // TensorFlow's intra-op thread pool spans every core by default.
     return { name, tfBackend: "tensorflow", threads: cores(), gpu };

@@ -48,9 +48,9 @@ export function numOpt(name: string, text: string | undefined, fallback: number)
  * unknown flags, missing values, extra words and integers below 1 are errors. Returns false
  * after printing `usage` for --help (the benchmark then does not run).
  */
-export function checkBenchFlags(argv: string[], flags: Record<string, "int" | "list">, usage: string): boolean {
+export function checkBenchFlags(argv: string[], flags: Record<string, "int" | "list" | "switch">, usage: string): boolean {
   const options: Options = { help: { type: "boolean", short: "h" } };
-  for (const f of Object.keys(flags)) options[f] = { type: "string" };
+  for (const [f, kind] of Object.entries(flags)) options[f] = { type: kind === "switch" ? "boolean" : "string" };
   const { values } = parse(argv, options, usage);
   if (values.help) {
     console.log(usage);
@@ -58,7 +58,7 @@ export function checkBenchFlags(argv: string[], flags: Record<string, "int" | "l
   }
   for (const [f, kind] of Object.entries(flags)) {
     const v = values[f] as string | undefined;
-    if (v === undefined) continue;
+    if (v === undefined || kind === "switch") continue;
     if (kind === "int") rangeOpt(f, v, 1, 1_000_000);
     else if (v.split(",").some((s) => s.trim() === "")) throw new Error(`--${f} must be a comma-separated list without empty items, got '${v}'`);
   }

@@ -1,0 +1,168 @@
+/**
+ * Training ops that run as one TensorFlow kernel on the native backend where tfjs composes
+ * many. On native TensorFlow a training step is dominated by per-kernel overhead and full-size
+ * elementwise passes (`npx amida bench train --backends node --profile`): the closed-form
+ * batch-norm gradient written for wasm costs ~15 kernels per layer where TensorFlow's
+ * FusedBatchNormV3 / FusedBatchNormGradV3 take two; tfjs-layers' ReLU6, min(6, relu(x)), costs
+ * two kernels forward and ~10 backward (tfjs-node's Step alone is six) where TensorFlow's Relu6
+ * and Relu6Grad take one each; swish multiplies by 1 and differentiates term by term.
+ *
+ * Each is a kernel registered for the 'tensorflow' backend only, calling the TensorFlow op
+ * through tfjs-node's `executeMultipleOutputs`, so tf.profile sees and names it. Other
+ * backends keep what they had.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+interface OpAttr {
+  name: string;
+  type: number;
+  value: unknown;
+}
+
+/** The part of tfjs-node's NodeJSKernelBackend used here. */
+interface NodeBackend {
+  binding: { TF_ATTR_TYPE: number; TF_ATTR_FLOAT: number; TF_ATTR_STRING: number; TF_ATTR_BOOL: number; TF_FLOAT: number };
+  /** Outputs are engine-tracked tensors. */
+  executeMultipleOutputs(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[], numOutputs: number): tf.Tensor[];
+}
+
+const BN_TRAIN = "AmidaFusedBatchNormTrain";
+const BN_GRAD = "AmidaFusedBatchNormGrad";
+const RELU6_GRAD = "AmidaRelu6Grad";
+
+function typeAttr(b: NodeBackend, name: string): OpAttr {
+  return { name, type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_FLOAT };
+}
+
+function bnAttrs(b: NodeBackend, eps: number): OpAttr[] {
+  const { binding } = b;
+  return [
+    typeAttr(b, "T"),
+    typeAttr(b, "U"),
+    { name: "epsilon", type: binding.TF_ATTR_FLOAT, value: eps },
+    { name: "data_format", type: binding.TF_ATTR_STRING, value: "NHWC" },
+    { name: "is_training", type: binding.TF_ATTR_BOOL, value: true },
+  ];
+}
+
+function nativeKernel(name: string, run: (b: NodeBackend, inputs: Record<string, tf.TensorInfo>, attrs: Record<string, unknown>) => tf.TensorInfo | tf.TensorInfo[]): tf.KernelConfig {
+  return {
+    kernelName: name,
+    backendName: "tensorflow",
+    kernelFunc: ({ inputs, attrs, backend }) => run(backend as unknown as NodeBackend, inputs as Record<string, tf.TensorInfo>, attrs as Record<string, unknown>),
+  };
+}
+
+/** Outputs: y, batch mean, batch variance (Bessel-corrected), and 3 reserve spaces for the gradient. */
+const bnTrain = nativeKernel(BN_TRAIN, (b, { x, scale, offset }, { epsilon }) => {
+  const empty = tf.tensor1d([], "float32"); // training mode computes the statistics itself
+  const out = b.executeMultipleOutputs("FusedBatchNormV3", bnAttrs(b, epsilon as number), [x, scale, offset, empty, empty], 6);
+  empty.dispose();
+  return out;
+});
+
+/** Outputs: dx, dscale, doffset (TensorFlow's two trailing placeholders are dropped). */
+const bnGrad = nativeKernel(BN_GRAD, (b, { dy, x, scale, r1, r2, r3 }, { epsilon }) => {
+  const [dx, dScale, dOffset, p4, p5] = b.executeMultipleOutputs("FusedBatchNormGradV3", bnAttrs(b, epsilon as number), [dy, x, scale, r1, r2, r3], 5);
+  tf.dispose([p4, p5]);
+  return [dx, dScale, dOffset];
+});
+
+const relu6Grad = nativeKernel(RELU6_GRAD, (b, { dy, x }) => b.executeMultipleOutputs("Relu6Grad", [typeAttr(b, "T")], [dy, x], 1)[0]);
+
+type ActivationClass = { new (...args: unknown[]): { apply(x: tf.Tensor): tf.Tensor }; className: string };
+
+let registered = false;
+
+/**
+ * Idempotent. Registers the kernels above for the 'tensorflow' backend; there, tfjs's ReLU6
+ * gradient becomes TensorFlow's Relu6Grad, the layers' "relu6" activation the one Relu6
+ * kernel (the same function; at exactly 0 and 6 the gradient is 0 instead of 1, as in
+ * TensorFlow), and "swish" the closed form below. Models built afterwards use them.
+ */
+export function registerNativeTrainingKernels(): void {
+  if (registered) return;
+  registered = true;
+  for (const k of [bnTrain, bnGrad, relu6Grad]) if (!tf.getKernel(k.kernelName, "tensorflow")) tf.registerKernel(k);
+  const original = tf.getGradient("Relu6");
+  if (original) {
+    tf.unregisterGradient("Relu6");
+    tf.registerGradient({
+      ...original,
+      gradFunc: (dy, saved, attrs) => {
+        if (tf.getBackend() !== "tensorflow" || (dy as tf.Tensor).dtype !== "float32") return original.gradFunc(dy, saved, attrs);
+        return { x: () => tf.engine().runKernel(RELU6_GRAD, { dy: dy as tf.Tensor, x: saved[0] }) as tf.Tensor };
+      },
+    });
+  }
+  onNative("relu6", (x) => tf.relu6(x));
+  onNative("swish", swish);
+}
+
+/**
+ * Makes the tfjs-layers activation `className` compute `apply` while the native backend is
+ * active (other backends keep tfjs-layers' own). tfjs-layers does not export its activation
+ * classes; the serialization map holds them.
+ */
+function onNative(className: string, apply: (x: tf.Tensor) => tf.Tensor): void {
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap[className] as unknown as [ActivationClass, unknown] | undefined;
+  if (!entry) throw new Error(`tfjs-layers has no '${className}' activation to replace`);
+  const Base = entry[0];
+  class NativeActivation extends Base {
+    static className = className;
+    apply(x: tf.Tensor): tf.Tensor {
+      return tf.getBackend() === "tensorflow" ? apply(x) : super.apply(x);
+    }
+  }
+  tf.serialization.registerClass(NativeActivation as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+}
+
+/**
+ * x * sigmoid(x) with its gradient in closed form, dy * s * (1 + x * (1 - s)): 2 kernels
+ * forward and 5 backward, where tfjs-layers' mul(sigmoid(mul(x, 1)), x) takes 3 and ~8.
+ */
+function swish(x: tf.Tensor): tf.Tensor {
+  const forward = (xIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    const s = tf.sigmoid(xIn);
+    save([xIn, s]);
+    return {
+      value: tf.mul(xIn, s),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], [xS, sS]: tf.Tensor[]) => tf.mul(dy as tf.Tensor, tf.mul(sS, tf.add(1, tf.mul(xS, tf.sub(1, sS))))),
+    };
+  };
+  return tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0])(x);
+}
+
+/**
+ * Training-mode batch norm over the last axis of `x` (any rank) with TensorFlow's fused
+ * kernels, forward and gradient; null unless the native backend is active. `mean` and
+ * `variance` are the batch's (biased variance, as in the closed form) and are kept: the caller
+ * disposes them.
+ */
+export function fusedBatchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } | null {
+  if (tf.getBackend() !== "tensorflow" || !tf.getKernel(BN_TRAIN, "tensorflow") || x.dtype !== "float32") return null;
+  const c = x.shape[x.rank - 1];
+  const n = x.size / c;
+  let mean!: tf.Tensor;
+  let variance!: tf.Tensor;
+  const forward = (xIn: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    const x4 = tf.reshape(xIn, [1, n, 1, c]); // every position of every sample is one "pixel"
+    const [y, batchMean, , r1, r2, r3] = tf.engine().runKernel(BN_TRAIN, { x: x4, scale: g, offset: b }, { epsilon: eps }) as tf.Tensor[];
+    mean = tf.keep(batchMean);
+    // The second reserve space is the biased batch variance (TensorFlow's CPU kernel; checked
+    // against tf.moments in test/native-kernels.test.ts). A clone: the caller disposes it.
+    variance = tf.keep(tf.clone(r2));
+    save([x4, g, r1, r2, r3]);
+    return {
+      value: tf.reshape(y, xIn.shape),
+      gradFunc: (dyIn: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [x4S, gS, r1S, r2S, r3S] = saved;
+        const dy = tf.reshape(dyIn as tf.Tensor, [1, n, 1, c]);
+        const [dx, dGamma, dBeta] = tf.engine().runKernel(BN_GRAD, { dy, x: x4S, scale: gS, r1: r1S, r2: r2S, r3: r3S }, { epsilon: eps }) as tf.Tensor[];
+        return [tf.reshape(dx, xIn.shape), dGamma, dBeta];
+      },
+    };
+  };
+  const y = tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0])(x, gamma, beta);
+  return { y, mean, variance };
+}
