@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { DatasetSpec, Split, SPLITS, validateSpec } from "./spec";
 import { renderSample } from "./sample";
-import { writeHeldoutTest } from "./heldout";
+import { heldoutTestFile, writeHeldoutTest } from "./heldout";
 import { DatasetHeader, writeSplit } from "./format";
 import { DatasetStats, mergeStats } from "./stats";
 import { writeJsonAtomic } from "../util/atomic";
@@ -63,8 +63,8 @@ export function ensureDataset(spec: DatasetSpec, counts: SplitCounts, out: strin
 }
 
 /**
- * Writes DIR/{train,val,test}.amida, DIR/test-heldout.amida (data/heldout.ts) and DIR/dataset.json. Everything is validated before the
- * first puzzle is drawn; each file appears whole or not at all.
+ * Writes DIR/{train,val,test}.amida, DIR/test-heldout.amida (data/heldout.ts) and DIR/dataset.json.
+ * Everything is validated before the first puzzle is drawn; each file appears whole or not at all.
  */
 export function generateDataset(spec: DatasetSpec, counts: SplitCounts, out: string, opts: { quiet?: boolean; onLine?: (l: string) => void } = {}): DatasetSummary {
   validateSpec(spec);
@@ -84,6 +84,7 @@ export function generateDataset(spec: DatasetSpec, counts: SplitCounts, out: str
     });
   }
   if (counts.test > 0) writeHeldoutTest(spec, counts.test, out);
+  else fs.rmSync(heldoutTestFile(out), { force: true });
   const seconds = (Date.now() - t0) / 1000;
   const splits = Object.fromEntries(Object.entries(headers).map(([k, h]) => [k, h!.stats])) as Partial<Record<Split, DatasetStats>>;
   const merged = mergeStats(Object.values(splits));
