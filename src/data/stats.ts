@@ -1,6 +1,6 @@
 import { Difficulty } from "../puzzle/difficulty";
 import { layoutsByRungCount } from "../puzzle/ladders";
-import { SplitCounts } from "./generate";
+import type { SplitCounts } from "./generate";
 import { DatasetSpec, SPLITS } from "./spec";
 
 /** What TASK_SPEC asks every data set to report about itself. */

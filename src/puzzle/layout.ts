@@ -26,7 +26,7 @@ export const STANDARD_STYLE: Readonly<Style> = { laneInset: 0.5, margin: 0.02, r
  * rungs in a narrower band: the same structure and colours, different pixels everywhere.
  * Legible at 32 px for the easy and medium presets and at 64 px for the seed preset.
  */
-export const HELDOUT_STYLE: Readonly<Style> = { laneInset: 0.3, margin: 0.05, radius: 0.85, lineWidth: 1.7, rowSpan: 0.9 };
+export const HELDOUT_STYLE: Readonly<Style> = { laneInset: 0.3, margin: 0.05, radius: 0.85, lineWidth: 1.7, rowSpan: 0.95 };
 
 /** Half-width of each field's range under `vary` = 1 (it covers the held-out style's values). */
 const VARY_RANGE: Readonly<Style> = { laneInset: 0.2, margin: 0.04, radius: 0.25, lineWidth: 0.7, rowSpan: 0.2 };
@@ -73,8 +73,10 @@ export function layout(p: Pick<Puzzle, "lanes" | "rows">, size: number, style: S
   const spacing = size / p.lanes;
   // Lane step in standard spacings: exactly 1 for the standard inset of half a spacing.
   const step = (p.lanes - 2 * style.laneInset) / (p.lanes - 1);
-  // Odd-width lines centred on pixel centres render crisp instead of as two grey rows.
-  const snap = (v: number) => Math.floor(v) + 0.5;
+  const lineWidth = Math.max(1, Math.round((size / 64) * style.lineWidth));
+  // Lines render crisp instead of smeared over an extra grey row when odd widths are centred on
+  // pixel centres and even widths on pixel edges.
+  const snap = lineWidth % 2 === 1 ? (v: number) => Math.floor(v) + 0.5 : (v: number) => Math.round(v);
   const laneX = (lane: number) => snap(spacing * (style.laneInset + lane * step));
   // Circles of the outer lanes stay inside the image, whatever the style.
   const radius = Math.min(Math.min(0.36 * spacing * step, 0.08 * size) * style.radius, laneX(0) - 0.5);
@@ -85,7 +87,6 @@ export function layout(p: Pick<Puzzle, "lanes" | "rows">, size: number, style: S
   const y1 = bottomY - radius - 1;
   const band0 = y0 + ((1 - style.rowSpan) / 2) * (y1 - y0);
   const band = style.rowSpan * (y1 - y0);
-  const lineWidth = Math.max(1, Math.round((size / 64) * style.lineWidth));
   return {
     size,
     radius,
