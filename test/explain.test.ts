@@ -69,8 +69,9 @@ test("MobileViT attention maps: one per MobileViT block; MobileNet has none", ()
   const m = buildModel({ name: "mobilevit_xxs", inputSize: 64, classes: 5, seed: 1 });
   const maps = attentionMaps(m, x());
   assert.deepEqual(maps.map((b) => b.block), ["layer3_mvit", "layer4_mvit", "layer5_mvit"]);
-  // 64 px: stem /2, then /2 per stage; patch 2 -> 8x8, 4x4, 2x2 maps attend over 16, 4, 1 patches.
-  assert.deepEqual(maps.map((b) => b.patches), [16, 4, 1]);
+  // 64 px: stem /2, then /2 per stage: 8x8, 4x4, 2x2 maps; patch 2, 2, 1 (a 2x2 map is not cut into
+  // one 2x2 patch, mobilevit.ts patchFor) -> attention over 16, 4, 4 patches.
+  assert.deepEqual(maps.map((b) => b.patches), [16, 4, 4]);
   assert.equal(maps[0].maps[0].length, 64 * 64);
   const cnn = buildModel({ name: "mobilenetv2_035", inputSize: 64, classes: 5, seed: 1 });
   assert.throws(() => attentionMaps(cnn, x()), /has no attention layers/);

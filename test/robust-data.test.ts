@@ -118,7 +118,7 @@ test("10, 11: impossible sizes are refused up front with the numbers; a director
   const base = tmp();
   const r = amida(["generate", "--count", "10000000", "--size", "1024", "--out", path.join(base, "big")]);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /needs 3\d{4}\.\d GB on disk but '.*' has [\d.]+ [GM]B free/);
+  assert.match(r.stderr, /needs 4\d{4}\.\d GB on disk but '.*' has [\d.]+ [GM]B free/);
   assert.deepEqual(fs.readdirSync(base), []);
   fs.writeFileSync(path.join(base, "notes.txt"), "mine");
   assert.throws(() => generateDataset(plain, counts, base, { quiet: true }), /exists and is not a data set \(it holds notes\.txt\)/);

@@ -154,7 +154,7 @@ Accuracies of rules that never look at the rungs, on a data set's split (default
 The last line is one JSON object with these keys, count and split.`;
 
 export async function baselinesCommand(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parse(argv, { split: { type: "string" }, help: { type: "boolean", short: "h" } }, BASELINES_USAGE);
+  const { values: v, positionals } = parse(argv, { split: { type: "string" }, help: { type: "boolean", short: "h" } }, BASELINES_USAGE, 1);
   if (v.help) {
     console.log(BASELINES_USAGE);
     return 0;
