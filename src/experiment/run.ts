@@ -6,7 +6,7 @@ import { SplitReader } from "../data/format";
 import { splitFile } from "../data/generate";
 import { SPLITS } from "../data/spec";
 import { buildModel, validateModelSpec } from "../models/registry";
-import { freeze, FreezeGroup, FREEZE_GROUPS } from "../models/freeze";
+import { freeze, FreezeGroup, validateFreezeGroup } from "../models/freeze";
 import { loadModel } from "../models/io";
 import { formatSummary } from "../models/summary";
 import { train, EpochRecord } from "../train/trainer";
@@ -54,7 +54,7 @@ export interface RunMetrics {
 
 export function validateRunConfig(c: RunConfig): RunConfig {
   if (!/^[A-Za-z0-9._+-]+$/.test(c.name)) throw new Error(`run name must use letters, digits, '.', '_', '+', '-' only, got '${c.name}'`);
-  if (!FREEZE_GROUPS.includes(c.freeze)) throw new Error(`freeze must be one of ${FREEZE_GROUPS.join(", ")}, got '${c.freeze}'`);
+  validateFreezeGroup(c.freeze, c.model);
   validateTrainConfig(c.train);
   for (const split of ["train", "test"] as const) {
     if (!fs.existsSync(splitFile(c.data, split))) throw new Error(`data set '${c.data}' has no ${split} split (${splitFile(c.data, split)}); make one with 'amida generate --out ${c.data}'`);
