@@ -74,8 +74,9 @@ export class GroupedQueryAttention extends tf.layers.Layer {
       const kv = tf.add(tf.matMul(rows, this.wKv.read()), this.bKv.read());
       // [B*N, 2*g*dh] -> [B, N, 2, g, dh] -> [2, B, g, N, dh]
       const split = tf.transpose(tf.reshape(kv, [b, n, 2, g, dh]), [2, 0, 3, 1, 4]);
-      // Each of K, V: [B, g, N, dh] -> [B, g, 1, N, dh] -> [B, g, h/g, N, dh] -> [B*h, N, dh]
-      const [k, v] = tf.unstack(split).map((t) => tf.reshape(tf.broadcastTo(tf.expandDims(t, 2), [b, g, h / g, n, dh]), [b * h, n, dh]) as tf.Tensor3D);
+      // Each of K, V: [B, g, N, dh] -> [B*g, 1, N*dh] -> tiled [B*g, h/g, N*dh] -> [B*h, N, dh]
+      // (rank 3: tfjs's Tile gradient stops at rank 4).
+      const [k, v] = tf.unstack(split).map((t) => tf.reshape(tf.tile(tf.reshape(t, [b * g, 1, n * dh]), [1, h / g, 1]), [b * h, n, dh]) as tf.Tensor3D);
       const attn = tf.softmax(tf.mul(tf.matMul(qh, k, false, true), 1 / Math.sqrt(dh)));
       if (this.capture) {
         this.capture.maps?.dispose();

@@ -110,8 +110,17 @@ export class SwiGLUMoE extends tf.layers.Layer {
       const balance = tf.mul(tf.sum(tf.mul(f, tf.mean(p, 0))), this.auxWeight * e) as tf.Scalar;
       return [y, balance];
     });
-    this.lastAux = (aux as tf.Scalar | undefined) ?? null;
+    // Kept: tfjs-layers disposes a layer's intermediate tensors when the model's forward pass
+    // ends, before the training step reads its losses. Replaced (and freed) by the next call.
+    this.lastAux?.dispose();
+    this.lastAux = aux ? tf.keep(aux as tf.Scalar) : null;
     return out;
+  }
+
+  dispose(): ReturnType<tf.layers.Layer["dispose"]> {
+    this.lastAux?.dispose();
+    this.lastAux = null;
+    return super.dispose();
   }
 
   getConfig(): tf.serialization.ConfigDict {
