@@ -13,6 +13,7 @@ import { ClassToken, MaskTokens, PositionEmbedding, TakeToken } from "../src/mod
 import { Blockify, Unblockify } from "../src/models/layers/blocks";
 import { GroupedQueryAttention } from "../src/models/layers/gqa";
 import { SwiGLUMoE } from "../src/models/layers/moe";
+import { Patchify } from "../src/models/layers/patchify";
 import { SplitReader } from "../src/data/format";
 import { generateDataset, splitFile } from "../src/data/generate";
 import { presetDifficulty } from "../src/puzzle/difficulty";
@@ -150,8 +151,8 @@ test("save -> load gives identical predictions for every new model", async () =>
   }
 });
 
-test("Grad-CAM runs on every new model (ViT at its patch embedding, NesT and mmLiT at their last normalised map)", () => {
-  const expected: Record<string, string> = { vit_xxs: "patch_embed", nest_tiny: "head_ln", mmlit_xxs: "tokens_map" };
+test("Grad-CAM runs on every new model (ViT at its patch-embedding map, NesT and mmLiT at their last normalised map)", () => {
+  const expected: Record<string, string> = { vit_xxs: "patch_map", nest_tiny: "head_ln", mmlit_xxs: "tokens_map" };
   for (const [name, layer] of Object.entries(expected)) {
     const m = buildModel({ name, inputSize: 32, classes: 3, seed: 2 });
     const x = tf.randomUniform([2, 32, 32, 3], 0, 1, "float32", 6);
@@ -225,6 +226,18 @@ test("token layers: class token, position embedding, token selection, mask token
     const mask = tf.tensor2d([[1, 0, 0, 1, 0], [0, 0, 1, 1, 1]]);
     const ref: Ref = ([v, m], [t]) => tf.where(tf.cast(tf.tile(tf.expandDims(m, 2), [1, 1, 6]), "bool"), tf.mul(tf.onesLike(v), t), v);
     assert.ok(layerVsReference(new MaskTokens({ seed: 3 }), [x, mask], [true, false], ref) < 1e-5);
+  });
+});
+
+test("Patchify matches a p x p stride-p convolution's patches (conv with a one-hot kernel per pixel)", async () => {
+  await onCpu(() => {
+    const x = tf.randomNormal([2, 8, 8, 3], 0, 1, "float32", 8);
+    // Output column (y*p + x)*3 + c of patch (i, j) is what a stride-p conv with a kernel that
+    // picks pixel (y, x, c) computes at (i, j): an identity kernel reshaped to [p, p, 3, p*p*3].
+    const ref: Ref = ([v]) => tf.reshape(tf.conv2d(v as tf.Tensor4D, tf.reshape(tf.eye(2 * 2 * 3), [2, 2, 3, 12]) as tf.Tensor4D, 2, "valid"), [2, 16, 12]);
+    assert.ok(layerVsReference(new Patchify({ patch: 2 }), [x], [true], ref) < 1e-5);
+    const wrong: Ref = ([v]) => tf.reshape(v, [2, 16, 12]);
+    assert.ok(layerVsReference(new Patchify({ patch: 2 }), [x], [true], wrong) > 1e-2, "raw rows as patches must fail");
   });
 });
 

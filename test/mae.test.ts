@@ -10,7 +10,8 @@ import { presetDifficulty } from "../src/puzzle/difficulty";
 import { NO_NUISANCE } from "../src/puzzle/render";
 import { buildModel } from "../src/models/registry";
 import { loadModel } from "../src/models/io";
-import { DEFAULT_PRETRAIN, patchify, pretrain, randomMask, reconstructionLoss, validatePretrainConfig } from "../src/pretrain/mae";
+import { DEFAULT_PRETRAIN, pretrain, randomMask, reconstructionLoss, validatePretrainConfig } from "../src/pretrain/mae";
+import { patchRows } from "../src/models/layers/patchify";
 import { runTraining } from "../src/experiment/run";
 import { DEFAULT_TRAIN } from "../src/train/config";
 
@@ -22,9 +23,9 @@ before(async () => {
   generateDataset({ task: "plain", hops: 0, difficulty: presetDifficulty("easy"), nuisance: NO_NUISANCE, seed: 5 }, { train: 32, val: 8, test: 8 }, path.join(dir, "data"), { quiet: true });
 });
 
-test("patchify puts pixel (y, x) of patch (i, j) at row i*g + j, column (y*p + x)*3 + c", () => {
+test("patchRows puts pixel (y, x) of patch (i, j) at row i*g + j, column (y*p + x)*3 + c", () => {
   const img = tf.tensor4d(Float32Array.from({ length: 2 * 4 * 4 * 3 }, (_, i) => i), [2, 4, 4, 3]);
-  const p = patchify(img, 2).arraySync();
+  const p = patchRows(img, 2).arraySync();
   const v = img.arraySync();
   for (const [b, i, j, y, x, c] of [[0, 0, 1, 1, 0, 2], [1, 1, 0, 0, 1, 1], [1, 1, 1, 1, 1, 0]]) assert.equal(p[b][i * 2 + j][(y * 2 + x) * 3 + c], v[b][i * 2 + y][j * 2 + x][c]);
   img.dispose();

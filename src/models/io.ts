@@ -15,6 +15,7 @@ import "./layers/tokens";
 import "./layers/blocks";
 import "./layers/gqa";
 import "./layers/moe";
+import "./layers/patchify";
 
 function concat(buffers: ArrayBuffer | ArrayBuffer[]): Buffer {
   return Buffer.concat((Array.isArray(buffers) ? buffers : [buffers]).map((b) => Buffer.from(b)));

@@ -25,11 +25,12 @@
  * | mmlit_xs   | 80  | 7     | 4 / 2            | 4, 2           | 96 -> 48                     |
  * | mmlit_xxs  | 64  | 6     | 4 / 1            | 4, 2           | 80 -> 40                     |
  *
- * Layer names: `patch_embed`, `pos_embed`, `encoder_t{i}_{ln1,attn,add1,ln2,moe,add2}`,
+ * Layer names: `patch_rows`, `patch_embed`, `patch_map`, `patch_tokens`, `pos_embed`, `encoder_t{i}_{ln1,attn,add1,ln2,moe,add2}`,
  * `encoder_ln`, `tokens_map` (the tokens as an [B, g, g, D] map: the Grad-CAM cut point), `pool`,
  * `classifier`.
  */
 import * as tf from "@tensorflow/tfjs";
+import { patchEmbedding } from "./vit";
 import { GroupedQueryAttention } from "./layers/gqa";
 import { SwiGLUMoE } from "./layers/moe";
 import { MaskTokens, PositionEmbedding } from "./layers/tokens";
@@ -83,8 +84,7 @@ export function mmlitEncoder(image: SymTensor, o: { variant: string; inputSize: 
   if (o.inputSize % MMLIT_GRID !== 0) throw new Error(`mmLiT needs an input size divisible by ${MMLIT_GRID}, got ${o.inputSize}`);
   const patch = o.inputSize / MMLIT_GRID;
   const s = o.seeds;
-  let x = tf.layers.conv2d({ filters: cfg.dim, kernelSize: patch, strides: patch, padding: "valid", name: "patch_embed", kernelInitializer: s.glorotUniform() }).apply(image) as SymTensor;
-  x = tf.layers.reshape({ targetShape: [MMLIT_GRID * MMLIT_GRID, cfg.dim], name: "patch_tokens" }).apply(x) as SymTensor; // [B, g, g, D] -> [B, N, D]
+  let x = patchEmbedding(image, { patch, grid: MMLIT_GRID, dim: cfg.dim, seeds: s }); // [B, N, D]
   if (o.mask) x = new MaskTokens({ seed: s.int(), name: "mask_tokens" }).apply([x, o.mask]) as SymTensor;
   x = new PositionEmbedding({ seed: s.int(), name: "pos_embed" }).apply(x) as SymTensor;
   for (let i = 0; i < cfg.depth; i++) {

@@ -19,13 +19,14 @@
  * `nest_tiny` is sized near 1 M parameters (the paper's smallest, NesT-T, has 6 M); head width
  * 32 as in the paper, GELU MLPs, no stochastic depth.
  *
- * Layer names: `patch_embed`, `level{l}_pos`, `level{l}_blocks`, `level{l}_t{i}_*`,
+ * Layer names: `patch_rows`, `patch_embed`, `patch_map`, `level{l}_pos`, `level{l}_blocks`, `level{l}_t{i}_*`,
  * `level{l}_unblocks` (a [B, H, W, D] map: Grad-CAM cut points), `level{l}_agg_conv`,
  * `level{l}_agg_ln`, `level{l}_agg_pool`, `head_ln`, `pool`, `classifier`. Attention maps are
  * [batch * blocks, heads, b*b, b*b]: within-block attention.
  */
 import * as tf from "@tensorflow/tfjs";
 import { transformerLayer } from "./mobilevit";
+import { patchEmbedding } from "./vit";
 import { Blockify, Unblockify } from "./layers/blocks";
 import { PositionEmbedding } from "./layers/tokens";
 import { LayerNorm } from "./layers/layernorm";
@@ -73,7 +74,7 @@ export function nest(o: NestOptions): tf.LayersModel {
   const seeds = new Seeds(o.seed);
   const patch = o.inputSize / cfg.grid;
   const input = tf.input({ shape: [o.inputSize, o.inputSize, 3], name: "image" });
-  let x = tf.layers.conv2d({ filters: cfg.dims[0], kernelSize: patch, strides: patch, padding: "valid", name: "patch_embed", kernelInitializer: seeds.glorotUniform() }).apply(input) as SymTensor;
+  let x = patchEmbedding(input, { patch, grid: cfg.grid, dim: cfg.dims[0], seeds, map: true }); // [B, 16, 16, D0]
   nestLevels(cfg).forEach(({ side }, l) => {
     const dim = cfg.dims[l];
     x = new PositionEmbedding({ seed: seeds.int(), name: `level${l}_pos` }).apply(x) as SymTensor;

@@ -81,7 +81,7 @@ export function attentionSpan(model: tf.LayersModel): AttentionStage[] {
     }
     const patches = shapeOf(l, "input")[1];
     const grouping = model.layers.find((g) => g.name === `${stage}_unfold` || g.name === `${stage}_blocks`);
-    const map = shapeOf(grouping ?? model.getLayer("patch_embed"), grouping ? "input" : "output");
+    const map = shapeOf(grouping ?? model.getLayer("patch_map"), grouping ? "input" : "output");
     const featureMap: [number, number] = [map[1], map[2]];
     // Unfold: one sequence per in-patch position; Blockify: one per block; ViT, mmLiT: one.
     const sequences = grouping instanceof Unfold ? grouping.patch * grouping.patch : grouping ? (featureMap[0] * featureMap[1]) / patches : 1;

@@ -1,7 +1,7 @@
 /**
  * Vision Transformer (Dosovitskiy et al., ICLR 2021), as seed 001 trains it with vit-pytorch:
  *
- *   image -> p x p patches -> linear embedding (a p x p stride-p conv: the same map) -> prepend a
+ *   image -> p x p patches -> linear embedding (patchify + dense; see layers/patchify.ts) -> prepend a
  *   class token -> add learned position embeddings -> L pre-norm transformer layers
  *   (x + MHSA(LN(x)), x + MLP(LN(x)), GELU) -> LN -> class token -> linear classifier
  *
@@ -19,13 +19,14 @@
  * every size sees the same token grid and each token the same fraction of the puzzle; the
  * patch-embedding weights and the parameter count grow with the patch.
  *
- * Layer names: `patch_embed`, `cls_token`, `pos_embed`, `encoder_t{i}_*`, `encoder_ln`,
- * `cls_select`, `classifier`. Grad-CAM can cut at `patch_embed` (the one 4-D map: everything
+ * Layer names: `patch_rows`, `patch_embed`, `patch_map`, `patch_tokens`, `cls_token`, `pos_embed`, `encoder_t{i}_*`, `encoder_ln`,
+ * `cls_select`, `classifier`. Grad-CAM can cut at `patch_map` (the one 4-D map: everything
  * after it is tokens); attention maps are [batch, heads, 1 + N, 1 + N] with the class token first.
  */
 import * as tf from "@tensorflow/tfjs";
 import { transformerLayer } from "./mobilevit";
 import { ClassToken, MaskTokens, PositionEmbedding, TakeToken } from "./layers/tokens";
+import { Patchify } from "./layers/patchify";
 import { LayerNorm } from "./layers/layernorm";
 import { Seeds } from "./layers/init";
 
@@ -55,6 +56,19 @@ export function vitGeometry(cfg: { patch32: number }, inputSize: number): { patc
   return { patch, grid: inputSize / patch };
 }
 
+/**
+ * ViT's linear patch embedding, image [B, S, S, 3] -> tokens [B, N, D]: `patch_rows` (pixels of
+ * each patch), `patch_embed` (dense), then `patch_map` ([B, g, g, D], the one 4-D map: Grad-CAM's
+ * cut point) and `patch_tokens` ([B, N, D]). Shared by ViT, NesT (which keeps the map) and mmLiT.
+ */
+export function patchEmbedding(image: SymTensor, o: { patch: number; grid: number; dim: number; seeds: Seeds; map?: boolean }): SymTensor {
+  let x = new Patchify({ patch: o.patch, name: "patch_rows" }).apply(image) as SymTensor; // [B, S, S, 3] -> [B, N, p*p*3]
+  x = tf.layers.dense({ units: o.dim, name: "patch_embed", kernelInitializer: o.seeds.glorotUniform() }).apply(x) as SymTensor; // -> [B, N, D]
+  x = tf.layers.reshape({ targetShape: [o.grid, o.grid, o.dim], name: "patch_map" }).apply(x) as SymTensor; // -> [B, g, g, D]
+  if (o.map) return x;
+  return tf.layers.reshape({ targetShape: [o.grid * o.grid, o.dim], name: "patch_tokens" }).apply(x) as SymTensor; // -> [B, N, D]
+}
+
 export interface VitOptions {
   variant: string;
   inputSize: number;
@@ -76,8 +90,7 @@ export function vitEncoder(image: SymTensor, o: { variant: string; inputSize: nu
   const cfg = variantOf(o.variant);
   const { patch, grid } = vitGeometry(cfg, o.inputSize);
   const s = o.seeds;
-  let x = tf.layers.conv2d({ filters: cfg.dim, kernelSize: patch, strides: patch, padding: "valid", name: "patch_embed", kernelInitializer: s.glorotUniform() }).apply(image) as SymTensor;
-  x = tf.layers.reshape({ targetShape: [grid * grid, cfg.dim], name: "patch_tokens" }).apply(x) as SymTensor; // [B, g, g, D] -> [B, N, D]
+  let x = patchEmbedding(image, { patch, grid, dim: cfg.dim, seeds: s });
   if (o.mask) x = new MaskTokens({ seed: s.int(), name: "mask_tokens" }).apply([x, o.mask]) as SymTensor;
   x = new ClassToken({ seed: s.int(), name: "cls_token" }).apply(x) as SymTensor; // -> [B, 1 + N, D]
   x = new PositionEmbedding({ seed: s.int(), name: "pos_embed" }).apply(x) as SymTensor;

@@ -27,6 +27,7 @@ import { mmlitEncoder, MMLIT_GRID } from "../models/mmlit";
 import { transformerLayer } from "../models/mobilevit";
 import { PositionEmbedding } from "../models/layers/tokens";
 import { LayerNorm } from "../models/layers/layernorm";
+import { patchRows } from "../models/layers/patchify";
 import { Seeds } from "../models/layers/init";
 import { saveModel } from "../models/io";
 import { cosineWithWarmup } from "../train/schedule";
@@ -104,16 +105,6 @@ export function maeNetwork(c: Pick<PretrainConfig, "model" | "decoderDim" | "dec
   return tf.model({ inputs: [image, mask], outputs: pixels, name: `mae_${c.model}` });
 }
 
-/** Images [B, S, S, 3] as patch pixel rows [B, N, p*p*3], patches in row-major grid order. */
-export function patchify(images: tf.Tensor4D, patch: number): tf.Tensor3D {
-  return tf.tidy(() => {
-    const [b, s, , c] = images.shape;
-    const g = s / patch;
-    // [B, S, S, C] -> [B, g, p, g, p, C] -> [B, g, g, p, p, C] -> [B, N, p*p*C]
-    return tf.reshape(tf.transpose(tf.reshape(images, [b, g, patch, g, patch, c]), [0, 1, 3, 2, 4, 5]), [b, g * g, patch * patch * c]);
-  });
-}
-
 /** A 0/1 mask [b, n] hiding round(ratio * n) patches of each image, fixed by (seed, epoch, step). */
 export function randomMask(b: number, n: number, ratio: number, seed: number, epoch: number, step: number): tf.Tensor2D {
   const hidden = Math.max(1, Math.min(n - 1, Math.round(ratio * n)));
@@ -173,7 +164,7 @@ export async function pretrain(cfg: PretrainConfig, out: string, opts: { classes
         (opt as unknown as { learningRate: number }).learningRate = cosineWithWarmup(epoch * stepsPerEpoch + step, total, Math.min(stepsPerEpoch, Math.round(total / 10)), cfg.lr);
         const n = b.labels.length;
         const mask = randomMask(n, grid * grid, cfg.maskRatio, cfg.seed, epoch, step++);
-        const target = patchify(b.xs, patch);
+        const target = patchRows(b.xs, patch);
         const vars = net.trainableWeights.map((w) => w.read() as tf.Variable);
         const loss = opt.minimize(() => reconstructionLoss(net.apply([b.xs, mask], { training: true }) as tf.Tensor3D, target, mask), true, vars)!;
         sum += loss.dataSync()[0] * n;
