@@ -14,6 +14,7 @@ import { DatasetSpec } from "../data/spec";
 import { buildModel, validateModelSpec } from "../models/registry";
 import { parameterCount } from "../models/summary";
 import { DEFAULT_TRAIN } from "../train/config";
+import { DEFAULT_PRETRAIN, pretrain } from "../pretrain/mae";
 import { loadHistory, RunMetrics, runTraining } from "./run";
 
 export interface ContestConfig {
@@ -160,4 +161,46 @@ export function accuracyVsParamsSpec(rows: ContestRow[], title: string): Record<
       ],
     },
   };
+}
+
+/** Scratch vs masked-image pre-trained, for one model at a small labelled budget. */
+export interface PretrainRow {
+  model: string;
+  task: string;
+  /** Labelled training puzzles. */
+  train: number;
+  init: "scratch" | "mae";
+  acc_per_seed: number[];
+  acc_mean: number;
+  acc_sd: number;
+  runs: string[];
+}
+
+/**
+ * Seed 004's claim on our task: `model` pre-trained (masked-image modelling, `pretrainEpochs`) on
+ * the contest's unlabelled training images of each task, then fine-tuned on only `smallTrain`
+ * labelled puzzles, against the same model from scratch on those puzzles; every seed, same budget.
+ */
+export async function runPretrainComparison(c: ContestConfig, o: { model: string; smallTrain: number; pretrainEpochs: number }, paths: { runsDir: string; dataDir: string }, log: (l: string) => void = console.log): Promise<PretrainRow[]> {
+  validateContest({ ...c, models: [o.model] });
+  const difficulty = { ...presetDifficulty(c.difficulty), size: c.size };
+  const runsDir = path.join(paths.runsDir, c.name);
+  const rows: PretrainRow[] = [];
+  for (const task of c.tasks) {
+    const spec: DatasetSpec = { task, hops: task === "warp" ? 1 : 0, difficulty, nuisance: NO_NUISANCE, seed: c.dataSeed };
+    const full = ensureDataset(spec, { train: c.train, val: c.val, test: c.test }, path.join(paths.dataDir, `${c.name}-${task}`), log);
+    const small = ensureDataset(spec, { train: o.smallTrain, val: c.val, test: c.test }, path.join(paths.dataDir, `${c.name}-${task}-${o.smallTrain}`), log);
+    const pre = path.join(runsDir, `mae-${task}-${o.model}-e${o.pretrainEpochs}`);
+    if (!fs.existsSync(path.join(pre, "model.json"))) await pretrain({ ...DEFAULT_PRETRAIN, model: o.model, data: full, epochs: o.pretrainEpochs, batchSize: c.batch, seed: c.dataSeed }, pre, { quiet: true, onLine: (l) => /reconstruction loss/.test(l) && log(`[${path.basename(pre)}] ${l}`) });
+    for (const init of ["scratch", "mae"] as const) {
+      const ms: RunMetrics[] = [];
+      for (const seed of c.seeds) {
+        const name = `${init}-${task}-${o.smallTrain}-${o.model}-s${seed}`;
+        ms.push(await runTraining({ name, model: o.model, data: small, init: init === "mae" ? pre : null, freeze: "none", train: { ...DEFAULT_TRAIN, epochs: c.epochs, batchSize: c.batch, lr: c.lr, seed }, modelSeed: seed }, { runsDir, quiet: true, onLine: (l) => /test accuracy|reusing/.test(l) && log(l) }));
+      }
+      const accs = ms.map((m) => m.test_acc);
+      rows.push({ model: o.model, task, train: o.smallTrain, init, acc_per_seed: accs, acc_mean: mean(accs), acc_sd: sd(accs), runs: ms.map((m) => m.name) });
+    }
+  }
+  return rows;
 }
