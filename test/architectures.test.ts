@@ -12,6 +12,7 @@ import { attentionSpanOf, formatSummary, layerParams, parameterCount } from "../
 import { ClassToken, MaskTokens, PositionEmbedding, TakeToken } from "../src/models/layers/tokens";
 import { Blockify, Unblockify } from "../src/models/layers/blocks";
 import { GroupedQueryAttention } from "../src/models/layers/gqa";
+import { MultiHeadSelfAttention } from "../src/models/layers/attention";
 import { SwiGLUMoE } from "../src/models/layers/moe";
 import { Patchify } from "../src/models/layers/patchify";
 import { SplitReader } from "../src/data/format";
@@ -161,6 +162,24 @@ test("Grad-CAM runs on every new model (ViT at its patch-embedding map, NesT and
     assert.equal(r.maps.length, 2);
     assert.ok(r.maps.every((mp) => mp.length === 32 * 32 && mp.every(Number.isFinite)), name);
     assert.ok(r.maps.some((mp) => Math.max(...mp) > Math.min(...mp)), `${name}: flat heatmap`);
+    x.dispose();
+    m.dispose();
+  }
+});
+
+test("attention maps can be captured from every new model: [batch * sequences, heads, n, n], rows summing to 1", () => {
+  const expected: Record<string, number[]> = { vit_seed001: [2, 2, 17, 17], nest_tiny: [2 * 16, 2, 16, 16], mmlit_xxs: [2, 4, 64, 64] };
+  for (const [name, shape] of Object.entries(expected)) {
+    const m = buildModel({ name, inputSize: 32, classes: 3, seed: 2 });
+    const layers = m.layers.filter((l) => l instanceof MultiHeadSelfAttention || l instanceof GroupedQueryAttention) as Array<MultiHeadSelfAttention | GroupedQueryAttention>;
+    const captures = layers.map((l) => (l.capture = { maps: null as tf.Tensor | null }));
+    const x = tf.randomUniform([2, 32, 32, 3], 0, 1, "float32", 6);
+    tf.tidy(() => void m.predict(x));
+    assert.deepEqual(captures[0].maps!.shape, shape, name);
+    const sums = tf.tidy(() => tf.sum(captures[0].maps!, -1).dataSync());
+    assert.ok(sums.every((v) => Math.abs(v - 1) < 1e-5), name);
+    captures.forEach((c) => c.maps?.dispose());
+    layers.forEach((l) => (l.capture = null));
     x.dispose();
     m.dispose();
   }
