@@ -92,7 +92,7 @@ test("freeze groups: all-but-head and early:<percent> for every model, errors sa
   }
   assert.throws(() => validateFreezeGroup("early:0"), /percentage must be in \(0, 100\), got 0/);
   assert.throws(() => validateFreezeGroup("early:100"), /percentage must be in \(0, 100\)/);
-  assert.throws(() => validateFreezeGroup("early:x", "vit_xxs"), /unknown freeze group 'early:x'; allowed for vit_xxs: none, stem\+early-transformer, all-but-head, early:<percent>/);
+  assert.throws(() => validateFreezeGroup("early:x", "vit_xxs"), /unknown freeze group 'early:x': freeze must be one of none, stem\+early-transformer, all-but-head, early:<percent> \(for vit_xxs\)/);
   assert.throws(() => validateFreezeGroup("first5", "nest_tiny"), /does not apply to nest_tiny; allowed for nest_tiny: none, stem\+early-transformer, all-but-head, early:<percent>/);
   assert.throws(() => validateFreezeGroup("stem+early-transformer", "mobilenetv2_100"), /allowed for mobilenetv2_100: none, first5, all-but-head, early:<percent>/);
 });

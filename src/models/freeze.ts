@@ -19,7 +19,7 @@
  * - `none`.
  */
 import * as tf from "@tensorflow/tfjs";
-import { familyOf, Family } from "./registry";
+import { familyOf, Family, validateModelName } from "./registry";
 import { layerParams, parameterCount } from "./summary";
 
 export const FREEZE_GROUPS = ["none", "first5", "stem+early-transformer", "all-but-head"] as const;
@@ -45,7 +45,7 @@ const EARLY = /^early:(\d+(?:\.\d+)?)$/;
 
 /** The groups `model` (a model name) can use, `early:<percent>` as its pattern. */
 export function freezeGroupsFor(model: string): string[] {
-  const f = familyOf(model);
+  const f = familyOf(validateModelName(model));
   return [...FREEZE_GROUPS.filter((g) => APPLIES[g] === "all" || (APPLIES[g] as readonly Family[]).includes(f)), "early:<percent>"];
 }
 
@@ -61,7 +61,7 @@ export function validateFreezeGroup(group: string, model?: string): FreezeGroup 
     if (!(pct > 0 && pct < 100)) throw new Error(`freeze group '${group}': the percentage must be in (0, 100), got ${pct}`);
     return group as FreezeGroup;
   }
-  if (!(FREEZE_GROUPS as readonly string[]).includes(group)) throw new Error(`unknown freeze group '${group}'; allowed${model ? ` for ${model}` : ""}: ${allowed.join(", ")}`);
+  if (!(FREEZE_GROUPS as readonly string[]).includes(group)) throw new Error(`unknown freeze group '${group}': freeze must be one of ${allowed.join(", ")}${model ? ` (for ${model})` : ""}`);
   if (model && !allowed.includes(group)) throw new Error(`freeze group '${group}' does not apply to ${model}; allowed for ${model}: ${allowed.join(", ")}`);
   return group as FreezeGroup;
 }

@@ -41,8 +41,14 @@ export function familyOf(name: string): Family {
   return f;
 }
 
+/** A known model name, or an error listing them. */
+export function validateModelName(name: string): ModelName {
+  if (!(MODEL_NAMES as readonly string[]).includes(name)) throw new Error(`unknown model '${name}'; allowed: ${MODEL_NAMES.join(", ")}`);
+  return name as ModelName;
+}
+
 export function validateModelSpec(s: ModelSpec): ModelSpec {
-  if (!(MODEL_NAMES as readonly string[]).includes(s.name)) throw new Error(`unknown model '${s.name}'; allowed: ${MODEL_NAMES.join(", ")}`);
+  validateModelName(s.name);
   if (!Number.isInteger(s.classes) || s.classes < 2) throw new Error(`classes must be an integer >= 2, got ${s.classes}`);
   // Five stride-2 stages: anything not divisible by 32 loses pixels (MobileNet) or cannot fold
   // evenly into the last stage (MobileViT). The ViT family's patch sides scale with size / 32 too.
