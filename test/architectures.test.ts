@@ -8,7 +8,8 @@ import { initBackend } from "../src/backend/select";
 import { buildModel } from "../src/models/registry";
 import { freeze, frozenFractions, layersInGroup, validateFreezeGroup } from "../src/models/freeze";
 import { loadModel, saveModel } from "../src/models/io";
-import { attentionSpanOf, formatSummary, layerParams, parameterCount } from "../src/models/summary";
+import { attentionSpan, attentionSpanOf, formatSummary, layerParams, parameterCount } from "../src/models/summary";
+import { Unfold } from "../src/models/layers/patches";
 import { ClassToken, MaskTokens, PositionEmbedding, TakeToken } from "../src/models/layers/tokens";
 import { Blockify, Unblockify } from "../src/models/layers/blocks";
 import { GroupedQueryAttention } from "../src/models/layers/gqa";
@@ -57,9 +58,20 @@ test("seed 001's ViT is dim 128, depth 3, heads 2, MLP 256 on 8 px patches at 32
   m.dispose();
 });
 
-test("attention spans: MobileViT-XXS attends over 4, 1, 1 patches at 32 px and 16, 4, 1 at 64 px", () => {
-  assert.deepEqual(attentionSpanOf("mobilevit_xxs", 32).map((s) => [s.stage, s.featureMap[0], s.patches]), [["layer3_mvit", 4, 4], ["layer4_mvit", 2, 1], ["layer5_mvit", 1, 1]]);
-  assert.deepEqual(attentionSpanOf("mobilevit_xxs", 64).map((s) => [s.featureMap[0], s.patches]), [[8, 16], [4, 4], [2, 1]]);
+test("attention spans: MobileViT's maps at strides 8, 16, 32 and the patches its Unfold makes; NesT's blocks; none for MobileNet", () => {
+  for (const size of [32, 64]) {
+    const m = buildModel({ name: "mobilevit_xxs", inputSize: size, classes: 5, seed: 0 });
+    const spans = attentionSpan(m);
+    assert.deepEqual(spans.map((s) => [s.stage, s.featureMap[0]]), [["layer3_mvit", size / 8], ["layer4_mvit", size / 16], ["layer5_mvit", size / 32]]);
+    for (const s of spans) {
+      const p = (m.getLayer(`${s.stage}_unfold`) as Unfold).patch;
+      assert.equal(s.patches, Math.ceil(s.featureMap[0] / p) ** 2, `${s.stage} at ${size} px`);
+      assert.equal(s.sequences, p * p);
+    }
+    m.dispose();
+  }
+  // With the paper's 2x2 patches at 32 px: 4, 1, 1 patches per attention.
+  assert.deepEqual(attentionSpanOf("mobilevit_xxs", 32)[0].patches, 4);
   assert.deepEqual(attentionSpanOf("nest_tiny", 64).map((s) => [s.stage, s.featureMap[0], s.patches, s.sequences]), [["level0", 16, 16, 16], ["level1", 8, 16, 4], ["level2", 4, 16, 1]]);
   assert.deepEqual(attentionSpanOf("mobilenetv2_035", 64), []);
   const m = buildModel({ name: "mobilevit_xxs", inputSize: 32, classes: 5, seed: 0 });
