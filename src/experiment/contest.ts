@@ -163,6 +163,34 @@ export function accuracyVsParamsSpec(rows: ContestRow[], title: string): Record<
   };
 }
 
+/** Validation accuracy after each epoch against the training images seen so far, mean over seeds. */
+export function learningCurveRows(c: ContestConfig, rows: ContestRow[], runsDir: string): Array<{ model: string; task: string; images_seen: number; val_acc: number }> {
+  return rows.flatMap((r) => {
+    const histories = r.runs.map((name) => loadHistory(path.join(runsDir, c.name), name));
+    return histories[0].map((h, e) => ({ model: r.model, task: r.task, images_seen: h.epoch * c.train, val_acc: mean(histories.map((hs) => hs[e]?.val_acc ?? NaN)) }));
+  });
+}
+
+/** Validation accuracy vs images seen: one line per model, one panel per task. */
+export function learningCurveSpec(points: ReturnType<typeof learningCurveRows>, title: string): Record<string, unknown> {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title,
+    data: { values: points },
+    facet: { column: { field: "task", type: "nominal" } },
+    spec: {
+      width: 260,
+      height: 200,
+      mark: { type: "line", point: true },
+      encoding: {
+        x: { field: "images_seen", type: "quantitative", title: "training images seen" },
+        y: { field: "val_acc", type: "quantitative", scale: { domain: [0, 1] }, title: "validation accuracy (mean over seeds)" },
+        color: { field: "model", type: "nominal" },
+      },
+    },
+  };
+}
+
 /** Scratch vs masked-image pre-trained, for one model at a small labelled budget. */
 export interface PretrainRow {
   model: string;
