@@ -42,7 +42,7 @@ test("bad model specs are refused with what is allowed", () => {
   assert.throws(() => buildModel({ name: "mobilevit_m", inputSize: 64, classes: 5, seed: 0 }), /unknown model 'mobilevit_m'; allowed: mobilenetv2_035/);
   assert.throws(() => buildModel({ name: "mobilenetv2_100", inputSize: 64, classes: 1, seed: 0 }), /classes must be an integer >= 2, got 1/);
   const m = buildModel({ name: "mobilenetv2_035", inputSize: 64, classes: 5, seed: 0 });
-  assert.throws(() => freeze(m, "stem+early-transformer"), /is for MobileViT; for mobilenetv2_035 use 'first5'/);
+  assert.throws(() => freeze(m, "stem+early-transformer"), /does not apply to mobilenetv2_035; allowed for mobilenetv2_035: none, first5, all-but-head, early:<percent>/);
   assert.throws(() => freeze(m, "bogus" as never), /unknown freeze group 'bogus'/);
   m.dispose();
 });

@@ -12,7 +12,7 @@ import { applySettings, budgetConfig, BUDGETS, describeConfig, ExperimentConfig,
 import { resultRows, resultsJson, resultsMarkdown } from "../experiment/results";
 import { initBackend } from "../backend/select";
 
-const TRAIN_USAGE = `usage: amida train --model NAME --data DIR --name RUN [--runs runs] [--init CHECKPOINT_DIR] [--freeze none|first5|stem+early-transformer|all-but-head]
+const TRAIN_USAGE = `usage: amida train --model NAME --data DIR --name RUN [--runs runs] [--init CHECKPOINT_DIR] [--freeze none|first5|stem+early-transformer|all-but-head|early:<percent>]
                    [--epochs N] [--batch N] [--lr X] [--optimizer adamw|adam] [--weight-decay X] [--warmup EPOCHS]
                    [--label-smoothing X] [--patience N] [--seed N] [--model-seed N] [--fresh] [--backend auto|node-gpu|node|wasm|cpu]
 Trains one model on one data set into RUNS/RUN/ (config.json, history.json, metrics.json, checkpoints/{last,best}).

@@ -1,6 +1,7 @@
 import { dieWithParent } from "../util/children";
 import { baselinesCommand, generateCommand, showCommand } from "./data";
 import { modelsCommand } from "./models";
+import { pretrainCommand } from "./pretrain";
 import { experimentCommand, resultsCommand, sweepCommand, trackCommand, trainCommand } from "./experiment";
 
 const BENCHES = ["train", "generate", "parallel"];
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, Command> = {
   baselines: { run: baselinesCommand, help: "accuracies of rung-blind rules (chance, plain, START, Bayes) on a data set's split" },
   show: { run: showCommand, help: "render one stored puzzle with its traced path(s) to a PNG" },
   models: { run: modelsCommand, help: "parameter counts of every model variant" },
+  pretrain: { run: pretrainCommand, help: "masked-image pre-training of a ViT-family encoder on unlabelled puzzles (then train --init)" },
   train: { run: trainCommand, help: "train one model on one data set (optionally from a checkpoint, with a freeze group)" },
   experiment: { run: experimentCommand, help: "the seed's protocol: plain -> frozen warp fine-tune + controls, both models" },
   results: { run: resultsCommand, help: "print an experiment's results table from its finished runs" },

@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import { SplitReader, verifyDataset } from "../data/format";
 import { splitFile } from "../data/generate";
 import { buildModel, validateModelSpec } from "../models/registry";
-import { freeze, FreezeGroup, FREEZE_GROUPS } from "../models/freeze";
+import { freeze, FreezeGroup, validateFreezeGroup } from "../models/freeze";
 import { loadModel, verifyCheckpoint } from "../models/io";
 import { acquireLock } from "../util/lock";
 import { validateName } from "../util/names";
@@ -64,7 +64,7 @@ export interface RunMetrics {
 
 export function validateRunConfig(c: RunConfig): RunConfig {
   validateName("run", c.name);
-  if (!FREEZE_GROUPS.includes(c.freeze)) throw new Error(`freeze must be one of ${FREEZE_GROUPS.join(", ")}, got '${c.freeze}'`);
+  validateFreezeGroup(c.freeze, c.model);
   validateTrainConfig(c.train);
   if (!Number.isInteger(c.modelSeed) || c.modelSeed < 0 || c.modelSeed > 2 ** 31) throw new Error(`model seed must be an integer in 0..2^31, got ${c.modelSeed}`);
   for (const split of ["train", "test"] as const) {

@@ -14,6 +14,11 @@ import "./layers/batchnorm";
 import "./layers/attention";
 import "./layers/patches";
 import "./layers/layernorm";
+import "./layers/tokens";
+import "./layers/blocks";
+import "./layers/gqa";
+import "./layers/moe";
+import "./layers/patchify";
 
 function concat(buffers: ArrayBuffer | ArrayBuffer[]): Buffer {
   return Buffer.concat((Array.isArray(buffers) ? buffers : [buffers]).map((b) => Buffer.from(b)));

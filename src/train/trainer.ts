@@ -85,7 +85,7 @@ async function restore(model: tf.LayersModel, opt: tf.Optimizer, dir: string): P
 
 /**
  * One optimisation step on a batch: forward in training mode, softmax cross-entropy (with label
- * smoothing), Adam update of the trainable weights, then AdamW's decoupled decay of kernels.
+ * smoothing) plus any losses the layers add, Adam update of the trainable weights, then AdamW's decoupled decay of kernels.
  * Returns the batch's mean loss and number of correct predictions; leaves no tensor behind.
  */
 export function trainStep(model: tf.LayersModel, opt: tf.Optimizer, xs: tf.Tensor4D, labelValues: Int32Array, classes: number, cfg: Pick<TrainConfig, "labelSmoothing" | "optimizer" | "weightDecay">, lr: number): { loss: number; correct: number } {
@@ -98,7 +98,10 @@ export function trainStep(model: tf.LayersModel, opt: tf.Optimizer, xs: tf.Tenso
     () => {
       const logits = model.apply(xs, { training: true }) as tf.Tensor2D;
       hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "int32")));
-      return tf.losses.softmaxCrossEntropy(y, logits, undefined, cfg.labelSmoothing) as tf.Scalar;
+      const ce = tf.losses.softmaxCrossEntropy(y, logits, undefined, cfg.labelSmoothing) as tf.Scalar;
+      // Losses the layers add themselves (mmLiT's expert load balancing), from this forward pass.
+      const added = model.calculateLosses();
+      return added.length ? (tf.addN([ce, ...added]) as tf.Scalar) : ce;
     },
     true,
     vars,

@@ -1,0 +1,207 @@
+/**
+ * Masked-image pre-training for the ViT family (seed 004: "MAE pre-training helps small data
+ * sets"), on unlabelled puzzles:
+ *
+ *   image -> patches; a random `maskRatio` of them per image replaced by a learned mask token ->
+ *   the classifier's own encoder (same layer names) -> light decoder (linear to `decoderDim`,
+ *   position embeddings, `decoderDepth` transformer layers, linear to p*p*3 pixels) ->
+ *   mean squared error on the masked patches' pixels (0..1)
+ *
+ * Deviation from MAE (He et al. 2022), chosen for one encoder graph shared with the classifier:
+ * the encoder sees mask tokens in place of the hidden patches (as in SimMIM) instead of dropping
+ * them, so it costs a full forward pass; the decoder and the loss are MAE's. Targets are raw
+ * pixels: per-patch normalisation (MAE's norm_pix_loss) divides by ~0 on the puzzles' blank patches.
+ *
+ * The result is saved as a whole classifier (encoder pre-trained, head freshly initialised) so
+ * that `amida train --init DIR` fine-tunes it like any stage-1 checkpoint.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+import { SplitReader } from "../data/format";
+import { splitFile } from "../data/generate";
+import { batches, epochOrder } from "../data/batches";
+import { buildModel, familyOf, validateModelSpec } from "../models/registry";
+import { vitEncoder, vitGeometry, VIT_VARIANTS, VitVariant } from "../models/vit";
+import { mmlitEncoder, MMLIT_GRID } from "../models/mmlit";
+import { transformerLayer } from "../models/mobilevit";
+import { PositionEmbedding } from "../models/layers/tokens";
+import { LayerNorm } from "../models/layers/layernorm";
+import { patchRows } from "../models/layers/patchify";
+import { Seeds } from "../models/layers/init";
+import { saveModel } from "../models/io";
+import { cosineWithWarmup } from "../train/schedule";
+import { rngFor, shuffled } from "../util/rng";
+import { Progress } from "../util/progress";
+
+type SymTensor = tf.SymbolicTensor;
+
+/** The families masked-image pre-training applies to (a flat token sequence from patches). */
+export const PRETRAIN_FAMILIES = ["vit", "mmlit"] as const;
+
+export interface PretrainConfig {
+  /** Model name (vit_* or mmlit_*). */
+  model: string;
+  /** Data set directory; its train split's images are used, labels ignored. */
+  data: string;
+  epochs: number;
+  batchSize: number;
+  /** Peak learning rate (Adam, cosine decay after a one-epoch-or-less warm-up). */
+  lr: number;
+  /** Share of patches hidden per image. */
+  maskRatio: number;
+  /** Decoder token width and transformer layers. */
+  decoderDim: number;
+  decoderDepth: number;
+  /** Seeds the weights, the masks and the visiting order. */
+  seed: number;
+}
+
+export const DEFAULT_PRETRAIN: Omit<PretrainConfig, "model" | "data"> = { epochs: 5, batchSize: 32, lr: 1e-3, maskRatio: 0.75, decoderDim: 64, decoderDepth: 1, seed: 0 };
+
+export function validatePretrainConfig(c: PretrainConfig): PretrainConfig {
+  const fam = familyOf(c.model);
+  if (!(PRETRAIN_FAMILIES as readonly string[]).includes(fam)) throw new Error(`masked-image pre-training is for the ViT family; got '${c.model}', allowed families: ${PRETRAIN_FAMILIES.join(", ")}`);
+  const int = (k: keyof PretrainConfig, lo: number, hi: number) => {
+    const v = c[k] as number;
+    if (!Number.isInteger(v) || v < lo || v > hi) throw new Error(`pretrain.${k} must be an integer in ${lo}..${hi}, got ${v}`);
+  };
+  int("epochs", 1, 10_000);
+  int("batchSize", 1, 4096);
+  int("decoderDim", 8, 1024);
+  int("decoderDepth", 0, 16);
+  int("seed", 0, 2 ** 31);
+  if (c.decoderDim % 2 !== 0) throw new Error(`pretrain.decoderDim must be even (2 decoder heads), got ${c.decoderDim}`);
+  if (!(c.lr > 0 && c.lr <= 10)) throw new Error(`pretrain.lr must be a number in (0, 10], got ${c.lr}`);
+  if (!(c.maskRatio > 0 && c.maskRatio < 1)) throw new Error(`pretrain.maskRatio must be in (0, 1), got ${c.maskRatio}`);
+  if (!fs.existsSync(splitFile(c.data, "train"))) throw new Error(`data set '${c.data}' has no train split (${splitFile(c.data, "train")})`);
+  return c;
+}
+
+/** Patch side and token grid side of a ViT-family model at `inputSize`. */
+export function patchGeometry(model: string, inputSize: number): { patch: number; grid: number } {
+  const variant = model.slice(model.indexOf("_") + 1);
+  if (familyOf(model) === "vit") return vitGeometry(VIT_VARIANTS[variant as VitVariant], inputSize);
+  return { patch: inputSize / MMLIT_GRID, grid: MMLIT_GRID };
+}
+
+/**
+ * The pre-training network: inputs [image [B, S, S, 3], mask [B, N]], output pixel predictions
+ * [B, T, p*p*3] for every token (T = N, or 1 + N with ViT's class token first).
+ */
+export function maeNetwork(c: Pick<PretrainConfig, "model" | "decoderDim" | "decoderDepth" | "seed">, inputSize: number): tf.LayersModel {
+  const { patch, grid } = patchGeometry(c.model, inputSize);
+  const variant = c.model.slice(c.model.indexOf("_") + 1);
+  const seeds = new Seeds(c.seed);
+  const image = tf.input({ shape: [inputSize, inputSize, 3], name: "image" });
+  const mask = tf.input({ shape: [grid * grid], name: "mask" });
+  const encode = familyOf(c.model) === "vit" ? vitEncoder : mmlitEncoder;
+  let x = encode(image, { variant, inputSize, seeds, mask });
+  x = tf.layers.dense({ units: c.decoderDim, name: "decoder_embed", kernelInitializer: seeds.glorotUniform() }).apply(x) as SymTensor;
+  x = new PositionEmbedding({ seed: seeds.int(), name: "decoder_pos" }).apply(x) as SymTensor;
+  for (let i = 0; i < c.decoderDepth; i++) x = transformerLayer(x, { dim: c.decoderDim, ffn: 2 * c.decoderDim, heads: 2, act: "gelu", name: `decoder_t${i}`, seeds });
+  x = new LayerNorm({ epsilon: 1e-5, name: "decoder_ln" }).apply(x) as SymTensor;
+  const pixels = tf.layers.dense({ units: patch * patch * 3, name: "decoder_pred", kernelInitializer: seeds.glorotUniform() }).apply(x) as SymTensor;
+  return tf.model({ inputs: [image, mask], outputs: pixels, name: `mae_${c.model}` });
+}
+
+/** A 0/1 mask [b, n] hiding round(ratio * n) patches of each image, fixed by (seed, epoch, step). */
+export function randomMask(b: number, n: number, ratio: number, seed: number, epoch: number, step: number): tf.Tensor2D {
+  const hidden = Math.max(1, Math.min(n - 1, Math.round(ratio * n)));
+  const m = new Float32Array(b * n);
+  for (let i = 0; i < b; i++) shuffled(rngFor(seed, "mae-mask", epoch, step, i), n).slice(0, hidden).forEach((j) => (m[i * n + j] = 1));
+  return tf.tensor2d(m, [b, n]);
+}
+
+/** Mean squared error over the masked patches' pixels (a class token's prediction is ignored). */
+export function reconstructionLoss(pred: tf.Tensor3D, target: tf.Tensor3D, mask: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const n = target.shape[1];
+    const patches = pred.shape[1] === n ? pred : tf.slice(pred, [0, pred.shape[1] - n, 0], [-1, n, -1]); // drop the class token
+    const perPatch = tf.mean(tf.square(tf.sub(patches, target)), 2); // [B, N]
+    return tf.div(tf.sum(tf.mul(perPatch, mask)), tf.sum(mask)) as tf.Scalar;
+  });
+}
+
+/** One pre-training epoch's record. */
+export interface PretrainEpoch {
+  epoch: number;
+  /** Mean reconstruction loss over the epoch's batches. */
+  loss: number;
+  seconds: number;
+  images_per_s: number;
+}
+
+/**
+ * Pre-trains `cfg.model`'s encoder on the data set's train images and saves, in `out`, the
+ * classifier (for `classes` outputs, default: the data set's lanes) with the pre-trained encoder:
+ * model.json + weights.bin + pretrain.json (config and history).
+ */
+export async function pretrain(cfg: PretrainConfig, out: string, opts: { classes?: number; quiet?: boolean; onLine?: (l: string) => void } = {}): Promise<PretrainEpoch[]> {
+  validatePretrainConfig(cfg);
+  const reader = new SplitReader(splitFile(cfg.data, "train"));
+  const size = reader.header.image.height;
+  const classes = opts.classes ?? reader.header.spec.difficulty.lanes;
+  validateModelSpec({ name: cfg.model, inputSize: size, classes, seed: cfg.seed });
+  const net = maeNetwork(cfg, size);
+  const { patch, grid } = patchGeometry(cfg.model, size);
+  const opt = tf.train.adam(cfg.lr);
+  const stepsPerEpoch = Math.ceil(reader.count / cfg.batchSize);
+  const total = cfg.epochs * stepsPerEpoch;
+  const history: PretrainEpoch[] = [];
+  const log = (l: string) => {
+    opts.onLine?.(l);
+    if (!opts.quiet) console.log(l);
+  };
+  try {
+    for (let epoch = 0; epoch < cfg.epochs; epoch++) {
+      const t0 = Date.now();
+      const progress = new Progress(`pretrain epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch, { unit: "steps", quiet: opts.quiet, onLine: opts.onLine });
+      let sum = 0;
+      let seen = 0;
+      let step = 0;
+      for (const b of batches(reader, epochOrder(reader.count, cfg.seed, epoch, true), cfg.batchSize)) {
+        (opt as unknown as { learningRate: number }).learningRate = cosineWithWarmup(epoch * stepsPerEpoch + step, total, Math.min(stepsPerEpoch, Math.round(total / 10)), cfg.lr);
+        const n = b.labels.length;
+        const mask = randomMask(n, grid * grid, cfg.maskRatio, cfg.seed, epoch, step++);
+        const target = patchRows(b.xs, patch);
+        const vars = net.trainableWeights.map((w) => w.read() as tf.Variable);
+        const loss = opt.minimize(() => reconstructionLoss(net.apply([b.xs, mask], { training: true }) as tf.Tensor3D, target, mask), true, vars)!;
+        sum += loss.dataSync()[0] * n;
+        seen += n;
+        tf.dispose([loss, mask, target, b.xs]);
+        progress.tick(1, `loss ${(sum / seen).toFixed(5)}`);
+      }
+      const seconds = (Date.now() - t0) / 1000;
+      history.push({ epoch: epoch + 1, loss: sum / seen, seconds, images_per_s: seen / seconds });
+      log(`pretrain epoch ${epoch + 1}/${cfg.epochs}: reconstruction loss ${(sum / seen).toFixed(5)} | ${(seen / seconds).toFixed(1)} img/s, ${seconds.toFixed(1)} s`);
+    }
+    const classifier = buildModel({ name: cfg.model, inputSize: size, classes, seed: cfg.seed });
+    try {
+      const copied = copyEncoder(net, classifier);
+      fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+      await saveModel(classifier, out, { "pretrain.json": { config: cfg, classes, copiedLayers: copied, history } });
+      log(`saved the classifier with the pre-trained encoder (${copied.length} layers) to ${out}: fine-tune it with 'amida train --init ${out}'`);
+    } finally {
+      classifier.dispose();
+    }
+  } finally {
+    opt.dispose();
+    net.dispose();
+    reader.close();
+  }
+  return history;
+}
+
+/** Copies every weight layer of `to` that `from` has (by name); returns their names. */
+export function copyEncoder(from: tf.LayersModel, to: tf.LayersModel): string[] {
+  const copied: string[] = [];
+  for (const l of to.layers) {
+    if (l.weights.length === 0) continue;
+    const src = from.layers.find((s) => s.name === l.name);
+    if (!src) continue;
+    l.setWeights(src.getWeights());
+    copied.push(l.name);
+  }
+  return copied;
+}
