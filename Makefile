@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 NB_OUT ?= reports
 
-.PHONY: reproduce standard test bootstrap unit typecheck lint format notebooks-ci lab bench clean-data stress
+.PHONY: reproduce standard contest test bootstrap unit typecheck lint format notebooks-ci lab bench clean-data stress
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -11,6 +11,10 @@ bootstrap:
 # The main job on its small default configuration.
 reproduce: bootstrap
 	bash scripts/reproduce.sh
+
+# Notebooks 06 (every architecture, plain and warp, 3 seeds) and 07 (noise): hours on 2 cores.
+contest: bootstrap
+	.venv/bin/python scripts/execute_notebooks.py --out reports notebooks/06_architectures.ipynb notebooks/07_noise.ipynb
 
 # Three seeds of the whole protocol with every freeze arm, and the sweep (<= 3 h on 2 cores).
 standard: bootstrap

@@ -17,7 +17,7 @@ export async function main(argv: string[]): Promise<number> {
   const out: Record<string, number> = {};
   for (const sampling of SAMPLINGS)
   for (const [task, hops] of [["plain", 0], ["warp", 1]] as const) {
-    const spec: DatasetSpec = { task, hops, difficulty: presetDifficulty("seed"), nuisance: NO_NUISANCE, seed: 0, sampling };
+    const spec: DatasetSpec = { task, hops, difficulty: presetDifficulty("blog"), nuisance: NO_NUISANCE, seed: 0, sampling };
     for (let k = 0; k < 200; k++) renderSample(spec, "train", k);
     const t0 = performance.now();
     for (let k = 0; k < count; k++) renderSample(spec, "train", k);

@@ -43,7 +43,7 @@ const killAfter = (a: string[], ms: number) =>
   });
 
 const SPECS = { plain: ["--task", "plain"], warp: ["--task", "warp"] } as const;
-const genArgs = (out: string, task: keyof typeof SPECS) => ["generate", "--preset", "easy", ...SPECS[task], "--count", "400", "--val", "100", "--test", "100", "--out", out, "--quiet"];
+const genArgs = (out: string, task: keyof typeof SPECS) => ["generate", "--difficulty", "easy", ...SPECS[task], "--count", "400", "--val", "100", "--test", "100", "--out", out, "--quiet"];
 const trainData = path.join(base, "train-data");
 const runs = path.join(base, "runs");
 const trainArgs = (name: string, fresh: boolean) => ["train", "--model", "mobilenetv2_035", "--data", trainData, "--name", name, "--runs", runs, "--epochs", "2", "--batch", "16", ...(fresh ? ["--fresh"] : [])];

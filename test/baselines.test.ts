@@ -29,11 +29,11 @@ function bayesOn(s: DatasetSpec, fit: number, n: number) {
 }
 
 test("rung-blind Bayes on blog sampling matches the independent figures (TASK_SPEC); a wrong rule does worse", () => {
-  // Independent figures: easy 40.2 % plain, 66.6 % warp; seed difficulty 40.1 % warp.
+  // Independent figures: easy 40.2 % plain, 66.6 % warp; blog difficulty 40.1 % warp.
   const cases: Array<[Partial<DatasetSpec>, number, number]> = [
     [{ task: "plain", hops: 0 }, 0.402, 0.03],
     [{}, 0.666, 0.03],
-    [{ difficulty: presetDifficulty("seed") }, 0.401, 0.025],
+    [{ difficulty: presetDifficulty("blog") }, 0.401, 0.025],
   ];
   for (const [over, want, tol] of cases) {
     const s = spec(over);
@@ -44,7 +44,7 @@ test("rung-blind Bayes on blog sampling matches the independent figures (TASK_SP
 });
 
 test("rung-blind Bayes on debiased sampling sits at chance, plain and warp, at every preset", () => {
-  for (const preset of ["easy", "medium", "seed"]) {
+  for (const preset of ["easy", "medium", "blog"]) {
     for (const hops of [0, 1]) {
       const s = spec({ sampling: "debiased", difficulty: presetDifficulty(preset), hops, task: hops ? "warp" : "plain" });
       const { bayes } = bayesOn(s, 20_000, 3000);

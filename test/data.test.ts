@@ -13,7 +13,7 @@ import { layout } from "../src/puzzle/layout";
 import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { plainLabel, warpLabel } from "../src/puzzle/trace";
 
-const spec = (over: Partial<DatasetSpec> = {}): DatasetSpec => ({ task: "warp", hops: 1, difficulty: presetDifficulty("seed"), nuisance: NO_NUISANCE, seed: 3, sampling: "debiased", ...over });
+const spec = (over: Partial<DatasetSpec> = {}): DatasetSpec => ({ task: "warp", hops: 1, difficulty: presetDifficulty("blog"), nuisance: NO_NUISANCE, seed: 3, sampling: "debiased", ...over });
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "amida-test-"));
 
 test("(seed, index) alone decides a sample: sample 50 alone equals sample 50 of a run", () => {

@@ -64,8 +64,8 @@ test("bad run and experiment configs are refused with what is allowed", async ()
   assert.throws(() => budgetConfig("huge"), /unknown budget 'huge'; allowed: tiny, quick, standard, full/);
   const q = budgetConfig("quick");
   assert.throws(() => validateExperiment({ ...q, models: { cnn: "mobilevit_xxs", vit: "mobilevit_xs" } }), /cnn track's model must be a MobileNetV2 variant/);
-  assert.throws(() => validateExperiment({ ...q, difficulty: { ...q.difficulty, size: 32 } }), /layer5_mvit attending over a single patch/);
-  assert.throws(() => validateExperiment({ ...q, freeze: { ...q.freeze, vit: ["first5"] } }), /freeze group 'first5' is not an arm for the vit track; allowed: none, stem\+early-transformer, all-but-head, early:<percent 1..99>/);
+  assert.throws(() => validateExperiment({ ...q, difficulty: { ...q.difficulty, size: 32 } }), /size 32 px leaves mobilevit_xxs's layer5_mvit attending over a single patch/);
+  assert.throws(() => validateExperiment({ ...q, freeze: { ...q.freeze, vit: ["first5"] } }), /the vit track's fine-tune arm: freeze group 'first5' does not apply to mobilevit_xxs; allowed for mobilevit_xxs: none, stem\+early-transformer, all-but-head, early:<percent>/);
   assert.throws(() => validateExperiment({ ...q, seeds: [1, 1] }), /training seeds must differ/);
   assert.throws(() => validateExperiment({ ...q, name: ".." }), /experiment name must use letters/);
   assert.throws(() => applySettings(q, [{ key: "stage1Lr", value: "fast", source: "flag", origin: "--stage1-lr" }]), /--stage1-lr must be a number, got 'fast'/);

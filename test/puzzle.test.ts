@@ -45,7 +45,7 @@ test("hops must be a non-negative integer", () => {
 });
 
 test("random puzzles obey the spec: rung range, no shared lane on a row, permutations", () => {
-  const d = presetDifficulty("seed");
+  const d = presetDifficulty("blog");
   for (let i = 0; i < 300; i++) {
     const p = randomPuzzle(rngFor(7, i), d);
     if (!p) continue;
@@ -74,16 +74,16 @@ test("structure hash changes with any part of the structure", () => {
 });
 
 test("difficulty validation names the field and the allowed range", () => {
-  const seed = presetDifficulty("seed");
+  const seed = presetDifficulty("blog");
   assert.throws(() => validateDifficulty({ ...seed, lanes: 2 }), /lanes must be an integer in 3\.\.8, got 2/);
   assert.throws(() => validateDifficulty({ ...seed, lanes: 9 }), /lanes must be an integer in 3\.\.8, got 9/);
   assert.throws(() => validateDifficulty({ ...seed, size: 16 }), /size must be an integer in 50\.\.1024.*got 16/);
   assert.throws(() => validateDifficulty({ ...seed, rungsMax: 99 }), /rungsMax must be an integer in 6\.\.20/);
-  assert.throws(() => presetDifficulty("hard"), /unknown difficulty preset 'hard'; allowed: easy, medium, seed/);
+  assert.throws(() => presetDifficulty("hard"), /unknown difficulty preset 'hard'; allowed: easy, medium, small, blog/);
   assert.throws(() => parseRange("6-14"), /rung range must look like 6\.\.14/);
   assert.deepEqual(parseRange("6..14"), [6, 14]);
   for (const d of Object.values(DIFFICULTY_PRESETS)) validateDifficulty({ ...d });
-  assert.deepEqual(DIFFICULTY_PRESETS.seed, { lanes: 5, rows: 10, rungsMin: 6, rungsMax: 14, size: 64 });
+  assert.deepEqual(DIFFICULTY_PRESETS.blog, { lanes: 5, rows: 10, rungsMin: 6, rungsMax: 14, size: 64 });
 });
 
 /** Rows (y) where the column x is not white: the rungs crossing it (antialiased edges included). */
@@ -119,7 +119,7 @@ test("jittered rungs never swap visual order with the next row's rung (issue 8 i
 test("every style keeps rung rows apart and circles inside the image, at 32 and 64 px", () => {
   const rng = rngFor("styles");
   const styles = [STANDARD_STYLE, HELDOUT_STYLE, ...Array.from({ length: 30 }, () => variedStyle(rng, 1))];
-  for (const d of [presetDifficulty("easy"), presetDifficulty("medium"), presetDifficulty("seed"), { ...presetDifficulty("seed"), size: 96 }]) {
+  for (const d of [presetDifficulty("easy"), presetDifficulty("medium"), presetDifficulty("blog"), { ...presetDifficulty("blog"), size: 96 }]) {
     for (const style of styles) {
       const L = layout(d, d.size, style);
       for (let r = 0; r + 1 < d.rows; r++) assert.ok(L.rowY(r + 1) - L.rowY(r) >= 2, `rows ${r}, ${r + 1} less than 2 px apart`);
@@ -131,7 +131,7 @@ test("every style keeps rung rows apart and circles inside the image, at 32 and 
 });
 
 test("the held-out style moves every part: lanes, rows, circles and, at 64 px, line width", () => {
-  const d = presetDifficulty("seed");
+  const d = presetDifficulty("blog");
   const a = layout(d, 64);
   const b = layout(d, 64, HELDOUT_STYLE);
   assert.notEqual(a.laneX(0), b.laneX(0));

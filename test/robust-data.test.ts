@@ -74,7 +74,7 @@ test("1, 7, 8: a generate killed at any point leaves the old set whole or none, 
   generateDataset(plain, counts, d, { quiet: true });
   const oldManifest = fs.readFileSync(path.join(d, "dataset.json"), "utf8");
   for (const point of ["generate-split-written#2", "atomic-before-rename#3", "generate-manifest-written", "generate-mid-swap"]) {
-    const r = amida(["generate", "--preset", "easy", "--task", "warp", "--count", "16", "--val", "16", "--test", "16", "--out", d, "--quiet"], { AMIDA_KILL_AT: point });
+    const r = amida(["generate", "--difficulty", "easy", "--task", "warp", "--count", "16", "--val", "16", "--test", "16", "--out", d, "--quiet"], { AMIDA_KILL_AT: point });
     assert.equal(r.signal, "SIGKILL", point);
     if (point === "generate-mid-swap") assert.equal(fs.existsSync(d), false, point);
     else {

@@ -114,7 +114,7 @@ test("debiased acceptance: the label is uniform given START and the colour order
 });
 
 test("debiased sampling: deterministic, balanced, the k-hop label, rung counts in range, independent of g1", () => {
-  for (const preset of ["easy", "medium", "seed"]) {
+  for (const preset of ["easy", "medium", "blog"]) {
     const s = spec({ difficulty: presetDifficulty(preset), hops: 1 });
     const d = s.difficulty;
     const hist = new Array(d.lanes).fill(0);
@@ -136,7 +136,7 @@ test("debiased sampling: deterministic, balanced, the k-hop label, rung counts i
 });
 
 test("blog sampling is the seed's: the first puzzle of the stream with the target label and a ladder in the split", () => {
-  const s = spec({ sampling: "blog", difficulty: presetDifficulty("seed") });
+  const s = spec({ sampling: "blog", difficulty: presetDifficulty("blog") });
   for (let i = 0; i < 30; i++) {
     const rng = rngFor(s.seed, "val", i);
     let p = randomPuzzle(rng, s.difficulty);
@@ -175,7 +175,7 @@ test("stats count distinct puzzles and ladders per split; too many training puzz
   assert.match(warn, /4000 training puzzles asked, more than the ~2592 distinct puzzles/);
   assert.match(warn, /72 rung layouts x 3 START positions = 216 ladders and 7776 puzzles \(exact\)/);
   assert.match(capacityWarning(spec(), { train: 200, val: 20, test: 20 })!, /more than the ~72 distinct ladders/);
-  assert.equal(capacityWarning(spec({ difficulty: presetDifficulty("seed") }), { train: 50000, val: 5000, test: 5000 }), null);
+  assert.equal(capacityWarning(spec({ difficulty: presetDifficulty("blog") }), { train: 50000, val: 5000, test: 5000 }), null);
 });
 
 test("debiased sampling refuses difficulties it cannot serve, naming why", () => {
@@ -189,7 +189,7 @@ test("debiased sampling refuses difficulties it cannot serve, naming why", () =>
 
 test("generate writes test-heldout.amida: the test puzzles, same order and labels, in the held-out style", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "amida-heldout-"));
-  const s = spec({ difficulty: presetDifficulty("seed") });
+  const s = spec({ difficulty: presetDifficulty("blog") });
   generateDataset(s, { train: 10, val: 0, test: 25 }, dir, { quiet: true });
   const test = new SplitReader(splitFile(dir, "test"));
   const held = new SplitReader(heldoutTestFile(dir));

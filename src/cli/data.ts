@@ -11,12 +11,12 @@ import { writeFileAtomic } from "../util/atomic";
 import { capacityWarning } from "../data/stats";
 import { rungBlindBaselines } from "../data/baselines";
 
-export const GENERATE_USAGE = `usage: amida generate [--preset easy|medium|seed] [--task plain|warp] [--hops K] [--lanes L] [--rows R]
+export const GENERATE_USAGE = `usage: amida generate [--difficulty easy|medium|small|blog] [--task plain|warp] [--hops K] [--lanes L] [--rows R]
                       [--rungs MIN..MAX] [--size PX] [--count N] [--val N] [--test N] [--seed S]
                       [--sampling debiased|blog] [--jitter PX] [--tint 0..1] [--noise 0..128] [--vary 0..1] --out DIR
 Writes DIR/train.amida, val.amida, test.amida, test-heldout.amida (the test puzzles in the held-out
 rendering style, when --test > 0) and dataset.json; prints a one-line JSON summary.
-  --preset   difficulty preset (default seed: 5 lanes, 10 rows, 6..14 rungs, 64 px); other flags override it
+  --difficulty  a preset (default blog: the seed post's 5 lanes, 10 rows, 6..14 rungs, 64 px); other flags override it
   --task     plain (label = trace of START) or warp (default hops 1)
   --sampling debiased (default: the label is independent of START and both colour orders, so a rung-blind
              rule scores chance) or blog (the seed's sampling); docs/SAMPLING.md
@@ -25,7 +25,7 @@ rendering style, when --test > 0) and dataset.json; prints a one-line JSON summa
              circle size drawn per sample around the standard style (a training-time robustness option)`;
 
 const DATA_FLAGS = {
-  preset: { type: "string" },
+  difficulty: { type: "string" },
   task: { type: "string" },
   hops: { type: "string" },
   lanes: { type: "string" },
@@ -50,7 +50,7 @@ const DATA_FLAGS = {
 export function specFromFlags(v: Record<string, string | boolean | undefined>): DatasetSpec {
   const task = (v.task as string | undefined) ?? "plain";
   if (!(TASKS as readonly string[]).includes(task)) throw new Error(`--task must be one of ${TASKS.join(", ")}, got '${task}'`);
-  const d: Difficulty = presetDifficulty((v.preset as string | undefined) ?? "seed");
+  const d: Difficulty = presetDifficulty((v.difficulty as string | undefined) ?? "blog");
   if (v.lanes !== undefined) d.lanes = intOpt("lanes", v.lanes as string);
   if (v.rows !== undefined) d.rows = intOpt("rows", v.rows as string);
   if (v.size !== undefined) d.size = intOpt("size", v.size as string);

@@ -27,7 +27,7 @@ export interface Baselines {
 /**
  * Samples the Bayes rule is estimated from: at least this many, and 600 per possible view. The
  * estimate falls short of the true Bayes accuracy where a view's best two labels are close; on the
- * seed difficulty's plain task 100,000 draws (167 a view) gave 27.7 %, 400,000 gave 28.9 %.
+ * blog difficulty's plain task 100,000 draws (167 a view) gave 27.7 %, 400,000 gave 28.9 %.
  */
 export const BAYES_MIN_SAMPLES = 100_000;
 const BAYES_SAMPLES_PER_VIEW = 600;

@@ -8,8 +8,8 @@ import { Difficulty, parseRange, presetDifficulty, validateDifficulty, DIFFICULT
 import { SplitCounts, validateCounts } from "../data/generate";
 import { DEFAULT_TRAIN, OPTIMIZERS, TrainConfig, validateTrainConfig } from "../train/config";
 import { validateModelSpec, isMobileViT } from "../models/registry";
-import { FREEZE_GROUPS } from "../models/freeze";
-import { mobileViTGeometry } from "../models/mobilevit";
+import { FREEZE_GROUPS, validateFreezeGroup } from "../models/freeze";
+import { attentionSpanOf } from "../models/summary";
 import { Sampling, SAMPLINGS } from "../data/spec";
 import { validateName } from "../util/names";
 
@@ -64,7 +64,7 @@ export const BUDGETS: Record<string, () => ExperimentConfig> = {
   tiny: () => ({
     name: "tiny",
     budget: "tiny",
-    difficulty: { lanes: 3, rows: 4, rungsMin: 2, rungsMax: 4, size: 64 },
+    difficulty: { ...presetDifficulty("easy"), size: 64 },
     hops: 1,
     sampling: "debiased",
     dataSeed: 0,
@@ -82,7 +82,7 @@ export const BUDGETS: Record<string, () => ExperimentConfig> = {
   quick: () => ({
     name: "quick",
     budget: "quick",
-    difficulty: { lanes: 3, rows: 6, rungsMin: 2, rungsMax: 6, size: 64 },
+    difficulty: presetDifficulty("small"),
     hops: 1,
     sampling: "debiased",
     dataSeed: 0,
@@ -100,7 +100,7 @@ export const BUDGETS: Record<string, () => ExperimentConfig> = {
   standard: () => ({
     name: "standard",
     budget: "standard",
-    difficulty: { lanes: 3, rows: 6, rungsMin: 2, rungsMax: 6, size: 64 },
+    difficulty: presetDifficulty("small"),
     hops: 1,
     sampling: "debiased",
     dataSeed: 0,
@@ -118,7 +118,7 @@ export const BUDGETS: Record<string, () => ExperimentConfig> = {
   full: () => ({
     name: "full",
     budget: "full",
-    difficulty: presetDifficulty("seed"),
+    difficulty: presetDifficulty("blog"),
     hops: 1,
     sampling: "debiased",
     dataSeed: 0,
@@ -287,14 +287,12 @@ function checkType(k: Knob, v: Value, where: string): void {
   if (!ok) throw new Error(`${where} must be ${k.kind === "ints" || k.kind === "strings" ? "a list" : `a ${k.kind}`}, got ${JSON.stringify(v)}`);
 }
 
-/** A fine-tune arm must be a freeze group that exists for the track's architecture. */
-function checkArm(t: Track, g: string): void {
-  const own: Record<Track, string> = { cnn: "first5", vit: "stem+early-transformer" };
-  const other = t === "cnn" ? own.vit : own.cnn;
-  const known = (FREEZE_GROUPS as readonly string[]).includes(g) || /^early:(\d|[1-9]\d)$/.test(g);
-  if (!known || g === other) {
-    const allowed = FREEZE_GROUPS.filter((x) => x !== other).join(", ") + ", early:<percent 1..99>";
-    throw new Error(`freeze group '${g}' is not an arm for the ${t} track; allowed: ${allowed}`);
+/** A fine-tune arm must be a freeze group that exists for the track's model. */
+function checkArm(t: Track, group: string, model: string): void {
+  try {
+    validateFreezeGroup(group, model);
+  } catch (e) {
+    throw new Error(`the ${t} track's fine-tune arm: ${(e as Error).message}`);
   }
 }
 
@@ -317,13 +315,13 @@ export function validateExperiment(c: ExperimentConfig): ExperimentConfig {
   for (const t of TRACKS) {
     validateModelSpec({ name: c.models[t], inputSize: c.difficulty.size, classes: c.difficulty.lanes, seed: 0 });
     if (!Array.isArray(c.freeze[t]) || c.freeze[t].length === 0) throw new Error(`freeze.${t} needs at least one freeze group; allowed: ${FREEZE_GROUPS.join(", ")}`);
-    for (const g of c.freeze[t]) checkArm(t, g);
+    for (const g of c.freeze[t]) checkArm(t, g, c.models[t]);
   }
   if (!c.models.cnn.startsWith("mobilenetv2_")) throw new Error(`the cnn track's model must be a MobileNetV2 variant, got '${c.models.cnn}'`);
   if (!isMobileViT(c.models.vit)) throw new Error(`the vit track's model must be a MobileViT variant, got '${c.models.vit}'`);
-  const single = mobileViTGeometry(c.difficulty.size).filter((g) => g.patchesAttended < 2);
+  const single = attentionSpanOf(c.models.vit, c.difficulty.size).filter((g) => g.patches < 2);
   if (single.length) {
-    throw new Error(`size ${c.difficulty.size} px leaves MobileViT's ${single.map((g) => g.block).join(", ")} attending over a single patch (nothing to mix); use size >= 64`);
+    throw new Error(`size ${c.difficulty.size} px leaves ${c.models.vit}'s ${single.map((g) => g.stage).join(", ")} attending over a single patch (nothing to mix); use size >= 64`);
   }
   validateTrainConfig(c.stage1, "stage1");
   validateTrainConfig(c.stage2, "stage2");

@@ -21,7 +21,7 @@ export interface ContestConfig {
   /** Runs go to runs/<name>/, data sets to data/<name>-<task>/. */
   name: string;
   models: string[];
-  /** Difficulty preset (easy, medium, seed), drawn at `size` px. */
+  /** Difficulty preset (easy, medium, small, blog), drawn at `size` px. */
   difficulty: string;
   size: number;
   tasks: Array<"plain" | "warp">;

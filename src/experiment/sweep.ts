@@ -10,8 +10,8 @@ import { presetDifficulty, validateDifficulty } from "../puzzle/difficulty";
 import { NO_NUISANCE } from "../puzzle/nuisance";
 import { ensureDataset } from "../data/generate";
 import { DatasetSpec } from "../data/spec";
-import { isMobileViT, validateModelSpec } from "../models/registry";
-import { mobileViTGeometry } from "../models/mobilevit";
+import { validateModelSpec } from "../models/registry";
+import { attentionSpanOf } from "../models/summary";
 import { Sampling, SAMPLINGS } from "../data/spec";
 import { verdict } from "./results";
 import { validateName } from "../util/names";
@@ -24,7 +24,7 @@ export interface SweepGrid {
   name: string;
   /** Models to train in every cell. */
   models: string[];
-  /** Difficulty preset names (easy, medium, seed), each drawn at `size` px. */
+  /** Difficulty preset names (easy, medium, small, blog), each drawn at `size` px. */
   difficulties: string[];
   /** Image side for every difficulty (>= 64: every MobileViT block attends over > 1 patch). */
   size: number;
@@ -92,8 +92,10 @@ export function validateSweep(g: SweepGrid): SweepGrid {
     const diff = validateDifficulty({ ...presetDifficulty(d), size: g.size });
     for (const m of g.models) validateModelSpec({ name: m, inputSize: diff.size, classes: diff.lanes, seed: 0 });
   }
-  const single = mobileViTGeometry(g.size).filter((x) => x.patchesAttended < 2);
-  if (g.models.some(isMobileViT) && single.length) throw new Error(`size ${g.size} px leaves MobileViT's ${single.map((x) => x.block).join(", ")} attending over a single patch; use size >= 64`);
+  for (const m of g.models) {
+    const single = attentionSpanOf(m, g.size).filter((x) => x.patches < 2);
+    if (single.length) throw new Error(`size ${g.size} px leaves ${m}'s ${single.map((x) => x.stage).join(", ")} attending over a single patch; use a larger --size`);
+  }
   if (!SAMPLINGS.includes(g.sampling)) throw new Error(`sampling must be one of ${SAMPLINGS.join(", ")}, got '${g.sampling}'`);
   if (!Array.isArray(g.seeds) || g.seeds.length === 0 || g.seeds.some((x) => !Number.isInteger(x) || x < 0)) throw new Error(`seeds must list integers >= 0, got ${JSON.stringify(g.seeds)}`);
   for (const t of g.tasks) if (t !== "plain" && t !== "warp") throw new Error(`sweep task must be plain or warp, got '${t}'`);

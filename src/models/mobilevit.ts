@@ -79,34 +79,13 @@ export type MobileViTVariant = keyof typeof MOBILEVIT_VARIANTS;
 
 const HEADS = 4;
 
-/** What one MobileViT block's transformers see at a given input size. */
-export interface MobileViTStageGeometry {
-  /** Block name, e.g. `layer3_mvit`. */
-  block: string;
-  /** Side of the square feature map entering the block. */
-  featureMap: number;
-  /** Patch side used to unfold it. */
-  patch: number;
-  /** Tokens in each attention sequence: the patches attention mixes. */
-  patchesAttended: number;
-}
-
 /**
  * The paper's 2x2 patches, except on a feature map smaller than 4x4, where a 2x2 patch would
  * leave a single token and attention would mix nothing (the last block at 64 px): there each
  * pixel is its own patch. ml-cvnets never meets this case (its maps are >= 8x8 at 256 px).
  */
-export function patchFor(featureMap: number): number {
+function patchFor(featureMap: number): number {
   return featureMap >= 4 ? 2 : 1;
-}
-
-/** Per MobileViT block: feature-map side, patch side and tokens attended over (stem /2, then /2 per stage). */
-export function mobileViTGeometry(inputSize: number): MobileViTStageGeometry[] {
-  return [3, 4, 5].map((stage) => {
-    const featureMap = Math.ceil(inputSize / 2 ** stage);
-    const patch = patchFor(featureMap);
-    return { block: `layer${stage}_mvit`, featureMap, patch, patchesAttended: Math.ceil(featureMap / patch) ** 2 };
-  });
 }
 
 /** Pre-norm transformer layer: x + MHSA(LN(x)), then x + MLP(LN(x)) with SiLU (or `act`); ViT and NesT use it too. */

@@ -1,17 +1,17 @@
 /** The networks of an experiment as a markdown table: parameters, and what MobileViT's attention spans. */
-import { buildModel, isMobileViT } from "../models/registry";
-import { parameterCount } from "../models/summary";
-import { mobileViTGeometry } from "../models/mobilevit";
+import { buildModel } from "../models/registry";
+import { attentionSpanOf, parameterCount } from "../models/summary";
 import { freeze, FreezeGroup } from "../models/freeze";
 import { ExperimentConfig, TRACKS } from "../experiment/config";
 
 export function networkTable(models: string[], size: number, classes: number): string {
-  const lines = ["| model | parameters | attention per block at this size (feature map, patch, patches attended) |", "|---|---|---|"];
+  const lines = ["| model | parameters | attention per stage at this size (token map, **patches attended**) |", "|---|---|---|"];
   for (const name of models) {
     const m = buildModel({ name, inputSize: size, classes, seed: 0 });
     const params = parameterCount(m, "all");
     m.dispose();
-    const span = isMobileViT(name) ? mobileViTGeometry(size).map((g) => `${g.block}: ${g.featureMap}x${g.featureMap}, ${g.patch}x${g.patch}, **${g.patchesAttended}**`).join("; ") : "no attention";
+    const stages = attentionSpanOf(name, size);
+    const span = stages.length ? stages.map((g) => `${g.stage}: ${g.featureMap.join("x")}, **${g.patches}**`).join("; ") : "no attention";
     lines.push(`| ${name} | ${params.toLocaleString("en")} | ${span} |`);
   }
   return lines.join("\n");

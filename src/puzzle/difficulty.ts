@@ -17,7 +17,10 @@ export interface Difficulty {
 export const DIFFICULTY_PRESETS = {
   easy: { lanes: 3, rows: 4, rungsMin: 2, rungsMax: 4, size: 32 },
   medium: { lanes: 4, rows: 6, rungsMin: 3, rungsMax: 7, size: 32 },
-  seed: { lanes: 5, rows: 10, rungsMin: 6, rungsMax: 14, size: 64 },
+  /** The experiment's budgets (quick, standard): 3 lanes, 2,148 ladders, every MobileViT block attends over > 1 patch. */
+  small: { lanes: 3, rows: 6, rungsMin: 2, rungsMax: 6, size: 64 },
+  /** The blog post's (seed 000) difficulty. */
+  blog: { lanes: 5, rows: 10, rungsMin: 6, rungsMax: 14, size: 64 },
 } satisfies Record<string, Difficulty>;
 
 export type DifficultyPreset = keyof typeof DIFFICULTY_PRESETS;
