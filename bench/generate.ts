@@ -11,22 +11,35 @@ import { DatasetSpec, SAMPLINGS } from "../src/data/spec";
 import { checkBenchFlags } from "../src/cli/args";
 
 export async function main(argv: string[]): Promise<number> {
-  if (!checkBenchFlags(argv, { count: "int" }, "usage: amida bench generate [--count 5000]")) return 0;
+  if (!checkBenchFlags(argv, { count: "int" }, "usage: amida bench generate [--count 5000]"))
+    return 0;
   const i = argv.indexOf("--count");
   const count = i >= 0 ? Number(argv[i + 1]) : 5000;
   const out: Record<string, number> = {};
   for (const sampling of SAMPLINGS)
-  for (const [task, hops] of [["plain", 0], ["warp", 1]] as const) {
-    const spec: DatasetSpec = { task, hops, difficulty: presetDifficulty("blog"), nuisance: NO_NUISANCE, seed: 0, sampling };
-    for (let k = 0; k < 200; k++) renderSample(spec, "train", k);
-    const t0 = performance.now();
-    for (let k = 0; k < count; k++) renderSample(spec, "train", k);
-    const key = `${sampling}_${task}_puzzles_per_s`;
-    out[key] = Math.round(count / ((performance.now() - t0) / 1000));
-    console.log(`${sampling.padEnd(8)} ${task.padEnd(6)} ${out[key]} puzzles/s (64x64, one core, ${count} puzzles)`);
-  }
+    for (const [task, hops] of [
+      ["plain", 0],
+      ["warp", 1],
+    ] as const) {
+      const spec: DatasetSpec = {
+        task,
+        hops,
+        difficulty: presetDifficulty("blog"),
+        nuisance: NO_NUISANCE,
+        seed: 0,
+        sampling,
+      };
+      for (let k = 0; k < 200; k++) renderSample(spec, "train", k);
+      const t0 = performance.now();
+      for (let k = 0; k < count; k++) renderSample(spec, "train", k);
+      const key = `${sampling}_${task}_puzzles_per_s`;
+      out[key] = Math.round(count / ((performance.now() - t0) / 1000));
+      console.log(
+        `${sampling.padEnd(8)} ${task.padEnd(6)} ${out[key]} puzzles/s (64x64, one core, ${count} puzzles)`,
+      );
+    }
   console.log(JSON.stringify(out));
   return 0;
 }
 
-if (require.main === module) main(process.argv.slice(2)).then((c) => process.exit(c));
+if (require.main === module) void main(process.argv.slice(2)).then((c) => process.exit(c));

@@ -52,7 +52,10 @@ export async function profileKernels(f: () => void): Promise<KernelProfile> {
     tf.env().set("CHECK_COMPUTATION_FOR_ERRORS", check);
   }
   const wallMs = performance.now() - t0;
-  if (depths.length !== info.kernels.length) throw new Error(`kernel profile: ${info.kernels.length} kernels but ${depths.length} depths recorded`);
+  if (depths.length !== info.kernels.length)
+    throw new Error(
+      `kernel profile: ${info.kernels.length} kernels but ${depths.length} depths recorded`,
+    );
   // A kernel completes after the kernels it ran: walking in order, children's times are pending
   // at depth d + 1 when their parent (depth d) completes.
   const pending: number[] = [];
@@ -74,9 +77,13 @@ export async function profileKernels(f: () => void): Promise<KernelProfile> {
 
 /** The top `n` kernels as printable lines. */
 export function formatTop(p: KernelProfile, n: number): string[] {
-  const lines = [`    kernel time ${p.totalMs.toFixed(0)} ms of ${p.wallMs.toFixed(0)} ms wall (one step, profiled); top ${n}:`];
+  const lines = [
+    `    kernel time ${p.totalMs.toFixed(0)} ms of ${p.wallMs.toFixed(0)} ms wall (one step, profiled); top ${n}:`,
+  ];
   for (const k of p.kernels.slice(0, n)) {
-    lines.push(`      ${k.name.padEnd(38)} ${k.selfMs.toFixed(1).padStart(8)} ms ${((100 * k.selfMs) / p.totalMs).toFixed(1).padStart(5)} %  ${String(k.calls).padStart(5)} calls`);
+    lines.push(
+      `      ${k.name.padEnd(38)} ${k.selfMs.toFixed(1).padStart(8)} ms ${((100 * k.selfMs) / p.totalMs).toFixed(1).padStart(5)} %  ${String(k.calls).padStart(5)} calls`,
+    );
   }
   return lines;
 }

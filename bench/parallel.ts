@@ -12,7 +12,18 @@ import { checkBenchFlags } from "../src/cli/args";
 
 function trainBench(args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [path.join(__dirname, "..", "bin", "amida.js"), "bench", "train", "--backends", "wasm", ...args], { stdio: ["ignore", "pipe", "inherit"] });
+    const p = spawn(
+      process.execPath,
+      [
+        path.join(__dirname, "..", "bin", "amida.js"),
+        "bench",
+        "train",
+        "--backends",
+        "wasm",
+        ...args,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
     let out = "";
     p.stdout.on("data", (d) => (out += d));
     p.on("exit", (code) => {
@@ -25,20 +36,44 @@ function trainBench(args: string[]): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  if (!checkBenchFlags(argv, { size: "int", steps: "int", model: "list" }, "usage: amida bench parallel [--size 32] [--steps 10] [--model mobilenetv2|mobilevit_xxs]")) return 0;
+  if (
+    !checkBenchFlags(
+      argv,
+      { size: "int", steps: "int", model: "list" },
+      "usage: amida bench parallel [--size 32] [--steps 10] [--model mobilenetv2|mobilevit_xxs]",
+    )
+  )
+    return 0;
   const get = (flag: string, d: string) => {
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : d;
   };
-  const args = ["--size", get("--size", "32"), "--steps", get("--steps", "10"), "--models", get("--model", "mobilenetv2")];
+  const args = [
+    "--size",
+    get("--size", "32"),
+    "--steps",
+    get("--steps", "10"),
+    "--models",
+    get("--model", "mobilenetv2"),
+  ];
   const cores = os.availableParallelism?.() ?? os.cpus().length;
   const one = await trainBench(args);
   console.log(`1 process:  ${one.toFixed(1)} img/s`);
   const many = await Promise.all(Array.from({ length: cores }, () => trainBench(args)));
   const total = many.reduce((a, b) => a + b, 0);
-  console.log(`${cores} processes: ${many.map((v) => v.toFixed(1)).join(" + ")} = ${total.toFixed(1)} img/s (x${(total / one).toFixed(2)})`);
-  console.log(JSON.stringify({ one_process_ips: one, processes: cores, per_process_ips: many, total_ips: total, speedup: total / one }));
+  console.log(
+    `${cores} processes: ${many.map((v) => v.toFixed(1)).join(" + ")} = ${total.toFixed(1)} img/s (x${(total / one).toFixed(2)})`,
+  );
+  console.log(
+    JSON.stringify({
+      one_process_ips: one,
+      processes: cores,
+      per_process_ips: many,
+      total_ips: total,
+      speedup: total / one,
+    }),
+  );
   return 0;
 }
 
-if (require.main === module) main(process.argv.slice(2)).then((c) => process.exit(c));
+if (require.main === module) void main(process.argv.slice(2)).then((c) => process.exit(c));

@@ -16,13 +16,17 @@ const { startKernel } = require("tslab/dist/main");
 
 const handle = ZmqServer.prototype.handleShellMessage;
 if (typeof handle !== "function") {
-  throw new Error(`this tslab (${require("tslab/package.json").version}) has no ZmqServer.handleShellMessage; jupyter/kernel.js was written for tslab 1.0.22`);
+  throw new Error(
+    `this tslab (${require("tslab/package.json").version}) has no ZmqServer.handleShellMessage; jupyter/kernel.js was written for tslab 1.0.22`,
+  );
 }
 let queue = Promise.resolve();
 ZmqServer.prototype.handleShellMessage = function (sock, ...frames) {
   if (sock !== this.shell) return handle.call(this, sock, ...frames);
   // tslab's handler catches and reports its own errors; the catch keeps the queue alive regardless.
-  queue = queue.then(() => handle.call(this, sock, ...frames)).catch((e) => console.error("shell message failed:", e));
+  queue = queue
+    .then(() => handle.call(this, sock, ...frames))
+    .catch((e) => console.error("shell message failed:", e));
   return queue;
 };
 

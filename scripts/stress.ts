@@ -26,11 +26,12 @@ const rand = () => {
   t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 };
-const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)];
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
 
 const bin = path.join(__dirname, "..", "bin", "amida.js");
 const base = fs.mkdtempSync(path.join(os.tmpdir(), "amida-stress-"));
-const amida = (a: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [bin, ...a], { encoding: "utf8", env: { ...process.env, ...env } });
+const amida = (a: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [bin, ...a], { encoding: "utf8", env: { ...process.env, ...env } });
 /** Runs amida and SIGKILLs it after `ms` (a kill at an arbitrary moment). */
 const killAfter = (a: string[], ms: number) =>
   new Promise<string | null>((resolve) => {
@@ -43,15 +44,50 @@ const killAfter = (a: string[], ms: number) =>
   });
 
 const SPECS = { plain: ["--task", "plain"], warp: ["--task", "warp"] } as const;
-const genArgs = (out: string, task: keyof typeof SPECS) => ["generate", "--difficulty", "easy", ...SPECS[task], "--count", "400", "--val", "100", "--test", "100", "--out", out, "--quiet"];
+const genArgs = (out: string, task: keyof typeof SPECS) => [
+  "generate",
+  "--difficulty",
+  "easy",
+  ...SPECS[task],
+  "--count",
+  "400",
+  "--val",
+  "100",
+  "--test",
+  "100",
+  "--out",
+  out,
+  "--quiet",
+];
 const trainData = path.join(base, "train-data");
 const runs = path.join(base, "runs");
-const trainArgs = (name: string, fresh: boolean) => ["train", "--model", "mobilenetv2_035", "--data", trainData, "--name", name, "--runs", runs, "--epochs", "2", "--batch", "16", ...(fresh ? ["--fresh"] : [])];
+const trainArgs = (name: string, fresh: boolean) => [
+  "train",
+  "--model",
+  "mobilenetv2_035",
+  "--data",
+  trainData,
+  "--name",
+  name,
+  "--runs",
+  runs,
+  "--epochs",
+  "2",
+  "--batch",
+  "16",
+  ...(fresh ? ["--fresh"] : []),
+];
 const read = (f: string) => JSON.parse(fs.readFileSync(f, "utf8"));
 const outcome = (dir: string) => {
   const m = read(path.join(dir, "metrics.json"));
   const h = read(path.join(dir, "checkpoints", "history.json")) as Array<Record<string, number>>;
-  return canonicalJson({ acc: m.test_acc, loss: m.test_loss, best: m.best_epoch, confusion: m.confusion, history: h.map((e) => [e.epoch, e.train_loss, e.val_acc]) });
+  return canonicalJson({
+    acc: m.test_acc,
+    loss: m.test_loss,
+    best: m.best_epoch,
+    confusion: m.confusion,
+    history: h.map((e) => [e.epoch, e.train_loss, e.val_acc]),
+  });
 };
 const must = (r: ReturnType<typeof amida>, what: string) => {
   if (r.status !== 0) throw new Error(`${what} failed (${r.status ?? r.signal}): ${r.stderr}`);
@@ -66,7 +102,10 @@ async function main(): Promise<number> {
     must(amida(genArgs(d, task)), `reference generate ${task}`);
     ref[task] = canonicalJson(readManifest(d).files);
   }
-  must(amida(genArgs(trainData, "plain").map((a) => (a === "400" ? "48" : a === "100" ? "16" : a))), "training data");
+  must(
+    amida(genArgs(trainData, "plain").map((a) => (a === "400" ? "48" : a === "100" ? "16" : a))),
+    "training data",
+  );
   must(amida(trainArgs("ref", false)), "reference train");
   const refRun = outcome(path.join(runs, "ref"));
 
@@ -82,7 +121,17 @@ async function main(): Promise<number> {
       const task = pick(["plain", "warp"] as const);
       const a = genArgs(data, task);
       if (rand() < 0.6) {
-        how = pick(["generate-split-written#1", "generate-split-written#2", "generate-split-written#3", "generate-manifest-written", "generate-mid-swap", "atomic-before-rename#1", "atomic-before-rename#2", "atomic-before-rename#3", "atomic-before-rename#4"]);
+        how = pick([
+          "generate-split-written#1",
+          "generate-split-written#2",
+          "generate-split-written#3",
+          "generate-manifest-written",
+          "generate-mid-swap",
+          "atomic-before-rename#1",
+          "atomic-before-rename#2",
+          "atomic-before-rename#3",
+          "atomic-before-rename#4",
+        ]);
         sig = amida(a, { AMIDA_KILL_AT: how }).signal;
       } else {
         const ms = Math.floor(rand() * 1500);
@@ -94,20 +143,31 @@ async function main(): Promise<number> {
       if (fs.existsSync(data)) {
         try {
           const files = canonicalJson(verifyDataset(data).files);
-          if (files !== ref.plain && files !== ref.warp) wrong.push(`#${i} generate ${how}: a data set that is neither spec's`);
+          if (files !== ref.plain && files !== ref.warp)
+            wrong.push(`#${i} generate ${how}: a data set that is neither spec's`);
         } catch (e) {
           wrong.push(`#${i} generate ${how}: ${(e as Error).message}`);
         }
       }
       const again = amida(a);
-      if (again.status !== 0) wrong.push(`#${i} generate ${how}: the next generate failed: ${again.stderr}`);
-      else if (canonicalJson(verifyDataset(data).files) !== ref[task]) wrong.push(`#${i} generate ${how}: the next generate made other files`);
+      if (again.status !== 0)
+        wrong.push(`#${i} generate ${how}: the next generate failed: ${again.stderr}`);
+      else if (canonicalJson(verifyDataset(data).files) !== ref[task])
+        wrong.push(`#${i} generate ${how}: the next generate made other files`);
       const extra = fs.readdirSync(path.dirname(data)).filter((f) => f !== "d");
       if (extra.length) leftovers.push(`#${i} generate ${how}: ${extra.join(", ")}`);
     } else {
       const a = trainArgs("r", true);
       if (rand() < 0.6) {
-        how = pick(["checkpoint-before-commit#1", "checkpoint-before-commit#2", "checkpoint-after-commit#1", "checkpoint-after-commit#2", "atomic-before-rename#1", "atomic-before-rename#2", "atomic-before-rename#3"]);
+        how = pick([
+          "checkpoint-before-commit#1",
+          "checkpoint-before-commit#2",
+          "checkpoint-after-commit#1",
+          "checkpoint-after-commit#2",
+          "atomic-before-rename#1",
+          "atomic-before-rename#2",
+          "atomic-before-rename#3",
+        ]);
         sig = amida(a, { AMIDA_KILL_AT: how }).signal;
       } else {
         const ms = Math.floor(rand() * 6000);
@@ -123,14 +183,20 @@ async function main(): Promise<number> {
           if (fs.existsSync(path.join(ckpt, "best"))) verifyCheckpoint(path.join(ckpt, "best"));
           const state = read(path.join(ckpt, "last", "state.json"));
           const history = read(path.join(ckpt, "history.json"));
-          if (history.length !== state.epoch + 1 || canonicalJson(history) !== canonicalJson(state.history)) wrong.push(`#${i} train ${how}: history.json and last/ disagree`);
+          if (
+            history.length !== state.epoch + 1 ||
+            canonicalJson(history) !== canonicalJson(state.history)
+          )
+            wrong.push(`#${i} train ${how}: history.json and last/ disagree`);
         }
       } catch (e) {
         wrong.push(`#${i} train ${how}: ${(e as Error).message}`);
       }
       const again = amida(trainArgs("r", false));
-      if (again.status !== 0) wrong.push(`#${i} train ${how}: the resumed train failed: ${again.stderr}`);
-      else if (outcome(dir) !== refRun) wrong.push(`#${i} train ${how}: the result differs from an uninterrupted run's`);
+      if (again.status !== 0)
+        wrong.push(`#${i} train ${how}: the resumed train failed: ${again.stderr}`);
+      else if (outcome(dir) !== refRun)
+        wrong.push(`#${i} train ${how}: the result differs from an uninterrupted run's`);
       // Allowed: the one generation the checkpoints link points to.
       const current = fs.existsSync(ckpt) ? path.basename(fs.realpathSync(ckpt)) : "";
       const extra = fs.readdirSync(dir).filter((f) => f.startsWith(".") && f !== current);
@@ -140,9 +206,17 @@ async function main(): Promise<number> {
   }
   const seconds = (Date.now() - t0) / 1000;
   for (const w of [...wrong, ...leftovers]) console.log(`  ${w}`);
-  console.log(JSON.stringify({ iterations: N, kills_landed: landed, wrong: wrong.length, leftovers: leftovers.length, seconds: Math.round(seconds) }));
+  console.log(
+    JSON.stringify({
+      iterations: N,
+      kills_landed: landed,
+      wrong: wrong.length,
+      leftovers: leftovers.length,
+      seconds: Math.round(seconds),
+    }),
+  );
   fs.rmSync(base, { recursive: true, force: true });
   return wrong.length + leftovers.length === 0 ? 0 : 1;
 }
 
-main().then((c) => process.exit(c));
+void main().then((c) => process.exit(c));

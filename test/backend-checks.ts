@@ -31,7 +31,10 @@ export function relErr(a: Float32Array, b: Float32Array): number {
 export function rand(shape: number[], seed: number): () => tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   let s = seed;
-  const v = Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1);
+  const v = Float32Array.from(
+    { length: n },
+    () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1,
+  );
   return () => tf.tensor(v, shape);
 }
 
@@ -45,9 +48,24 @@ export async function compare(backend: string, name: string, f: () => tf.Tensor[
   });
 }
 
-const cases: Array<{ b: number; h: number; cin: number; cout: number; k: number; s: number; pad: "same" | "valid" }> = [];
-for (const k of [1, 3]) for (const s of [1, 2]) for (const pad of ["same", "valid"] as const) cases.push({ b: 2, h: 9, cin: 5, cout: 7, k, s, pad });
-cases.push({ b: 3, h: 16, cin: 16, cout: 24, k: 3, s: 2, pad: "same" }, { b: 1, h: 8, cin: 32, cout: 8, k: 1, s: 1, pad: "same" }, { b: 4, h: 7, cin: 3, cout: 16, k: 3, s: 2, pad: "same" });
+const cases: Array<{
+  b: number;
+  h: number;
+  cin: number;
+  cout: number;
+  k: number;
+  s: number;
+  pad: "same" | "valid";
+}> = [];
+for (const k of [1, 3])
+  for (const s of [1, 2])
+    for (const pad of ["same", "valid"] as const)
+      cases.push({ b: 2, h: 9, cin: 5, cout: 7, k, s, pad });
+cases.push(
+  { b: 3, h: 16, cin: 16, cout: 24, k: 3, s: 2, pad: "same" },
+  { b: 1, h: 8, cin: 32, cout: 8, k: 1, s: 1, pad: "same" },
+  { b: 4, h: 7, cin: 3, cout: 16, k: 3, s: 2, pad: "same" },
+);
 
 export async function checkConvGradients(backend: string): Promise<void> {
   for (const c of cases) {
@@ -75,14 +93,21 @@ export async function checkConvGradients(backend: string): Promise<void> {
 export async function checkTransposedMatMuls(backend: string): Promise<void> {
   const a = rand([3, 6, 5], 7);
   const b = rand([3, 6, 4], 8);
-  await compare(backend, "matMul transposes", () => [tf.matMul(a(), b(), true, false), tf.matMul(b(), a(), true, false), tf.matMul(tf.transpose(a(), [0, 2, 1]), tf.transpose(b(), [0, 2, 1]), false, true)]);
+  await compare(backend, "matMul transposes", () => [
+    tf.matMul(a(), b(), true, false),
+    tf.matMul(b(), a(), true, false),
+    tf.matMul(tf.transpose(a(), [0, 2, 1]), tf.transpose(b(), [0, 2, 1]), false, true),
+  ]);
 }
 
 /**
  * A whole model's gradients on `backend` differ from cpu's no more than cpu's own differ when
  * the input moves by 1e-6 (relative): median and worst over all weights, within 2x.
  */
-export async function checkWholeModelGradients(backend: string, spec: { name: string; inputSize: number; batch: number }): Promise<void> {
+export async function checkWholeModelGradients(
+  backend: string,
+  spec: { name: string; inputSize: number; batch: number },
+): Promise<void> {
   const { batch, inputSize } = spec;
   const x = rand([batch, inputSize, inputSize, 3], 11);
   const noise = rand([batch, inputSize, inputSize, 3], 12);
@@ -92,8 +117,20 @@ export async function checkWholeModelGradients(backend: string, spec: { name: st
     const model = buildModel({ name: spec.name, inputSize, classes: 5, seed: 1 });
     const y = tf.oneHot(tf.tensor1d(labels, "int32"), 5);
     const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const { grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(input(), { training: true }) as tf.Tensor) as tf.Scalar, vars);
-    const out = Object.fromEntries(model.trainableWeights.map((w, i) => [w.originalName, grads[vars[i].name].dataSync() as Float32Array]));
+    const { grads } = tf.variableGrads(
+      () =>
+        tf.losses.softmaxCrossEntropy(
+          y,
+          model.apply(input(), { training: true }) as tf.Tensor,
+        ) as tf.Scalar,
+      vars,
+    );
+    const out = Object.fromEntries(
+      model.trainableWeights.map((w, i) => [
+        w.originalName,
+        grads[vars[i].name].dataSync() as Float32Array,
+      ]),
+    );
     tf.dispose(grads);
     y.dispose();
     model.dispose();
@@ -116,8 +153,18 @@ export async function checkWholeModelGradients(backend: string, spec: { name: st
   const floor = err(cpuNudged);
   const e = err(got);
   const med = (v: number[]) => v[Math.floor(v.length / 2)];
-  if (process.env.AMIDA_DEBUG) console.log({ [backend]: { median: med(e), max: e.at(-1) }, floor: { median: med(floor), max: floor.at(-1) } });
+  if (process.env.AMIDA_DEBUG)
+    console.log({
+      [backend]: { median: med(e), max: e.at(-1) },
+      floor: { median: med(floor), max: floor.at(-1) },
+    });
   assert.ok(Object.keys(cpu).length > 50);
-  assert.ok(med(e) <= 2 * med(floor) + 1e-6, `${spec.name} on ${backend}: median relative error ${med(e)} vs floor ${med(floor)}`);
-  assert.ok(e.at(-1)! <= 2 * floor.at(-1)! + 1e-6, `${spec.name} on ${backend}: worst relative error ${e.at(-1)} vs floor ${floor.at(-1)}`);
+  assert.ok(
+    med(e) <= 2 * med(floor) + 1e-6,
+    `${spec.name} on ${backend}: median relative error ${med(e)} vs floor ${med(floor)}`,
+  );
+  assert.ok(
+    e.at(-1)! <= 2 * floor.at(-1)! + 1e-6,
+    `${spec.name} on ${backend}: worst relative error ${e.at(-1)} vs floor ${floor.at(-1)}`,
+  );
 }

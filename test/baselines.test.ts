@@ -9,9 +9,22 @@ import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { DatasetSpec } from "../src/data/spec";
 import { samplePuzzle } from "../src/data/sample";
 import { generateDataset } from "../src/data/generate";
-import { RungBlindRule, rungBlindBaselines, rungBlindPredictions, rungBlindView } from "../src/data/baselines";
+import {
+  RungBlindRule,
+  rungBlindBaselines,
+  rungBlindPredictions,
+  rungBlindView,
+} from "../src/data/baselines";
 
-const spec = (over: Partial<DatasetSpec> = {}): DatasetSpec => ({ task: "warp", hops: 1, difficulty: presetDifficulty("easy"), nuisance: NO_NUISANCE, seed: 11, sampling: "blog", ...over });
+const spec = (over: Partial<DatasetSpec> = {}): DatasetSpec => ({
+  task: "warp",
+  hops: 1,
+  difficulty: presetDifficulty("easy"),
+  nuisance: NO_NUISANCE,
+  seed: 11,
+  sampling: "blog",
+  ...over,
+});
 
 /** Accuracy of the rule (estimated from `fit` draws) and of a deliberately wrong one on `n` fresh test puzzles. */
 function bayesOn(s: DatasetSpec, fit: number, n: number) {
@@ -38,7 +51,10 @@ test("rung-blind Bayes on blog sampling matches the independent figures (TASK_SP
   for (const [over, want, tol] of cases) {
     const s = spec(over);
     const { bayes, wrong } = bayesOn(s, over.difficulty ? 40_000 : 15_000, 3000);
-    assert.ok(Math.abs(bayes - want) < tol, `${JSON.stringify(over)}: rung_blind_bayes ${bayes}, independent figure ${want}`);
+    assert.ok(
+      Math.abs(bayes - want) < tol,
+      `${JSON.stringify(over)}: rung_blind_bayes ${bayes}, independent figure ${want}`,
+    );
     assert.ok(wrong < bayes - 0.05, `wrong rule ${wrong} vs Bayes ${bayes}`);
   }
 });
@@ -46,11 +62,19 @@ test("rung-blind Bayes on blog sampling matches the independent figures (TASK_SP
 test("rung-blind Bayes on debiased sampling sits at chance, plain and warp, at every preset", () => {
   for (const preset of ["easy", "medium", "blog"]) {
     for (const hops of [0, 1]) {
-      const s = spec({ sampling: "debiased", difficulty: presetDifficulty(preset), hops, task: hops ? "warp" : "plain" });
+      const s = spec({
+        sampling: "debiased",
+        difficulty: presetDifficulty(preset),
+        hops,
+        task: hops ? "warp" : "plain",
+      });
       const { bayes } = bayesOn(s, 20_000, 3000);
       const chance = 1 / s.difficulty.lanes;
       // 3,000 puzzles: one standard error is ~0.8 points.
-      assert.ok(Math.abs(bayes - chance) < 0.025, `${preset} hops ${hops}: rung_blind_bayes ${bayes}, chance ${chance}`);
+      assert.ok(
+        Math.abs(bayes - chance) < 0.025,
+        `${preset} hops ${hops}: rung_blind_bayes ${bayes}, chance ${chance}`,
+      );
     }
   }
 });
@@ -58,7 +82,11 @@ test("rung-blind Bayes on debiased sampling sits at chance, plain and warp, at e
 test("the rung-blind view ignores colour names: renaming the palette keeps the view", () => {
   const x = samplePuzzle(spec(), "test", 3).puzzle;
   const rename = [2, 0, 1];
-  const renamed = { ...x, top: x.top.map((c) => rename[c]), bottom: x.bottom.map((c) => rename[c]) };
+  const renamed = {
+    ...x,
+    top: x.top.map((c) => rename[c]),
+    bottom: x.bottom.map((c) => rename[c]),
+  };
   assert.equal(rungBlindView(renamed), rungBlindView(x));
   assert.notEqual(rungBlindView({ ...x, start: (x.start + 1) % 3 }), rungBlindView(x));
 });
@@ -74,9 +102,18 @@ test("baselines and predictions of a stored split, through the API and `amida ba
   assert.ok(b.rung_blind_bayes > 0.6, `rung_blind_bayes ${b.rung_blind_bayes}`);
   const pred = rungBlindPredictions(dir, "test");
   assert.equal(pred.length, 600);
-  const out = execFileSync(process.execPath, ["bin/amida.js", "baselines", dir], { encoding: "utf8" });
+  const out = execFileSync(process.execPath, ["bin/amida.js", "baselines", dir], {
+    encoding: "utf8",
+  });
   const last = JSON.parse(out.trim().split("\n").at(-1)!);
-  assert.deepEqual(Object.keys(last), ["chance", "plain_rule", "start_rule", "rung_blind_bayes", "count", "split"]);
+  assert.deepEqual(Object.keys(last), [
+    "chance",
+    "plain_rule",
+    "start_rule",
+    "rung_blind_bayes",
+    "count",
+    "split",
+  ]);
   assert.equal(last.rung_blind_bayes, Number(b.rung_blind_bayes.toFixed(4)));
   assert.throws(() => rungBlindBaselines(dir, "val"), /no val split at/);
 });

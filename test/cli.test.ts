@@ -5,11 +5,35 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-const amida = (...args: string[]) => spawnSync(process.execPath, [path.join(__dirname, "..", "bin", "amida.js"), ...args], { encoding: "utf8" });
+const amida = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(__dirname, "..", "bin", "amida.js"), ...args], {
+    encoding: "utf8",
+  });
 
 test("generate prints a one-line JSON summary; show writes a PNG", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "amida-cli-"));
-  const g = amida("generate", "--task", "warp", "--hops", "1", "--lanes", "4", "--rows", "6", "--rungs", "3..7", "--size", "32", "--count", "40", "--seed", "3", "--out", dir, "--quiet");
+  const g = amida(
+    "generate",
+    "--task",
+    "warp",
+    "--hops",
+    "1",
+    "--lanes",
+    "4",
+    "--rows",
+    "6",
+    "--rungs",
+    "3..7",
+    "--size",
+    "32",
+    "--count",
+    "40",
+    "--seed",
+    "3",
+    "--out",
+    dir,
+    "--quiet",
+  );
   assert.equal(g.status, 0, g.stderr);
   const s = JSON.parse(g.stdout.trim().split("\n").at(-1)!);
   assert.equal(s.count, 48);
@@ -31,7 +55,10 @@ test("bad input: clear errors naming the value and what is allowed, nothing writ
     [["generate", "--task", "jump", "--out", out], /--task must be one of plain, warp, got 'jump'/],
     [["generate", "--frobnicate", "--out", out], /Unknown option '--frobnicate'/],
     [["show", out, "--out", "x.png"], /no test split/],
-    [["train", "--model", "resnet50", "--data", out, "--name", "x"], /unknown model 'resnet50'|has no train split/],
+    [
+      ["train", "--model", "resnet50", "--data", out, "--name", "x"],
+      /unknown model 'resnet50'|has no train split/,
+    ],
     [["bogus"], /unknown command 'bogus'/],
   ];
   for (const [args, re] of cases) {

@@ -13,7 +13,15 @@ import { layout } from "../src/puzzle/layout";
 import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { plainLabel, warpLabel } from "../src/puzzle/trace";
 
-const spec = (over: Partial<DatasetSpec> = {}): DatasetSpec => ({ task: "warp", hops: 1, difficulty: presetDifficulty("blog"), nuisance: NO_NUISANCE, seed: 3, sampling: "debiased", ...over });
+const spec = (over: Partial<DatasetSpec> = {}): DatasetSpec => ({
+  task: "warp",
+  hops: 1,
+  difficulty: presetDifficulty("blog"),
+  nuisance: NO_NUISANCE,
+  seed: 3,
+  sampling: "debiased",
+  ...over,
+});
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "amida-test-"));
 
 test("(seed, index) alone decides a sample: sample 50 alone equals sample 50 of a run", () => {
@@ -109,7 +117,10 @@ test("generate -> file -> read back round-trips images, labels and stats", () =>
   assert.throws(() => r.image(40), /index 40 is out of range 0\.\.39/);
   r.close();
   assert.ok(fs.existsSync(path.join(dir, "dataset.json")));
-  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes(".tmp")), []);
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((f) => f.includes(".tmp")),
+    [],
+  );
 });
 
 test("corrupt, truncated and foreign files are refused with a clear error", () => {
@@ -120,20 +131,43 @@ test("corrupt, truncated and foreign files are refused with a clear error", () =
   const flipped = Buffer.from(bytes);
   flipped[HEADER_BYTES + 100] ^= 0xff;
   fs.writeFileSync(path.join(dir, "bad.amida"), flipped);
-  assert.throws(() => new SplitReader(path.join(dir, "bad.amida")), /is corrupt: its payload checksum/);
+  assert.throws(
+    () => new SplitReader(path.join(dir, "bad.amida")),
+    /is corrupt: its payload checksum/,
+  );
   fs.writeFileSync(path.join(dir, "short.amida"), bytes.subarray(0, bytes.length - 5));
   assert.throws(() => new SplitReader(path.join(dir, "short.amida")), /truncated/);
   fs.writeFileSync(path.join(dir, "foreign.amida"), "hello world, not a data set");
-  assert.throws(() => new SplitReader(path.join(dir, "foreign.amida")), /does not start with the magic/);
+  assert.throws(
+    () => new SplitReader(path.join(dir, "foreign.amida")),
+    /does not start with the magic/,
+  );
   assert.throws(() => new SplitReader(path.join(dir, "missing.amida")), /cannot read data file/);
 });
 
 test("bad specs fail before any file is written", () => {
   const dir = path.join(tmp(), "out");
-  assert.throws(() => generateDataset(spec({ task: "plain", hops: 1 }), { train: 5, val: 0, test: 0 }, dir), /task 'plain' means hops = 0/);
-  assert.throws(() => generateDataset(spec({ task: "bogus" as never }), { train: 5, val: 0, test: 0 }, dir), /unknown task 'bogus'/);
-  assert.throws(() => generateDataset(spec(), { train: 0, val: 0, test: 0 }, dir), /train count must be an integer in 1\.\./);
-  assert.throws(() => generateDataset(spec({ nuisance: { jitter: 9, tint: 0, noise: 0 } }), { train: 5, val: 0, test: 0 }, dir), /nuisance\.jitter must be a number in 0\.\.4/);
+  assert.throws(
+    () => generateDataset(spec({ task: "plain", hops: 1 }), { train: 5, val: 0, test: 0 }, dir),
+    /task 'plain' means hops = 0/,
+  );
+  assert.throws(
+    () => generateDataset(spec({ task: "bogus" as never }), { train: 5, val: 0, test: 0 }, dir),
+    /unknown task 'bogus'/,
+  );
+  assert.throws(
+    () => generateDataset(spec(), { train: 0, val: 0, test: 0 }, dir),
+    /train count must be an integer in 1\.\./,
+  );
+  assert.throws(
+    () =>
+      generateDataset(
+        spec({ nuisance: { jitter: 9, tint: 0, noise: 0 } }),
+        { train: 5, val: 0, test: 0 },
+        dir,
+      ),
+    /nuisance\.jitter must be a number in 0\.\.4/,
+  );
   assert.equal(fs.existsSync(dir), false);
 });
 
@@ -141,14 +175,19 @@ test("a failed regeneration leaves the previous file intact", () => {
   const dir = tmp();
   generateDataset(spec(), { train: 8, val: 0, test: 0 }, dir, { quiet: true });
   const before = fs.readFileSync(splitFile(dir, "train"));
-  assert.throws(() =>
-    generateDataset(spec(), { train: 8, val: 0, test: 0 }, dir, {
-      quiet: true,
-      onLine: () => {
-        throw new Error("interrupted");
-      },
-    }),
-  /interrupted/);
+  assert.throws(
+    () =>
+      generateDataset(spec(), { train: 8, val: 0, test: 0 }, dir, {
+        quiet: true,
+        onLine: () => {
+          throw new Error("interrupted");
+        },
+      }),
+    /interrupted/,
+  );
   assert.deepEqual(fs.readFileSync(splitFile(dir, "train")), before);
-  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes(".tmp")), []);
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((f) => f.includes(".tmp")),
+    [],
+  );
 });

@@ -25,28 +25,59 @@ before(async () => {
   plain = path.join(root, "plain");
   warp = path.join(root, "warp");
   const d = presetDifficulty("easy");
-  generateDataset({ task: "plain", hops: 0, difficulty: d, nuisance: NO_NUISANCE, seed: 2, sampling: "debiased" }, { train: 32, val: 16, test: 16 }, plain, { quiet: true });
-  generateDataset({ task: "warp", hops: 1, difficulty: d, nuisance: NO_NUISANCE, seed: 2, sampling: "debiased" }, { train: 32, val: 16, test: 16 }, warp, { quiet: true });
+  generateDataset(
+    { task: "plain", hops: 0, difficulty: d, nuisance: NO_NUISANCE, seed: 2, sampling: "debiased" },
+    { train: 32, val: 16, test: 16 },
+    plain,
+    { quiet: true },
+  );
+  generateDataset(
+    { task: "warp", hops: 1, difficulty: d, nuisance: NO_NUISANCE, seed: 2, sampling: "debiased" },
+    { train: 32, val: 16, test: 16 },
+    warp,
+    { quiet: true },
+  );
 });
 
-const run = (over: Partial<RunConfig> = {}): RunConfig => ({ name: "r", model: "mobilenetv2_035", data: plain, init: null, freeze: "none", train: { ...DEFAULT_TRAIN, epochs: 1, batchSize: 16 }, modelSeed: 0, ...over });
+const run = (over: Partial<RunConfig> = {}): RunConfig => ({
+  name: "r",
+  model: "mobilenetv2_035",
+  data: plain,
+  init: null,
+  freeze: "none",
+  train: { ...DEFAULT_TRAIN, epochs: 1, batchSize: 16 },
+  modelSeed: 0,
+  ...over,
+});
 
 test("a finished run with the same config is reused; a changed config retrains", async () => {
   const runs = path.join(root, "runs1");
   const lines: string[] = [];
   const a = await runTraining(run(), { runsDir: runs, quiet: true, onLine: (l) => lines.push(l) });
   assert.equal(a.epochs, 1);
-  assert.ok(["metrics.json", "config.json", "provenance.json", "checkpoints"].every((f) => fs.existsSync(path.join(runs, "r", f))));
+  assert.ok(
+    ["metrics.json", "config.json", "provenance.json", "checkpoints"].every((f) =>
+      fs.existsSync(path.join(runs, "r", f)),
+    ),
+  );
   await runTraining(run(), { runsDir: runs, quiet: true, onLine: (l) => lines.push(l) });
   assert.ok(lines.some((l) => /reusing the finished run/.test(l)));
-  const c = await runTraining(run({ train: { ...DEFAULT_TRAIN, epochs: 2, batchSize: 16 } }), { runsDir: runs, quiet: true });
+  const c = await runTraining(run({ train: { ...DEFAULT_TRAIN, epochs: 2, batchSize: 16 } }), {
+    runsDir: runs,
+    quiet: true,
+  });
   assert.equal(c.epochs, 2);
 });
 
 test("stage 2 is retrained when stage 1's weights changed, and freezing is recorded", async () => {
   const runs = path.join(root, "runs2");
   await runTraining(run({ name: "s1" }), { runsDir: runs, quiet: true });
-  const s2 = run({ name: "s2", data: warp, init: path.join(runs, "s1", "checkpoints", "best"), freeze: "first5" });
+  const s2 = run({
+    name: "s2",
+    data: warp,
+    init: path.join(runs, "s1", "checkpoints", "best"),
+    freeze: "first5",
+  });
   const m = await runTraining(s2, { runsDir: runs, quiet: true });
   assert.equal(m.stage, "warp fine-tune");
   assert.equal(m.frozen, "first5");
@@ -54,80 +85,233 @@ test("stage 2 is retrained when stage 1's weights changed, and freezing is recor
   await runTraining(run({ name: "s1", modelSeed: 5 }), { runsDir: runs, quiet: true });
   const lines: string[] = [];
   await runTraining(s2, { runsDir: runs, quiet: true, onLine: (l) => lines.push(l) });
-  assert.ok(!lines.some((l) => /reusing/.test(l)), "stage 2 reused although its init weights changed");
+  assert.ok(
+    !lines.some((l) => /reusing/.test(l)),
+    "stage 2 reused although its init weights changed",
+  );
 });
 
 test("bad run and experiment configs are refused with what is allowed", async () => {
-  await assert.rejects(runTraining(run({ data: path.join(root, "nope") }), { runsDir: root, quiet: true }), /has no train split/);
-  await assert.rejects(runTraining(run({ name: "a b" }), { runsDir: root, quiet: true }), /run name must use letters/);
-  await assert.rejects(runTraining(run({ freeze: "half" as never }), { runsDir: root, quiet: true }), /freeze must be one of none, first5/);
-  assert.throws(() => budgetConfig("huge"), /unknown budget 'huge'; allowed: tiny, quick, standard, full/);
+  await assert.rejects(
+    runTraining(run({ data: path.join(root, "nope") }), { runsDir: root, quiet: true }),
+    /has no train split/,
+  );
+  await assert.rejects(
+    runTraining(run({ name: "a b" }), { runsDir: root, quiet: true }),
+    /run name must use letters/,
+  );
+  await assert.rejects(
+    runTraining(run({ freeze: "half" as never }), { runsDir: root, quiet: true }),
+    /freeze must be one of none, first5/,
+  );
+  assert.throws(
+    () => budgetConfig("huge"),
+    /unknown budget 'huge'; allowed: tiny, quick, standard, full/,
+  );
   const q = budgetConfig("quick");
-  assert.throws(() => validateExperiment({ ...q, models: { cnn: "mobilevit_xxs", vit: "mobilevit_xs" } }), /cnn track's model must be a MobileNetV2 variant/);
-  assert.throws(() => validateExperiment({ ...q, difficulty: { ...q.difficulty, size: 32 } }), /size 32 px leaves mobilevit_xxs's layer5_mvit attending over a single patch/);
-  assert.throws(() => validateExperiment({ ...q, freeze: { ...q.freeze, vit: ["first5"] } }), /the vit track's fine-tune arm: freeze group 'first5' does not apply to mobilevit_xxs; allowed for mobilevit_xxs: none, stem\+early-transformer, all-but-head, early:<percent>/);
+  assert.throws(
+    () => validateExperiment({ ...q, models: { cnn: "mobilevit_xxs", vit: "mobilevit_xs" } }),
+    /cnn track's model must be a MobileNetV2 variant/,
+  );
+  assert.throws(
+    () => validateExperiment({ ...q, difficulty: { ...q.difficulty, size: 32 } }),
+    /size 32 px leaves mobilevit_xxs's layer5_mvit attending over a single patch/,
+  );
+  assert.throws(
+    () => validateExperiment({ ...q, freeze: { ...q.freeze, vit: ["first5"] } }),
+    /the vit track's fine-tune arm: freeze group 'first5' does not apply to mobilevit_xxs; allowed for mobilevit_xxs: none, stem\+early-transformer, all-but-head, early:<percent>/,
+  );
   assert.throws(() => validateExperiment({ ...q, seeds: [1, 1] }), /training seeds must differ/);
   assert.throws(() => validateExperiment({ ...q, name: ".." }), /experiment name must use letters/);
-  assert.throws(() => applySettings(q, [{ key: "stage1Lr", value: "fast", source: "flag", origin: "--stage1-lr" }]), /--stage1-lr must be a number, got 'fast'/);
-  assert.throws(() => applySettings(q, [{ key: "seeds", value: "0,x", source: "flag", origin: "--seeds" }]), /--seeds must be an integer list like 0,1,2, got '0,x'/);
-  assert.equal(applySettings(q, [{ key: "stage2Epochs", value: "2", source: "flag" }]).config.stage2.epochs, 2);
-  assert.equal(q.stage2.epochs, budgetConfig("quick").stage2.epochs, "settings must not mutate the budget");
+  assert.throws(
+    () =>
+      applySettings(q, [{ key: "stage1Lr", value: "fast", source: "flag", origin: "--stage1-lr" }]),
+    /--stage1-lr must be a number, got 'fast'/,
+  );
+  assert.throws(
+    () => applySettings(q, [{ key: "seeds", value: "0,x", source: "flag", origin: "--seeds" }]),
+    /--seeds must be an integer list like 0,1,2, got '0,x'/,
+  );
+  assert.equal(
+    applySettings(q, [{ key: "stage2Epochs", value: "2", source: "flag" }]).config.stage2.epochs,
+    2,
+  );
+  assert.equal(
+    q.stage2.epochs,
+    budgetConfig("quick").stage2.epochs,
+    "settings must not mutate the budget",
+  );
 });
 
 test("verdict: above chance is not enough, every seed must clear the rung-blind baseline", () => {
   assert.equal(verdict([0.6, 0.62, 0.61], 1000, 0.5), "learned");
-  assert.equal(verdict([0.6, 0.62, 0.51], 1000, 0.5), "not learned", "one seed within noise of the baseline");
-  assert.equal(verdict([0.45, 0.46, 0.47], 1000, 0.5), "not learned", "above chance (33 %) but below the rung-blind rule");
+  assert.equal(
+    verdict([0.6, 0.62, 0.51], 1000, 0.5),
+    "not learned",
+    "one seed within noise of the baseline",
+  );
+  assert.equal(
+    verdict([0.45, 0.46, 0.47], 1000, 0.5),
+    "not learned",
+    "above chance (33 %) but below the rung-blind rule",
+  );
 });
 
 /** A valid non-default value for every knob of the experiment (the tiny budget's defaults differ from all). */
 const KNOB_VALUES: Record<string, string> = {
-  name: "student", difficulty: "medium", lanes: "4", rows: "5", rungs: "1..3", size: "96", hops: "2", sampling: "blog", dataSeed: "7", seeds: "3,4",
-  plainTrain: "20", plainVal: "8", plainTest: "12", warpTrain: "22", warpVal: "9", warpTest: "13", cnn: "mobilenetv2_050", vit: "mobilevit_xs",
-  cnnFreeze: "all-but-head", vitFreeze: "all-but-head,none",
-  stage1Epochs: "2", stage1BatchSize: "8", stage1Lr: "0.003", stage1Optimizer: "adam", stage1WeightDecay: "0.02", stage1WarmupEpochs: "1", stage1LabelSmoothing: "0.1", stage1EarlyStopPatience: "3", stage1ValLimit: "5",
-  stage2Epochs: "3", stage2BatchSize: "4", stage2Lr: "0.0005", stage2Optimizer: "adam", stage2WeightDecay: "0.03", stage2WarmupEpochs: "2", stage2LabelSmoothing: "0.2", stage2EarlyStopPatience: "4", stage2ValLimit: "6",
-  controls: "false", parallel: "true",
+  name: "student",
+  difficulty: "medium",
+  lanes: "4",
+  rows: "5",
+  rungs: "1..3",
+  size: "96",
+  hops: "2",
+  sampling: "blog",
+  dataSeed: "7",
+  seeds: "3,4",
+  plainTrain: "20",
+  plainVal: "8",
+  plainTest: "12",
+  warpTrain: "22",
+  warpVal: "9",
+  warpTest: "13",
+  cnn: "mobilenetv2_050",
+  vit: "mobilevit_xs",
+  cnnFreeze: "all-but-head",
+  vitFreeze: "all-but-head,none",
+  stage1Epochs: "2",
+  stage1BatchSize: "8",
+  stage1Lr: "0.003",
+  stage1Optimizer: "adam",
+  stage1WeightDecay: "0.02",
+  stage1WarmupEpochs: "1",
+  stage1LabelSmoothing: "0.1",
+  stage1EarlyStopPatience: "3",
+  stage1ValLimit: "5",
+  stage2Epochs: "3",
+  stage2BatchSize: "4",
+  stage2Lr: "0.0005",
+  stage2Optimizer: "adam",
+  stage2WeightDecay: "0.03",
+  stage2WarmupEpochs: "2",
+  stage2LabelSmoothing: "0.2",
+  stage2EarlyStopPatience: "4",
+  stage2ValLimit: "6",
+  controls: "false",
+  parallel: "true",
 };
 
 test("every knob reaches the config from the environment, is printed as overridden, and lands in the runs' config.json", async () => {
-  assert.deepEqual(Object.keys(KNOB_VALUES).sort(), KNOBS.map((k) => k.key).sort(), "a knob without a test value");
-  const env: Record<string, string> = { AMIDA_NB_RUNS: path.join(root, "nbruns"), AMIDA_NB_DATA: path.join(root, "nbdata") };
-  for (const [k, v] of Object.entries(KNOB_VALUES)) env[`AMIDA_NB_${k.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`] = v;
+  assert.deepEqual(
+    Object.keys(KNOB_VALUES).sort(),
+    KNOBS.map((k) => k.key).sort(),
+    "a knob without a test value",
+  );
+  const env: Record<string, string> = {
+    AMIDA_NB_RUNS: path.join(root, "nbruns"),
+    AMIDA_NB_DATA: path.join(root, "nbdata"),
+  };
+  for (const [k, v] of Object.entries(KNOB_VALUES))
+    env[`AMIDA_NB_${k.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`] = v;
   const printed: string[] = [];
-  const { cfg } = experimentFromNotebook({ budget: "tiny" }, { env, print: (s) => printed.push(s) });
+  const { cfg } = experimentFromNotebook(
+    { budget: "tiny" },
+    { env, print: (s) => printed.push(s) },
+  );
   for (const k of KNOBS) {
     if (k.key === "difficulty") continue;
     const v = k.get(cfg);
     assert.equal(Array.isArray(v) ? v.join(",") : String(v), KNOB_VALUES[k.key], k.key);
-    assert.ok(printed.some((l) => l.startsWith(`overridden by the environment: ${k.key} =`)), `${k.key} not reported as overridden`);
+    assert.ok(
+      printed.some((l) => l.startsWith(`overridden by the environment: ${k.key} =`)),
+      `${k.key} not reported as overridden`,
+    );
   }
   assert.equal(cfg.difficulty.size, 96, "explicit size wins over the difficulty preset's");
-  assert.throws(() => experimentFromNotebook({ budget: "tiny" }, { env: { AMIDA_NB_TRAIN: "abc" } }), /unknown parameter AMIDA_NB_TRAIN='abc'; allowed: AMIDA_NB_BUDGET, .*AMIDA_NB_PLAIN_TRAIN/);
-  assert.throws(() => experimentFromNotebook({ budget: "tiny" }, { env: { AMIDA_NB_PLAIN_TRAIN: "abc" } }), /AMIDA_NB_PLAIN_TRAIN must be an integer, got 'abc'/);
+  assert.throws(
+    () => experimentFromNotebook({ budget: "tiny" }, { env: { AMIDA_NB_TRAIN: "abc" } }),
+    /unknown parameter AMIDA_NB_TRAIN='abc'; allowed: AMIDA_NB_BUDGET, .*AMIDA_NB_PLAIN_TRAIN/,
+  );
+  assert.throws(
+    () => experimentFromNotebook({ budget: "tiny" }, { env: { AMIDA_NB_PLAIN_TRAIN: "abc" } }),
+    /AMIDA_NB_PLAIN_TRAIN must be an integer, got 'abc'/,
+  );
   // The runs the protocol makes carry the knobs: one stage-1 run per track of the tiny budget with edited knobs.
   const small = experimentFromNotebook(
-    { budget: "tiny", name: "knobs", seeds: [5], stage1Lr: 0.004, stage1BatchSize: 8, stage1WeightDecay: 0.03, cnn: "mobilenetv2_050", controls: false },
-    { env: { AMIDA_NB_RUNS: path.join(root, "nbruns"), AMIDA_NB_DATA: path.join(root, "nbdata") }, print: () => {} },
+    {
+      budget: "tiny",
+      name: "knobs",
+      seeds: [5],
+      stage1Lr: 0.004,
+      stage1BatchSize: 8,
+      stage1WeightDecay: 0.03,
+      cnn: "mobilenetv2_050",
+      controls: false,
+    },
+    {
+      env: { AMIDA_NB_RUNS: path.join(root, "nbruns"), AMIDA_NB_DATA: path.join(root, "nbdata") },
+      print: () => {},
+    },
   );
   const res = await runStages(small.cfg, ["stage1"], small.paths, { log: () => {} });
-  const cnnRun = protocolRuns(small.cfg, { plain: "p", warp: "w" }, small.runsDir).find((r) => r.stage === "stage1" && r.track === "cnn")!;
-  const saved = JSON.parse(fs.readFileSync(path.join(small.runsDir, cnnRun.config.name, "config.json"), "utf8"));
+  const cnnRun = protocolRuns(small.cfg, { plain: "p", warp: "w" }, small.runsDir).find(
+    (r) => r.stage === "stage1" && r.track === "cnn",
+  )!;
+  const saved = JSON.parse(
+    fs.readFileSync(path.join(small.runsDir, cnnRun.config.name, "config.json"), "utf8"),
+  );
   assert.equal(saved.model, "mobilenetv2_050");
-  assert.deepEqual([saved.train.lr, saved.train.batchSize, saved.train.weightDecay, saved.train.seed, saved.modelSeed], [0.004, 8, 0.03, 5, 5]);
+  assert.deepEqual(
+    [
+      saved.train.lr,
+      saved.train.batchSize,
+      saved.train.weightDecay,
+      saved.train.seed,
+      saved.modelSeed,
+    ],
+    [0.004, 8, 0.03, 5, 5],
+  );
   const rows = resultRows(res);
   assert.equal(rows.length, 2);
   assert.deepEqual(rows[0].seeds, [5]);
-  assert.match(resultsMarkdown(rows), /\| mobilenetv2_050 \| stage 1: plain \| none \(0 %\) \| 32 \| \d+\.\d ± 0\.0 \| \d+\.\d \| /);
+  assert.match(
+    resultsMarkdown(rows),
+    /\| mobilenetv2_050 \| stage 1: plain \| none \(0 %\) \| 32 \| \d+\.\d ± 0\.0 \| \d+\.\d \| /,
+  );
 });
 
 test("notebook parameters: typed environment overrides, unknown or malformed ones are errors", () => {
   const d = { preset: "quick", epochs: 0, serial: false };
   const said: string[] = [];
-  assert.deepEqual(notebookParams("AMIDA_NB", d, { AMIDA_NB_EPOCHS: "3", AMIDA_NB_SERIAL: "true" }, (l) => said.push(l)), { preset: "quick", epochs: 3, serial: true });
-  assert.deepEqual(said, ["overridden by the environment: epochs = 3 (AMIDA_NB_EPOCHS; the cell says 0)", "overridden by the environment: serial = true (AMIDA_NB_SERIAL; the cell says false)"]);
-  assert.throws(() => notebookParams("AMIDA_NB", d, { AMIDA_NB_EPOCH: "3" }), /unknown parameter AMIDA_NB_EPOCH='3'; allowed: AMIDA_NB_PRESET, AMIDA_NB_EPOCHS, AMIDA_NB_SERIAL/);
-  assert.throws(() => notebookParams("AMIDA_NB", d, { AMIDA_NB_EPOCHS: "three" }), /AMIDA_NB_EPOCHS must be a number, got 'three'/);
-  assert.throws(() => notebookParams("AMIDA_NB", d, { AMIDA_NB_SERIAL: "yes" }), /AMIDA_NB_SERIAL must be true or false/);
-  assert.deepEqual(notebookParams("AMIDA_NB", { plainTrain: 0 }, { AMIDA_NB_PLAIN_TRAIN: "50", OTHER: "x" }, () => {}), { plainTrain: 50 });
+  assert.deepEqual(
+    notebookParams("AMIDA_NB", d, { AMIDA_NB_EPOCHS: "3", AMIDA_NB_SERIAL: "true" }, (l) =>
+      said.push(l),
+    ),
+    { preset: "quick", epochs: 3, serial: true },
+  );
+  assert.deepEqual(said, [
+    "overridden by the environment: epochs = 3 (AMIDA_NB_EPOCHS; the cell says 0)",
+    "overridden by the environment: serial = true (AMIDA_NB_SERIAL; the cell says false)",
+  ]);
+  assert.throws(
+    () => notebookParams("AMIDA_NB", d, { AMIDA_NB_EPOCH: "3" }),
+    /unknown parameter AMIDA_NB_EPOCH='3'; allowed: AMIDA_NB_PRESET, AMIDA_NB_EPOCHS, AMIDA_NB_SERIAL/,
+  );
+  assert.throws(
+    () => notebookParams("AMIDA_NB", d, { AMIDA_NB_EPOCHS: "three" }),
+    /AMIDA_NB_EPOCHS must be a number, got 'three'/,
+  );
+  assert.throws(
+    () => notebookParams("AMIDA_NB", d, { AMIDA_NB_SERIAL: "yes" }),
+    /AMIDA_NB_SERIAL must be true or false/,
+  );
+  assert.deepEqual(
+    notebookParams(
+      "AMIDA_NB",
+      { plainTrain: 0 },
+      { AMIDA_NB_PLAIN_TRAIN: "50", OTHER: "x" },
+      () => {},
+    ),
+    { plainTrain: 50 },
+  );
 });

@@ -28,13 +28,23 @@ const TOL = 1e-5;
  * Gradients of sum(f() * w) for a fixed random w (a plain sum would give norms a zero input
  * gradient and hide a wrong one) with respect to every variable in `vars`.
  */
-function gradsOf(f: () => tf.Tensor, vars: tf.Variable[], w: tf.Tensor): { value: tf.Tensor; grads: tf.Tensor[] } {
+function gradsOf(
+  f: () => tf.Tensor,
+  vars: tf.Variable[],
+  w: tf.Tensor,
+): { value: tf.Tensor; grads: tf.Tensor[] } {
   const value = tf.tidy(f);
   const { grads } = tf.variableGrads(() => tf.sum(tf.mul(f(), w)) as tf.Scalar, vars);
   return { value, grads: vars.map((v) => grads[v.name]) };
 }
 
-function assertSame(t: TestContext, name: string, layer: { value: tf.Tensor; grads: tf.Tensor[] }, plain: { value: tf.Tensor; grads: tf.Tensor[] }, labels: string[]): void {
+function assertSame(
+  t: TestContext,
+  name: string,
+  layer: { value: tf.Tensor; grads: tf.Tensor[] },
+  plain: { value: tf.Tensor; grads: tf.Tensor[] },
+  labels: string[],
+): void {
   const e = relError(layer.value, plain.value);
   assert.ok(e < TOL, `${name} output: relative error ${e.toExponential(2)}`);
   const measured = [`output ${e.toExponential(1)}`];
@@ -48,7 +58,8 @@ function assertSame(t: TestContext, name: string, layer: { value: tf.Tensor; gra
 }
 
 /** Random variables (seeded) standing in for a layer's input and weights. */
-const rand = (shape: number[], seed: number, lo = -1, hi = 1) => tf.variable(tf.randomUniform(shape, lo, hi, "float32", seed));
+const rand = (shape: number[], seed: number, lo = -1, hi = 1) =>
+  tf.variable(tf.randomUniform(shape, lo, hi, "float32", seed));
 
 test("LayerNorm: output and gradients (x, gamma, beta) match the plain formula", (t) => {
   const x = rand([2, 5, 16], 1, -2, 3);
@@ -64,7 +75,13 @@ test("LayerNorm: output and gradients (x, gamma, beta) match the plain formula",
     const variance = tf.mean(tf.square(tf.sub(x, mean)), -1, true);
     return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), gamma), beta);
   };
-  assertSame(t, "LayerNorm", gradsOf(() => layer.apply(x) as tf.Tensor, vars, w), gradsOf(plain, vars, w), ["x", "gamma", "beta"]);
+  assertSame(
+    t,
+    "LayerNorm",
+    gradsOf(() => layer.apply(x) as tf.Tensor, vars, w),
+    gradsOf(plain, vars, w),
+    ["x", "gamma", "beta"],
+  );
   tf.dispose([x, w]);
   layer.weights.forEach((v) => v.dispose());
 });
@@ -73,7 +90,8 @@ test("FreezableBatchNorm in training mode: output and gradients (x, gamma, beta)
   const x = rand([4, 3, 3, 8], 5, -1, 2);
   const layer = new FreezableBatchNorm({ epsilon: 1e-3 });
   layer.build(x.shape);
-  const byName = (n: string) => layer.weights.find((v) => v.originalName.endsWith(n))!.read() as tf.Variable;
+  const byName = (n: string) =>
+    layer.weights.find((v) => v.originalName.endsWith(n))!.read() as tf.Variable;
   const gamma = byName("gamma");
   const beta = byName("beta");
   gamma.assign(tf.randomUniform([8], 0.5, 1.5, "float32", 6));
@@ -85,7 +103,13 @@ test("FreezableBatchNorm in training mode: output and gradients (x, gamma, beta)
     const variance = tf.mean(tf.square(tf.sub(x, mean)), [0, 1, 2]);
     return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-3))), gamma), beta);
   };
-  assertSame(t, "BatchNorm", gradsOf(() => layer.apply(x, { training: true }) as tf.Tensor, vars, w), gradsOf(plain, vars, w), ["x", "gamma", "beta"]);
+  assertSame(
+    t,
+    "BatchNorm",
+    gradsOf(() => layer.apply(x, { training: true }) as tf.Tensor, vars, w),
+    gradsOf(plain, vars, w),
+    ["x", "gamma", "beta"],
+  );
   tf.dispose([x, w]);
   layer.weights.forEach((v) => v.dispose());
 });
@@ -119,13 +143,23 @@ test("MultiHeadSelfAttention: output and gradients (x and all four weights) matc
         return tf.add(tf.matMul(tf.concat(heads_, 1), wOut), bOut);
       }),
     );
-  assertSame(t, "attention", gradsOf(() => layer.apply(x) as tf.Tensor, vars, w), gradsOf(plain, vars, w), ["x", "Wqkv", "bqkv", "Wout", "bout"]);
+  assertSame(
+    t,
+    "attention",
+    gradsOf(() => layer.apply(x) as tf.Tensor, vars, w),
+    gradsOf(plain, vars, w),
+    ["x", "Wqkv", "bqkv", "Wout", "bout"],
+  );
   tf.dispose([x, w]);
   layer.weights.forEach((v) => v.dispose());
 });
 
 test("Unfold matches the index formula, Fold(Unfold(x)) == x exactly, and both pass gradients through unchanged", () => {
-  for (const [h, wd, p] of [[4, 6, 2], [5, 3, 2], [6, 6, 3]]) {
+  for (const [h, wd, p] of [
+    [4, 6, 2],
+    [5, 3, 2],
+    [6, 6, 3],
+  ]) {
     const c = 3;
     const x = tf.variable(tf.randomUniform([2, h, wd, c], -1, 1, "float32", h * 10 + wd));
     const unfold = new Unfold({ patch: p, height: h, width: wd });
@@ -143,15 +177,25 @@ test("Unfold matches the index formula, Fold(Unfold(x)) == x exactly, and both p
         for (let xx = 0; xx < wp; xx++)
           for (let ch = 0; ch < c; ch++) {
             const want = y < h && xx < wd ? xs[bi][y][xx][ch] : 0;
-            const got = us[bi * p * p + (y % p) * p + (xx % p)][Math.floor(y / p) * cols + Math.floor(xx / p)][ch];
+            const got =
+              us[bi * p * p + (y % p) * p + (xx % p)][
+                Math.floor(y / p) * cols + Math.floor(xx / p)
+              ][ch];
             assert.equal(got, want, `unfold at image ${bi}, pixel (${y}, ${xx}), channel ${ch}`);
           }
     const back = fold.apply(u) as tf.Tensor;
     assert.deepEqual(back.shape, x.shape);
-    assert.deepEqual(Array.from(back.dataSync()), Array.from(x.dataSync()), `Fold(Unfold(x)) != x for ${h}x${wd}, patch ${p}`);
+    assert.deepEqual(
+      Array.from(back.dataSync()),
+      Array.from(x.dataSync()),
+      `Fold(Unfold(x)) != x for ${h}x${wd}, patch ${p}`,
+    );
     // Neither layer has a custom gradient; the round trip is the identity, so its gradient is dy.
     const dy = tf.randomNormal(x.shape, 0, 1, "float32", 5);
-    const { grads } = tf.variableGrads(() => tf.sum(tf.mul(fold.apply(unfold.apply(x)) as tf.Tensor, dy)) as tf.Scalar, [x]);
+    const { grads } = tf.variableGrads(
+      () => tf.sum(tf.mul(fold.apply(unfold.apply(x)) as tf.Tensor, dy)) as tf.Scalar,
+      [x],
+    );
     assert.deepEqual(Array.from(grads[x.name].dataSync()), Array.from(dy.dataSync()));
     tf.dispose([x, u, back, dy, grads[x.name]]);
   }
@@ -178,14 +222,25 @@ class TwoQuadrants extends tf.layers.Layer {
 test("Grad-CAM known answer: class 0 reads only the top-right quadrant, class 1 only the bottom-left", () => {
   const size = 32;
   const quadrant = (top: boolean, right: boolean) =>
-    tf.tensor4d(Float32Array.from({ length: size * size }, (_, i) => (Math.floor(i / size) < size / 2 === top && i % size >= size / 2 === right ? 1 : 0)), [1, size, size, 1]);
+    tf.tensor4d(
+      Float32Array.from({ length: size * size }, (_, i) =>
+        Math.floor(i / size) < size / 2 === top && i % size >= size / 2 === right ? 1 : 0,
+      ),
+      [1, size, size, 1],
+    );
   const masks: [tf.Tensor, tf.Tensor] = [quadrant(true, true), quadrant(false, false)];
   // image -> two quadrant channels -> 2x2 average pool ("features", 16x16) -> global mean -> logits = channel means.
   const input = tf.input({ shape: [size, size, 3] });
   const quads = new TwoQuadrants(masks).apply(input) as tf.SymbolicTensor;
-  const feats = tf.layers.averagePooling2d({ poolSize: 2, name: "features" }).apply(quads) as tf.SymbolicTensor;
-  const pooled = tf.layers.globalAveragePooling2d({ name: "pool" }).apply(feats) as tf.SymbolicTensor;
-  const logits = tf.layers.dense({ units: 2, name: "logits", kernelInitializer: "identity", useBias: false }).apply(pooled) as tf.SymbolicTensor;
+  const feats = tf.layers
+    .averagePooling2d({ poolSize: 2, name: "features" })
+    .apply(quads) as tf.SymbolicTensor;
+  const pooled = tf.layers
+    .globalAveragePooling2d({ name: "pool" })
+    .apply(feats) as tf.SymbolicTensor;
+  const logits = tf.layers
+    .dense({ units: 2, name: "logits", kernelInitializer: "identity", useBias: false })
+    .apply(pooled) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: logits });
   const images = tf.randomUniform([3, size, size, 3], 0.2, 1, "float32", 21) as tf.Tensor4D;
   const share = (map: Float32Array, top: boolean, right: boolean) => {
@@ -203,8 +258,14 @@ test("Grad-CAM known answer: class 0 reads only the top-right quadrant, class 1 
     for (let i = 0; i < 3; i++) {
       const s0 = share(r0.maps[i], true, true);
       const s1 = share(r1.maps[i], false, false);
-      assert.ok(s0 > 0.9, `${method}, class 0, image ${i}: ${(100 * s0).toFixed(1)}% of the heat in the top-right quadrant`);
-      assert.ok(s1 > 0.9, `${method}, class 1, image ${i}: ${(100 * s1).toFixed(1)}% of the heat in the bottom-left quadrant`);
+      assert.ok(
+        s0 > 0.9,
+        `${method}, class 0, image ${i}: ${(100 * s0).toFixed(1)}% of the heat in the top-right quadrant`,
+      );
+      assert.ok(
+        s1 > 0.9,
+        `${method}, class 1, image ${i}: ${(100 * s1).toFixed(1)}% of the heat in the bottom-left quadrant`,
+      );
     }
   }
   tf.dispose([images, ...masks]);

@@ -8,14 +8,21 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../src/backend/select";
 import { FreezableBatchNorm } from "../src/models/layers/batchnorm";
-import { checkConvGradients, checkTransposedMatMuls, checkWholeModelGradients, compare, rand } from "./backend-checks";
+import {
+  checkConvGradients,
+  checkTransposedMatMuls,
+  checkWholeModelGradients,
+  compare,
+  rand,
+} from "./backend-checks";
 
 const B = "tensorflow";
 let missing: string | false = false;
 test.before(async () => {
   missing = await initBackend("node", { quiet: true }).then(
     () => false,
-    (e: Error) => `native backend not installed (${e.message.split(";")[0]}); bash scripts/bootstrap.sh builds it`,
+    (e: Error) =>
+      `native backend not installed (${e.message.split(";")[0]}); bash scripts/bootstrap.sh builds it`,
   );
 });
 
@@ -28,40 +35,63 @@ function nativeTest(name: string, body: () => Promise<void>): void {
   });
 }
 
-nativeTest("native conv2d and depthwise gradients match the cpu backend", () => checkConvGradients(B));
+nativeTest("native conv2d and depthwise gradients match the cpu backend", () =>
+  checkConvGradients(B),
+);
 
 nativeTest("native transposed matMuls match the cpu backend", () => checkTransposedMatMuls(B));
 
-nativeTest("native fused batch norm: output, batch statistics, moving averages and gradients match the closed form on cpu", async () => {
-  for (const shape of [[4, 6, 6, 8], [3, 10, 16]]) {
-    const x = rand(shape, 21);
-    const w = rand(shape, 22);
-    await compare(B, `batch norm ${shape}`, () => {
-      const bn = new FreezableBatchNorm({ momentum: 0.9, epsilon: 1e-3, gammaInitializer: "randomNormal" });
-      bn.build(shape);
-      bn.setWeights([tf.add(tf.mul(rand([shape.at(-1)!], 23)(), 0.5), 1), rand([shape.at(-1)!], 24)(), rand([shape.at(-1)!], 25)(), tf.add(rand([shape.at(-1)!], 26)(), 2)]);
-      const vars = bn.trainableWeights.map((v) => v.read() as tf.Variable);
-      const f = (xin: tf.Tensor) => tf.sum(tf.mul(bn.apply(xin, { training: true }) as tf.Tensor, w()));
-      const [dx] = tf.grads(f)([x()]);
-      const { grads } = tf.variableGrads(() => f(x()) as tf.Scalar, vars);
-      const y = bn.apply(x(), { training: true }) as tf.Tensor;
-      // After three training calls: the moving averages moved three times.
-      const [, , movingMean, movingVar] = bn.getWeights();
-      return [y, dx, grads[vars[0].name], grads[vars[1].name], movingMean, movingVar];
-    });
-  }
-});
+nativeTest(
+  "native fused batch norm: output, batch statistics, moving averages and gradients match the closed form on cpu",
+  async () => {
+    for (const shape of [
+      [4, 6, 6, 8],
+      [3, 10, 16],
+    ]) {
+      const x = rand(shape, 21);
+      const w = rand(shape, 22);
+      await compare(B, `batch norm ${shape}`, () => {
+        const bn = new FreezableBatchNorm({
+          momentum: 0.9,
+          epsilon: 1e-3,
+          gammaInitializer: "randomNormal",
+        });
+        bn.build(shape);
+        bn.setWeights([
+          tf.add(tf.mul(rand([shape.at(-1)!], 23)(), 0.5), 1),
+          rand([shape.at(-1)!], 24)(),
+          rand([shape.at(-1)!], 25)(),
+          tf.add(rand([shape.at(-1)!], 26)(), 2),
+        ]);
+        const vars = bn.trainableWeights.map((v) => v.read() as tf.Variable);
+        const f = (xin: tf.Tensor) =>
+          tf.sum(tf.mul(bn.apply(xin, { training: true }) as tf.Tensor, w()));
+        const [dx] = tf.grads(f)([x()]);
+        const { grads } = tf.variableGrads(() => f(x()) as tf.Scalar, vars);
+        const y = bn.apply(x(), { training: true }) as tf.Tensor;
+        // After three training calls: the moving averages moved three times.
+        const [, , movingMean, movingVar] = bn.getWeights();
+        return [y, dx, grads[vars[0].name], grads[vars[1].name], movingMean, movingVar];
+      });
+    }
+  },
+);
 
-nativeTest("native relu6 and swish activations: same values and gradients as tfjs-layers' on cpu", async () => {
-  const x = () => tf.mul(rand([5, 7, 9], 31)(), 8); // values in (-8, 8): relu6's bends are crossed
-  for (const activation of ["relu6", "swish"] as const) {
-    await compare(B, activation, () => {
-      const act = tf.layers.activation({ activation });
-      const [dx] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(act.apply(a) as tf.Tensor, rand([5, 7, 9], 32)())))([x()]);
-      return [act.apply(x()) as tf.Tensor, dx];
-    });
-  }
-});
+nativeTest(
+  "native relu6 and swish activations: same values and gradients as tfjs-layers' on cpu",
+  async () => {
+    const x = () => tf.mul(rand([5, 7, 9], 31)(), 8); // values in (-8, 8): relu6's bends are crossed
+    for (const activation of ["relu6", "swish"] as const) {
+      await compare(B, activation, () => {
+        const act = tf.layers.activation({ activation });
+        const [dx] = tf.grads((a: tf.Tensor) =>
+          tf.sum(tf.mul(act.apply(a) as tf.Tensor, rand([5, 7, 9], 32)())),
+        )([x()]);
+        return [act.apply(x()) as tf.Tensor, dx];
+      });
+    }
+  },
+);
 
 nativeTest("native training kernels are registered for the native backend only", async () => {
   for (const k of ["AmidaFusedBatchNormTrain", "AmidaFusedBatchNormGrad", "AmidaRelu6Grad"]) {
@@ -71,8 +101,12 @@ nativeTest("native training kernels are registered for the native backend only",
   }
 });
 
-nativeTest("whole MobileNetV2-like model: native gradients differ from cpu no more than cpu from itself", () =>
-  checkWholeModelGradients(B, { name: "mobilenetv2_035", inputSize: 64, batch: 8 }));
+nativeTest(
+  "whole MobileNetV2-like model: native gradients differ from cpu no more than cpu from itself",
+  () => checkWholeModelGradients(B, { name: "mobilenetv2_035", inputSize: 64, batch: 8 }),
+);
 
-nativeTest("whole MobileViT-XXS: native gradients differ from cpu no more than cpu from itself", () =>
-  checkWholeModelGradients(B, { name: "mobilevit_xxs", inputSize: 32, batch: 4 }));
+nativeTest(
+  "whole MobileViT-XXS: native gradients differ from cpu no more than cpu from itself",
+  () => checkWholeModelGradients(B, { name: "mobilevit_xxs", inputSize: 32, batch: 4 }),
+);

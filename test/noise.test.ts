@@ -41,8 +41,14 @@ test("filtered noise has RMS 1 and all its energy inside its band (checked by a 
     const e = spectrum(f, s);
     let inside = 0;
     let outside = 0;
-    for (let fy = -s / 2; fy < s / 2; fy++) for (let fx = -s / 2; fx < s / 2; fx++) (inBand(band, fy, fx, s) ? (inside += e(fy, fx)) : (outside += e(fy, fx)));
-    assert.ok(outside / (inside + outside) < 1e-12, `${band}: ${outside / (inside + outside)} of the energy outside the band`);
+    for (let fy = -s / 2; fy < s / 2; fy++)
+      for (let fx = -s / 2; fx < s / 2; fx++)
+        if (inBand(band, fy, fx, s)) inside += e(fy, fx);
+        else outside += e(fy, fx);
+    assert.ok(
+      outside / (inside + outside) < 1e-12,
+      `${band}: ${outside / (inside + outside)} of the energy outside the band`,
+    );
     assert.ok(inside > 0);
   }
   // Low-frequency noise is smooth, high-frequency noise is not: neighbour correlation.
@@ -62,19 +68,48 @@ test("noise is deterministic per (seed, band, image), clipped to 0..1, and stren
   assert.notDeepEqual(addNoise(rgb, 16, 4, { band: "high", strength: 0.2, seed: 1 }), a);
   assert.notDeepEqual(addNoise(rgb, 16, 3, { band: "high", strength: 0.2, seed: 2 }), a);
   assert.ok(a.every((v) => v >= 0 && v <= 1));
-  assert.deepEqual(addNoise(rgb, 16, 3, { band: "low", strength: 0, seed: 1 }), Float32Array.from(rgb, (v) => v / 255));
-  assert.throws(() => validateNoise({ band: "mid" as never, strength: 0.1, seed: 0 }), /unknown noise band 'mid'; allowed: low, high, white/);
-  assert.throws(() => validateNoise({ band: "low", strength: 2, seed: 0 }), /strength must be a number in 0\.\.1/);
+  assert.deepEqual(
+    addNoise(rgb, 16, 3, { band: "low", strength: 0, seed: 1 }),
+    Float32Array.from(rgb, (v) => v / 255),
+  );
+  assert.throws(
+    () => validateNoise({ band: "mid" as never, strength: 0.1, seed: 0 }),
+    /unknown noise band 'mid'; allowed: low, high, white/,
+  );
+  assert.throws(
+    () => validateNoise({ band: "low", strength: 2, seed: 0 }),
+    /strength must be a number in 0\.\.1/,
+  );
   assert.throws(() => noiseField(24, "low", rngFor(0)), /power of 2, got 24/);
 });
 
 test("noise curves evaluate a model on noisy test images; strength 0 matches the clean accuracy", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "amida-noise-"));
-  generateDataset({ task: "plain", hops: 0, difficulty: presetDifficulty("easy"), nuisance: NO_NUISANCE, seed: 2, sampling: "debiased" }, { train: 1, val: 0, test: 12 }, dir, { quiet: true });
+  generateDataset(
+    {
+      task: "plain",
+      hops: 0,
+      difficulty: presetDifficulty("easy"),
+      nuisance: NO_NUISANCE,
+      seed: 2,
+      sampling: "debiased",
+    },
+    { train: 1, val: 0, test: 12 },
+    dir,
+    { quiet: true },
+  );
   const reader = new SplitReader(splitFile(dir, "test"));
   const m = buildModel({ name: "vit_seed001", inputSize: 32, classes: 3, seed: 0 });
   const rows = noiseCurves(m, reader, ["low", "high"], [0, 0.3], 0);
-  assert.deepEqual(rows.map((r) => [r.band, r.strength, r.count]), [["low", 0, 12], ["low", 0.3, 12], ["high", 0, 12], ["high", 0.3, 12]]);
+  assert.deepEqual(
+    rows.map((r) => [r.band, r.strength, r.count]),
+    [
+      ["low", 0, 12],
+      ["low", 0.3, 12],
+      ["high", 0, 12],
+      ["high", 0.3, 12],
+    ],
+  );
   assert.equal(rows[0].acc, rows[2].acc);
   m.dispose();
   reader.close();

@@ -11,13 +11,26 @@ import { NO_NUISANCE } from "../src/puzzle/nuisance";
 
 const root = path.join(__dirname, "..");
 const bin = path.join(root, "bin", "amida.js");
-const amida = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" });
+const amida = (...args: string[]) =>
+  spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" });
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "amida-robust-cli-"));
 
 test("3: show --out naming an existing directory is refused and the directory kept", () => {
   const base = tmp();
   const d = path.join(base, "d");
-  generateDataset({ task: "plain", hops: 0, difficulty: presetDifficulty("easy"), nuisance: NO_NUISANCE, seed: 0, sampling: "debiased" }, { train: 8, val: 0, test: 8 }, d, { quiet: true });
+  generateDataset(
+    {
+      task: "plain",
+      hops: 0,
+      difficulty: presetDifficulty("easy"),
+      nuisance: NO_NUISANCE,
+      seed: 0,
+      sampling: "debiased",
+    },
+    { train: 8, val: 0, test: 8 },
+    d,
+    { quiet: true },
+  );
   const out = path.join(base, "x.png");
   fs.mkdirSync(out);
   fs.writeFileSync(path.join(out, "keep"), "mine");
@@ -31,13 +44,42 @@ test("4, 10, 11: names, zeros, extra words, bad configs and bench flags are refu
   const base = tmp();
   fs.writeFileSync(path.join(base, "empty.json"), "{}");
   const cases: Array<[string[], RegExp]> = [
-    [["experiment", "--name", "..", "--runs", base], /experiment name must use letters.*got '\.\.'/],
+    [
+      ["experiment", "--name", "..", "--runs", base],
+      /experiment name must use letters.*got '\.\.'/,
+    ],
     [["sweep", "--name", ".", "--runs", base], /sweep name must use letters.*got '\.'/],
-    [["experiment", "--stage1-epochs", "0", "--runs", base], /stage1\.epochs must be an integer in 1\.\.10000, got 0/],
-    [["experiment", "--plain-train", "0", "--runs", base], /plain train count must be an integer in 1\.\./],
-    [["experiment", "--config", path.join(base, "empty.json"), "--runs", base], /experiment config lacks name, budget, difficulty/],
-    [["sweep", "--workers", "0", "--runs", base], /--workers must be an integer in 1\.\.256, got 0/],
-    [["train", "--model", "mobilenetv2_035", "--data", base, "--name", "x", "--model-seed=-2", "--runs", base], /model seed must be an integer in 0\.\.2\^31, got -2/],
+    [
+      ["experiment", "--stage1-epochs", "0", "--runs", base],
+      /stage1\.epochs must be an integer in 1\.\.10000, got 0/,
+    ],
+    [
+      ["experiment", "--plain-train", "0", "--runs", base],
+      /plain train count must be an integer in 1\.\./,
+    ],
+    [
+      ["experiment", "--config", path.join(base, "empty.json"), "--runs", base],
+      /experiment config lacks name, budget, difficulty/,
+    ],
+    [
+      ["sweep", "--workers", "0", "--runs", base],
+      /--workers must be an integer in 1\.\.256, got 0/,
+    ],
+    [
+      [
+        "train",
+        "--model",
+        "mobilenetv2_035",
+        "--data",
+        base,
+        "--name",
+        "x",
+        "--model-seed=-2",
+        "--runs",
+        base,
+      ],
+      /model seed must be an integer in 0\.\.2\^31, got -2/,
+    ],
     [["generate", "--out", path.join(base, "g"), "extra"], /unexpected argument 'extra'/],
     [["train", "--resume"], /Unknown option '--resume'/],
     [["bench", "generate", "--count", "abc"], /--count must be an integer, got 'abc'/],
@@ -60,8 +102,13 @@ function family(childCode: string, parentCode: string) {
   const dir = tmp();
   const reg = `require(${JSON.stringify(require.resolve("tsx/cjs/api"))}).register(); const c = require(${JSON.stringify(path.join(root, "src", "util", "children.ts"))});`;
   fs.writeFileSync(path.join(dir, "child.js"), `${reg} c.dieWithParent(); ${childCode}`);
-  fs.writeFileSync(path.join(dir, "parent.js"), `${reg} const child = ${JSON.stringify(path.join(dir, "child.js"))}; ${parentCode}`);
-  const p = spawn(process.execPath, [path.join(dir, "parent.js")], { stdio: ["ignore", "pipe", "pipe"] });
+  fs.writeFileSync(
+    path.join(dir, "parent.js"),
+    `${reg} const child = ${JSON.stringify(path.join(dir, "child.js"))}; ${parentCode}`,
+  );
+  const p = spawn(process.execPath, [path.join(dir, "parent.js")], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   p.stderr.on("data", (d) => (err += d));
@@ -75,9 +122,16 @@ function family(childCode: string, parentCode: string) {
         out += d;
         check();
       });
-      p.on("exit", () => (out.match(re) ? check() : reject(new Error(`parent exited before ${re}: ${out} ${err}`))));
+      p.on("exit", () =>
+        out.match(re) ? check() : reject(new Error(`parent exited before ${re}: ${out} ${err}`)),
+      );
     });
-  const exit = new Promise<{ code: number | null; signal: string | null; out: string; err: string }>((resolve) => p.on("exit", (code, signal) => resolve({ code, signal, out, err })));
+  const exit = new Promise<{
+    code: number | null;
+    signal: string | null;
+    out: string;
+    err: string;
+  }>((resolve) => p.on("exit", (code, signal) => resolve({ code, signal, out, err })));
   return { p, marker, exit };
 }
 
@@ -110,7 +164,10 @@ test("9: SIGINT and SIGTERM to a parent are forwarded; its children stop with it
 });
 
 test("9: in a host that handles SIGINT itself (a notebook kernel), the children stop and the host lives on", async () => {
-  const f = family(sleeper, `process.on("SIGINT", () => setTimeout(() => { console.log("host still here"); process.exit(0); }, 200)); ${forkOne}`);
+  const f = family(
+    sleeper,
+    `process.on("SIGINT", () => setTimeout(() => { console.log("host still here"); process.exit(0); }, 200)); ${forkOne}`,
+  );
   const pid = Number((await f.marker(/child (\d+)/))[1]);
   f.p.kill("SIGINT");
   const e = await f.exit;

@@ -1,6 +1,10 @@
 import { test } from "node:test";
 import { initBackend } from "../src/backend/select";
-import { checkConvGradients, checkTransposedMatMuls, checkWholeModelGradients } from "./backend-checks";
+import {
+  checkConvGradients,
+  checkTransposedMatMuls,
+  checkWholeModelGradients,
+} from "./backend-checks";
 
 test("wasm conv2d and depthwise gradients match the cpu backend", async () => {
   await initBackend("wasm", { quiet: true });

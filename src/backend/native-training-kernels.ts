@@ -21,9 +21,20 @@ interface OpAttr {
 
 /** The part of tfjs-node's NodeJSKernelBackend used here. */
 interface NodeBackend {
-  binding: { TF_ATTR_TYPE: number; TF_ATTR_FLOAT: number; TF_ATTR_STRING: number; TF_ATTR_BOOL: number; TF_FLOAT: number };
+  binding: {
+    TF_ATTR_TYPE: number;
+    TF_ATTR_FLOAT: number;
+    TF_ATTR_STRING: number;
+    TF_ATTR_BOOL: number;
+    TF_FLOAT: number;
+  };
   /** Outputs are engine-tracked tensors. */
-  executeMultipleOutputs(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[], numOutputs: number): tf.Tensor[];
+  executeMultipleOutputs(
+    name: string,
+    attrs: OpAttr[],
+    inputs: tf.TensorInfo[],
+    numOutputs: number,
+  ): tf.Tensor[];
 }
 
 const BN_TRAIN = "AmidaFusedBatchNormTrain";
@@ -45,32 +56,60 @@ function bnAttrs(b: NodeBackend, eps: number): OpAttr[] {
   ];
 }
 
-function nativeKernel(name: string, run: (b: NodeBackend, inputs: Record<string, tf.TensorInfo>, attrs: Record<string, unknown>) => tf.TensorInfo | tf.TensorInfo[]): tf.KernelConfig {
+function nativeKernel(
+  name: string,
+  run: (
+    b: NodeBackend,
+    inputs: Record<string, tf.TensorInfo>,
+    attrs: Record<string, unknown>,
+  ) => tf.TensorInfo | tf.TensorInfo[],
+): tf.KernelConfig {
   return {
     kernelName: name,
     backendName: "tensorflow",
-    kernelFunc: ({ inputs, attrs, backend }) => run(backend as unknown as NodeBackend, inputs as Record<string, tf.TensorInfo>, attrs as Record<string, unknown>),
+    kernelFunc: ({ inputs, attrs, backend }) =>
+      run(
+        backend as unknown as NodeBackend,
+        inputs as Record<string, tf.TensorInfo>,
+        attrs as Record<string, unknown>,
+      ),
   };
 }
 
 /** Outputs: y, batch mean, batch variance (Bessel-corrected), and 3 reserve spaces for the gradient. */
 const bnTrain = nativeKernel(BN_TRAIN, (b, { x, scale, offset }, { epsilon }) => {
   const empty = tf.tensor1d([], "float32"); // training mode computes the statistics itself
-  const out = b.executeMultipleOutputs("FusedBatchNormV3", bnAttrs(b, epsilon as number), [x, scale, offset, empty, empty], 6);
+  const out = b.executeMultipleOutputs(
+    "FusedBatchNormV3",
+    bnAttrs(b, epsilon as number),
+    [x, scale, offset, empty, empty],
+    6,
+  );
   empty.dispose();
   return out;
 });
 
 /** Outputs: dx, dscale, doffset (TensorFlow's two trailing placeholders are dropped). */
 const bnGrad = nativeKernel(BN_GRAD, (b, { dy, x, scale, r1, r2, r3 }, { epsilon }) => {
-  const [dx, dScale, dOffset, p4, p5] = b.executeMultipleOutputs("FusedBatchNormGradV3", bnAttrs(b, epsilon as number), [dy, x, scale, r1, r2, r3], 5);
+  const [dx, dScale, dOffset, p4, p5] = b.executeMultipleOutputs(
+    "FusedBatchNormGradV3",
+    bnAttrs(b, epsilon as number),
+    [dy, x, scale, r1, r2, r3],
+    5,
+  );
   tf.dispose([p4, p5]);
   return [dx, dScale, dOffset];
 });
 
-const relu6Grad = nativeKernel(RELU6_GRAD, (b, { dy, x }) => b.executeMultipleOutputs("Relu6Grad", [typeAttr(b, "T")], [dy, x], 1)[0]);
+const relu6Grad = nativeKernel(
+  RELU6_GRAD,
+  (b, { dy, x }) => b.executeMultipleOutputs("Relu6Grad", [typeAttr(b, "T")], [dy, x], 1)[0],
+);
 
-type ActivationClass = { new (...args: unknown[]): { apply(x: tf.Tensor): tf.Tensor }; className: string };
+type ActivationClass = {
+  new (...args: unknown[]): { apply(x: tf.Tensor): tf.Tensor };
+  className: string;
+};
 
 let registered = false;
 
@@ -83,15 +122,20 @@ let registered = false;
 export function registerNativeTrainingKernels(): void {
   if (registered) return;
   registered = true;
-  for (const k of [bnTrain, bnGrad, relu6Grad]) if (!tf.getKernel(k.kernelName, "tensorflow")) tf.registerKernel(k);
+  for (const k of [bnTrain, bnGrad, relu6Grad])
+    if (!tf.getKernel(k.kernelName, "tensorflow")) tf.registerKernel(k);
   const original = tf.getGradient("Relu6");
   if (original) {
     tf.unregisterGradient("Relu6");
     tf.registerGradient({
       ...original,
       gradFunc: (dy, saved, attrs) => {
-        if (tf.getBackend() !== "tensorflow" || (dy as tf.Tensor).dtype !== "float32") return original.gradFunc(dy, saved, attrs);
-        return { x: () => tf.engine().runKernel(RELU6_GRAD, { dy: dy as tf.Tensor, x: saved[0] }) as tf.Tensor };
+        if (tf.getBackend() !== "tensorflow" || (dy as tf.Tensor).dtype !== "float32")
+          return original.gradFunc(dy, saved, attrs);
+        return {
+          x: () =>
+            tf.engine().runKernel(RELU6_GRAD, { dy: dy as tf.Tensor, x: saved[0] }) as tf.Tensor,
+        };
       },
     });
   }
@@ -105,7 +149,8 @@ export function registerNativeTrainingKernels(): void {
  * classes; the serialization map holds them.
  */
 function onNative(className: string, apply: (x: tf.Tensor) => tf.Tensor): void {
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap[className] as unknown as [ActivationClass, unknown] | undefined;
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap[className] as unknown as
+    [ActivationClass, unknown] | undefined;
   if (!entry) throw new Error(`tfjs-layers has no '${className}' activation to replace`);
   const Base = entry[0];
   class NativeActivation extends Base {
@@ -114,7 +159,9 @@ function onNative(className: string, apply: (x: tf.Tensor) => tf.Tensor): void {
       return tf.getBackend() === "tensorflow" ? apply(x) : super.apply(x);
     }
   }
-  tf.serialization.registerClass(NativeActivation as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+  tf.serialization.registerClass(
+    NativeActivation as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
+  );
 }
 
 /**
@@ -127,7 +174,8 @@ function swish(x: tf.Tensor): tf.Tensor {
     save([xIn, s]);
     return {
       value: tf.mul(xIn, s),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], [xS, sS]: tf.Tensor[]) => tf.mul(dy as tf.Tensor, tf.mul(sS, tf.add(1, tf.mul(xS, tf.sub(1, sS))))),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], [xS, sS]: tf.Tensor[]) =>
+        tf.mul(dy as tf.Tensor, tf.mul(sS, tf.add(1, tf.mul(xS, tf.sub(1, sS))))),
     };
   };
   return tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0])(x);
@@ -139,15 +187,27 @@ function swish(x: tf.Tensor): tf.Tensor {
  * `variance` are the batch's (biased variance, as in the closed form) and are kept: the caller
  * disposes them.
  */
-export function fusedBatchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } | null {
-  if (tf.getBackend() !== "tensorflow" || !tf.getKernel(BN_TRAIN, "tensorflow") || x.dtype !== "float32") return null;
+export function fusedBatchNormTrain(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } | null {
+  if (
+    tf.getBackend() !== "tensorflow" ||
+    !tf.getKernel(BN_TRAIN, "tensorflow") ||
+    x.dtype !== "float32"
+  )
+    return null;
   const c = x.shape[x.rank - 1];
   const n = x.size / c;
   let mean!: tf.Tensor;
   let variance!: tf.Tensor;
   const forward = (xIn: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     const x4 = tf.reshape(xIn, [1, n, 1, c]); // every position of every sample is one "pixel"
-    const [y, batchMean, , r1, r2, r3] = tf.engine().runKernel(BN_TRAIN, { x: x4, scale: g, offset: b }, { epsilon: eps }) as tf.Tensor[];
+    const [y, batchMean, , r1, r2, r3] = tf
+      .engine()
+      .runKernel(BN_TRAIN, { x: x4, scale: g, offset: b }, { epsilon: eps }) as tf.Tensor[];
     mean = tf.keep(batchMean);
     // The second reserve space is the biased batch variance (TensorFlow's CPU kernel; checked
     // against tf.moments in test/native-kernels.test.ts). A clone: the caller disposes it.
@@ -158,11 +218,21 @@ export function fusedBatchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Ten
       gradFunc: (dyIn: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [x4S, gS, r1S, r2S, r3S] = saved;
         const dy = tf.reshape(dyIn as tf.Tensor, [1, n, 1, c]);
-        const [dx, dGamma, dBeta] = tf.engine().runKernel(BN_GRAD, { dy, x: x4S, scale: gS, r1: r1S, r2: r2S, r3: r3S }, { epsilon: eps }) as tf.Tensor[];
+        const [dx, dGamma, dBeta] = tf
+          .engine()
+          .runKernel(
+            BN_GRAD,
+            { dy, x: x4S, scale: gS, r1: r1S, r2: r2S, r3: r3S },
+            { epsilon: eps },
+          ) as tf.Tensor[];
         return [tf.reshape(dx, xIn.shape), dGamma, dBeta];
       },
     };
   };
-  const y = tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0])(x, gamma, beta);
+  const y = tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0])(
+    x,
+    gamma,
+    beta,
+  );
   return { y, mean, variance };
 }

@@ -25,7 +25,10 @@ export interface BackendInfo {
   gpu?: boolean;
 }
 
-const NATIVE: Record<"node-gpu" | "node", string> = { "node-gpu": "@tensorflow/tfjs-node-gpu", node: "@tensorflow/tfjs-node" };
+const NATIVE: Record<"node-gpu" | "node", string> = {
+  "node-gpu": "@tensorflow/tfjs-node-gpu",
+  node: "@tensorflow/tfjs-node",
+};
 
 /**
  * Where the native packages are built (git-ignored, project-local): tfjs-node by bootstrap,
@@ -37,8 +40,10 @@ const NATIVE_BUILT: Record<"node-gpu" | "node", string> = {
 };
 
 function installHint(name: BackendName): string {
-  if (name === "node-gpu") return "tfjs-node-gpu built against PyPI's tensorflow[and-cuda] 2.21.0, by hand: see environment.md (untested)";
-  if (name === "node") return "bash scripts/bootstrap.sh  (builds tfjs-node against PyPI's tensorflow-cpu wheel on Linux x86-64; see environment.md)";
+  if (name === "node-gpu")
+    return "tfjs-node-gpu built against PyPI's tensorflow[and-cuda] 2.21.0, by hand: see environment.md (untested)";
+  if (name === "node")
+    return "bash scripts/bootstrap.sh  (builds tfjs-node against PyPI's tensorflow-cpu wheel on Linux x86-64; see environment.md)";
   return "npm ci  (it is a regular dependency)";
 }
 
@@ -65,13 +70,17 @@ let current: BackendInfo | null = null;
 
 async function tryBackend(name: BackendName, auto: boolean): Promise<BackendInfo> {
   if (name === "node-gpu" || name === "node") {
-    if (name === "node-gpu" && auto && !nvidiaVisible()) throw new Error("backend 'node-gpu' skipped: no NVIDIA GPU visible (/dev/nvidiactl)");
+    if (name === "node-gpu" && auto && !nvidiaVisible())
+      throw new Error("backend 'node-gpu' skipped: no NVIDIA GPU visible (/dev/nvidiactl)");
     try {
       requireNative(name);
     } catch (e) {
-      throw new Error(`backend '${name}' is not installed or failed to load (${(e as Error).message.split("\n")[0]}); install it with: ${installHint(name)}`);
+      throw new Error(
+        `backend '${name}' is not installed or failed to load (${(e as Error).message.split("\n")[0]}); install it with: ${installHint(name)}`,
+      );
     }
-    if (!(await tf.setBackend("tensorflow"))) throw new Error(`backend '${name}' loaded but tfjs could not initialise it`);
+    if (!(await tf.setBackend("tensorflow")))
+      throw new Error(`backend '${name}' loaded but tfjs could not initialise it`);
     registerNativeTrainingKernels();
     const gpu = name === "node-gpu";
     // TensorFlow's intra-op thread pool spans every core by default.
@@ -81,7 +90,12 @@ async function tryBackend(name: BackendName, auto: boolean): Promise<BackendInfo
     const wasm = require("@tensorflow/tfjs-backend-wasm");
     registerWasmTrainingKernels();
     if (!(await tf.setBackend("wasm"))) throw new Error("backend 'wasm' failed to initialise");
-    return { name, tfBackend: "wasm", threads: wasm.getThreadsCount(), simd: Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")) };
+    return {
+      name,
+      tfBackend: "wasm",
+      threads: wasm.getThreadsCount(),
+      simd: Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")),
+    };
   }
   await tf.setBackend("cpu");
   return { name, tfBackend: "cpu", threads: 1 };
@@ -96,7 +110,10 @@ export function describe(b: BackendInfo): string {
  * Initialises and returns the backend. With "auto" each candidate is tried in order and the
  * first that loads wins; a named backend that cannot load is an error with its install command.
  */
-export async function initBackend(choice: string = process.env.AMIDA_BACKEND ?? "auto", opts: { quiet?: boolean } = {}): Promise<BackendInfo> {
+export async function initBackend(
+  choice: string = process.env.AMIDA_BACKEND ?? "auto",
+  opts: { quiet?: boolean } = {},
+): Promise<BackendInfo> {
   if (choice !== "auto" && !(BACKENDS as readonly string[]).includes(choice)) {
     throw new Error(`unknown backend '${choice}'; allowed: auto, ${BACKENDS.join(", ")}`);
   }

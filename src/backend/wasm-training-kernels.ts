@@ -24,7 +24,10 @@ function wrap(info: Info, backend: RefCounted): tf.Tensor {
 }
 
 /** Registers `compute` (on real tensors) as the wasm kernel `name`. */
-function composite(name: string, compute: (inputs: Record<string, tf.Tensor>, attrs: Attrs) => tf.Tensor): tf.KernelConfig {
+function composite(
+  name: string,
+  compute: (inputs: Record<string, tf.Tensor>, attrs: Attrs) => tf.Tensor,
+): tf.KernelConfig {
   return {
     kernelName: name,
     backendName: "wasm",
@@ -45,9 +48,11 @@ function composite(name: string, compute: (inputs: Record<string, tf.Tensor>, at
 
 function checkNHWC(kernel: string, attrs: Attrs): void {
   const fmt = attrs.dataFormat as string | undefined;
-  if (fmt !== undefined && fmt !== "NHWC" && fmt !== "channelsLast") throw new Error(`${kernel} on wasm supports NHWC only, got dataFormat ${fmt}`);
+  if (fmt !== undefined && fmt !== "NHWC" && fmt !== "channelsLast")
+    throw new Error(`${kernel} on wasm supports NHWC only, got dataFormat ${fmt}`);
   const d = attrs.dilations as number | number[] | undefined;
-  if (d !== undefined && !(d === 1 || (Array.isArray(d) && d.every((v) => v === 1)))) throw new Error(`${kernel} on wasm supports dilation 1 only, got ${JSON.stringify(d)}`);
+  if (d !== undefined && !(d === 1 || (Array.isArray(d) && d.every((v) => v === 1))))
+    throw new Error(`${kernel} on wasm supports dilation 1 only, got ${JSON.stringify(d)}`);
 }
 
 function convInfo(xShape: number[], filterShape: number[], attrs: Attrs, depthwise: boolean) {
@@ -82,11 +87,17 @@ const conv2DBackpropFilter = composite("Conv2DBackpropFilter", ({ x, dy }, attrs
   checkNHWC("Conv2DBackpropFilter", attrs);
   const x4 = x as tf.Tensor4D;
   const c = convInfo(x4.shape, attrs.filterShape as number[], attrs, false);
-  const pointwise = c.filterHeight === 1 && c.filterWidth === 1 && c.strideHeight === 1 && c.strideWidth === 1;
+  const pointwise =
+    c.filterHeight === 1 && c.filterWidth === 1 && c.strideHeight === 1 && c.strideWidth === 1;
   if (pointwise && c.padInfo.top === 0 && c.padInfo.left === 0) {
     // Explicit transpose: wasm's matMul with transposeA is several times slower than this.
     const xt = tf.transpose(tf.reshape(x4, [-1, c.inChannels]));
-    return tf.reshape(tf.matMul(xt, tf.reshape(dy, [-1, c.outChannels])), [1, 1, c.inChannels, c.outChannels]);
+    return tf.reshape(tf.matMul(xt, tf.reshape(dy, [-1, c.outChannels])), [
+      1,
+      1,
+      c.inChannels,
+      c.outChannels,
+    ]);
   }
   const xc = tf.transpose(padInput(x4, c), [3, 1, 2, 0]) as tf.Tensor4D; // [Ci, Hp, Wp, B]
   const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [OH, OW, B, Co]
@@ -99,21 +110,44 @@ const conv2DBackpropFilter = composite("Conv2DBackpropFilter", ({ x, dy }, attrs
  * depthwise conv with batch folded into the channels and dy as a dilated filter; the batch is
  * then summed with a (1 x B) @ (B x KH*KW*C) matMul.
  */
-const depthwiseBackpropFilter = composite("DepthwiseConv2dNativeBackpropFilter", ({ x, dy }, attrs) => {
-  checkNHWC("DepthwiseConv2dNativeBackpropFilter", attrs);
-  const x4 = x as tf.Tensor4D;
-  const fs = attrs.filterShape as number[];
-  if (fs[3] !== 1) throw new Error(`DepthwiseConv2dNativeBackpropFilter on wasm supports channel multiplier 1 only, got ${fs[3]}`);
-  const c = convInfo(x4.shape, fs, attrs, true);
-  const b = x4.shape[0];
-  const ch = c.inChannels;
-  const xp = padInput(x4, c);
-  const xc = tf.reshape(tf.transpose(xp, [1, 2, 0, 3]), [1, xp.shape[1], xp.shape[2], b * ch]) as tf.Tensor4D;
-  const f = tf.reshape(tf.transpose(dy, [1, 2, 0, 3]), [c.outHeight, c.outWidth, b * ch, 1]) as tf.Tensor4D;
-  const out = cropTaps(tf.depthwiseConv2d(xc, f, 1, "valid", "NHWC", [c.strideHeight, c.strideWidth]), c.filterHeight, c.filterWidth);
-  const perBatch = tf.transpose(tf.reshape(out, [c.filterHeight * c.filterWidth, b, ch]), [1, 0, 2]); // [B, taps, C]
-  return tf.reshape(tf.matMul(tf.ones([1, b]), tf.reshape(perBatch, [b, -1])), fs);
-});
+const depthwiseBackpropFilter = composite(
+  "DepthwiseConv2dNativeBackpropFilter",
+  ({ x, dy }, attrs) => {
+    checkNHWC("DepthwiseConv2dNativeBackpropFilter", attrs);
+    const x4 = x as tf.Tensor4D;
+    const fs = attrs.filterShape as number[];
+    if (fs[3] !== 1)
+      throw new Error(
+        `DepthwiseConv2dNativeBackpropFilter on wasm supports channel multiplier 1 only, got ${fs[3]}`,
+      );
+    const c = convInfo(x4.shape, fs, attrs, true);
+    const b = x4.shape[0];
+    const ch = c.inChannels;
+    const xp = padInput(x4, c);
+    const xc = tf.reshape(tf.transpose(xp, [1, 2, 0, 3]), [
+      1,
+      xp.shape[1],
+      xp.shape[2],
+      b * ch,
+    ]) as tf.Tensor4D;
+    const f = tf.reshape(tf.transpose(dy, [1, 2, 0, 3]), [
+      c.outHeight,
+      c.outWidth,
+      b * ch,
+      1,
+    ]) as tf.Tensor4D;
+    const out = cropTaps(
+      tf.depthwiseConv2d(xc, f, 1, "valid", "NHWC", [c.strideHeight, c.strideWidth]),
+      c.filterHeight,
+      c.filterWidth,
+    );
+    const perBatch = tf.transpose(
+      tf.reshape(out, [c.filterHeight * c.filterWidth, b, ch]),
+      [1, 0, 2],
+    ); // [B, taps, C]
+    return tf.reshape(tf.matMul(tf.ones([1, b]), tf.reshape(perBatch, [b, -1])), fs);
+  },
+);
 
 /** Inserts stride-1 zeros between rows and columns: [B, (H-1)*s+1, (W-1)*s+1, C]. */
 function dilate(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
@@ -132,14 +166,29 @@ function dilate(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
 }
 
 /** Pads (or crops, for negative amounts) height and width. */
-function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
+function padOrCrop(
+  x: tf.Tensor4D,
+  top: number,
+  bottom: number,
+  left: number,
+  right: number,
+): tf.Tensor4D {
   if (top === 0 && bottom === 0 && left === 0 && right === 0) return x;
-  let y = tf.pad(x, [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]]);
+  let y = tf.pad(x, [
+    [0, 0],
+    [Math.max(0, top), Math.max(0, bottom)],
+    [Math.max(0, left), Math.max(0, right)],
+    [0, 0],
+  ]);
   if (top < 0 || bottom < 0 || left < 0 || right < 0) {
     const [b, h, w, ch] = y.shape;
     const t = Math.max(0, -top);
     const l = Math.max(0, -left);
-    y = tf.slice(y, [0, t, l, 0], [b, h - t - Math.max(0, -bottom), w - l - Math.max(0, -right), ch]);
+    y = tf.slice(
+      y,
+      [0, t, l, 0],
+      [b, h - t - Math.max(0, -bottom), w - l - Math.max(0, -right), ch],
+    );
   }
   return y;
 }
@@ -149,7 +198,13 @@ function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: number, ri
  * pad by (K - 1 - pad) before and whatever makes the output H x W after, then a stride-1 valid
  * forward conv, which XNNPACK runs far faster than wasm's own backprop-input kernel.
  */
-function backpropInput(dy: tf.Tensor4D, inShape: number[], filterShape: number[], attrs: Attrs, depthwise: boolean) {
+function backpropInput(
+  dy: tf.Tensor4D,
+  inShape: number[],
+  filterShape: number[],
+  attrs: Attrs,
+  depthwise: boolean,
+) {
   const c = convInfo(inShape, filterShape, attrs, depthwise);
   const d = dilate(dy, c.strideHeight, c.strideWidth);
   const top = c.filterHeight - 1 - c.padInfo.top;
@@ -159,19 +214,37 @@ function backpropInput(dy: tf.Tensor4D, inShape: number[], filterShape: number[]
   return { padded: padOrCrop(d, top, bottom, left, right), c };
 }
 
-const depthwiseBackpropInput = composite("DepthwiseConv2dNativeBackpropInput", ({ dy, filter }, attrs) => {
-  checkNHWC("DepthwiseConv2dNativeBackpropInput", attrs);
-  const f = filter as tf.Tensor4D;
-  if (f.shape[3] !== 1) throw new Error(`DepthwiseConv2dNativeBackpropInput on wasm supports channel multiplier 1 only, got ${f.shape[3]}`);
-  const { padded } = backpropInput(dy as tf.Tensor4D, attrs.inputShape as number[], f.shape, attrs, true);
-  return tf.depthwiseConv2d(padded, tf.reverse(f, [0, 1]), 1, "valid");
-});
+const depthwiseBackpropInput = composite(
+  "DepthwiseConv2dNativeBackpropInput",
+  ({ dy, filter }, attrs) => {
+    checkNHWC("DepthwiseConv2dNativeBackpropInput", attrs);
+    const f = filter as tf.Tensor4D;
+    if (f.shape[3] !== 1)
+      throw new Error(
+        `DepthwiseConv2dNativeBackpropInput on wasm supports channel multiplier 1 only, got ${f.shape[3]}`,
+      );
+    const { padded } = backpropInput(
+      dy as tf.Tensor4D,
+      attrs.inputShape as number[],
+      f.shape,
+      attrs,
+      true,
+    );
+    return tf.depthwiseConv2d(padded, tf.reverse(f, [0, 1]), 1, "valid");
+  },
+);
 
 /** Replaces wasm's own Conv2DBackpropInput: same maths as above with W flipped and transposed. */
 const conv2DBackpropInput = composite("Conv2DBackpropInput", ({ dy, filter }, attrs) => {
   checkNHWC("Conv2DBackpropInput", attrs);
   const f = filter as tf.Tensor4D; // [KH, KW, Ci, Co]
-  const { padded } = backpropInput(dy as tf.Tensor4D, attrs.inputShape as number[], f.shape, attrs, false);
+  const { padded } = backpropInput(
+    dy as tf.Tensor4D,
+    attrs.inputShape as number[],
+    f.shape,
+    attrs,
+    false,
+  );
   const flipped = f.shape[0] === 1 && f.shape[1] === 1 ? f : tf.reverse(f, [0, 1]);
   return tf.conv2d(padded, tf.transpose(flipped, [0, 1, 3, 2]) as tf.Tensor4D, 1, "valid"); // W^T: [KH, KW, Co, Ci]
 });
@@ -196,16 +269,30 @@ function pretransposed(name: string): tf.KernelConfig | null {
       const backend = args.backend as unknown as { disposeData(id: object): void };
       const inputs = { ...args.inputs } as Record<string, Info>;
       const temps: Info[] = [];
-      for (const [key, flag] of [["a", attrs.transposeA], ["b", attrs.transposeB]] as const) {
+      for (const [key, flag] of [
+        ["a", attrs.transposeA],
+        ["b", attrs.transposeB],
+      ] as const) {
         if (!flag) continue;
         const t = inputs[key];
         const perm = t.shape.map((_, i) => i);
-        [perm[perm.length - 1], perm[perm.length - 2]] = [perm[perm.length - 2], perm[perm.length - 1]];
-        const out = transpose.kernelFunc({ inputs: { x: t }, backend: args.backend, attrs: { perm } }) as Info;
+        [perm[perm.length - 1], perm[perm.length - 2]] = [
+          perm[perm.length - 2],
+          perm[perm.length - 1],
+        ];
+        const out = transpose.kernelFunc({
+          inputs: { x: t },
+          backend: args.backend,
+          attrs: { perm },
+        }) as Info;
         temps.push(out);
         inputs[key] = out;
       }
-      const result = original.kernelFunc({ ...args, inputs, attrs: { ...attrs, transposeA: false, transposeB: false } });
+      const result = original.kernelFunc({
+        ...args,
+        inputs,
+        attrs: { ...attrs, transposeA: false, transposeB: false },
+      });
       for (const t of temps) backend.disposeData(t.dataId);
       return result;
     },
@@ -213,7 +300,11 @@ function pretransposed(name: string): tf.KernelConfig | null {
 }
 
 /** Kernels wasm lacks: training a convnet fails without them. */
-export const WASM_MISSING_KERNELS = [conv2DBackpropFilter, depthwiseBackpropFilter, depthwiseBackpropInput];
+export const WASM_MISSING_KERNELS = [
+  conv2DBackpropFilter,
+  depthwiseBackpropFilter,
+  depthwiseBackpropInput,
+];
 
 let registered = false;
 /**
@@ -226,7 +317,11 @@ export function registerWasmTrainingKernels(): void {
   for (const k of WASM_MISSING_KERNELS) {
     if (!tf.getKernel(k.kernelName, "wasm")) tf.registerKernel(k);
   }
-  const replacements = [conv2DBackpropInput, pretransposed("BatchMatMul"), pretransposed("_FusedMatMul")];
+  const replacements = [
+    conv2DBackpropInput,
+    pretransposed("BatchMatMul"),
+    pretransposed("_FusedMatMul"),
+  ];
   for (const k of replacements) {
     if (!k) continue;
     if (tf.getKernel(k.kernelName, "wasm")) tf.unregisterKernel(k.kernelName, "wasm");

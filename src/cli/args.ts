@@ -6,7 +6,12 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
  * Strict parsing: an unknown flag, a missing value or a word beyond the `positionals` a
  * command takes is an error that names it.
  */
-export function parse<T extends Options>(argv: string[], options: T, usage: string, positionals = 0) {
+export function parse<T extends Options>(
+  argv: string[],
+  options: T,
+  usage: string,
+  positionals = 0,
+) {
   let out;
   try {
     out = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
@@ -15,7 +20,9 @@ export function parse<T extends Options>(argv: string[], options: T, usage: stri
   }
   if (out.positionals.length > positionals) {
     const extra = out.positionals.slice(positionals);
-    throw new Error(`unexpected argument${extra.length > 1 ? "s" : ""} ${extra.map((w) => `'${w}'`).join(" ")} (flags start with --)\n${usage}`);
+    throw new Error(
+      `unexpected argument${extra.length > 1 ? "s" : ""} ${extra.map((w) => `'${w}'`).join(" ")} (flags start with --)\n${usage}`,
+    );
   }
   return out;
 }
@@ -30,7 +37,13 @@ export function intOpt(name: string, text: string | undefined, fallback?: number
 }
 
 /** An integer flag in lo..hi (a count, a seed, a number of workers). */
-export function rangeOpt(name: string, text: string | undefined, lo: number, hi: number, fallback?: number): number {
+export function rangeOpt(
+  name: string,
+  text: string | undefined,
+  lo: number,
+  hi: number,
+  fallback?: number,
+): number {
   const v = intOpt(name, text, fallback);
   if (v < lo || v > hi) throw new Error(`--${name} must be an integer in ${lo}..${hi}, got ${v}`);
   return v;
@@ -39,7 +52,8 @@ export function rangeOpt(name: string, text: string | undefined, lo: number, hi:
 export function numOpt(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
   const v = Number(text);
-  if (text.trim() === "" || !Number.isFinite(v)) throw new Error(`--${name} must be a number, got '${text}'`);
+  if (text.trim() === "" || !Number.isFinite(v))
+    throw new Error(`--${name} must be a number, got '${text}'`);
   return v;
 }
 
@@ -48,9 +62,14 @@ export function numOpt(name: string, text: string | undefined, fallback: number)
  * unknown flags, missing values, extra words and integers below 1 are errors. Returns false
  * after printing `usage` for --help (the benchmark then does not run).
  */
-export function checkBenchFlags(argv: string[], flags: Record<string, "int" | "list" | "switch">, usage: string): boolean {
+export function checkBenchFlags(
+  argv: string[],
+  flags: Record<string, "int" | "list" | "switch">,
+  usage: string,
+): boolean {
   const options: Options = { help: { type: "boolean", short: "h" } };
-  for (const [f, kind] of Object.entries(flags)) options[f] = { type: kind === "switch" ? "boolean" : "string" };
+  for (const [f, kind] of Object.entries(flags))
+    options[f] = { type: kind === "switch" ? "boolean" : "string" };
   const { values } = parse(argv, options, usage);
   if (values.help) {
     console.log(usage);
@@ -60,7 +79,8 @@ export function checkBenchFlags(argv: string[], flags: Record<string, "int" | "l
     const v = values[f] as string | undefined;
     if (v === undefined || kind === "switch") continue;
     if (kind === "int") rangeOpt(f, v, 1, 1_000_000);
-    else if (v.split(",").some((s) => s.trim() === "")) throw new Error(`--${f} must be a comma-separated list without empty items, got '${v}'`);
+    else if (v.split(",").some((s) => s.trim() === ""))
+      throw new Error(`--${f} must be a comma-separated list without empty items, got '${v}'`);
   }
   return true;
 }

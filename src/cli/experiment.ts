@@ -1,6 +1,13 @@
 import * as fs from "fs";
 import * as path from "path";
-import { defaultSweepParams, heatmapRows, runSweep, sweepFromParams, sweepMarkdown, SweepParams } from "../experiment/sweep";
+import {
+  defaultSweepParams,
+  heatmapRows,
+  runSweep,
+  sweepFromParams,
+  sweepMarkdown,
+  SweepParams,
+} from "../experiment/sweep";
 import { heatmapSpec, vegaLiteToSVG } from "../notebook/charts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic";
 import { parse, intOpt, numOpt, rangeOpt } from "./args";
@@ -8,7 +15,17 @@ import { DEFAULT_TRAIN, TrainConfig, OPTIMIZERS } from "../train/config";
 import { FreezeGroup } from "../models/freeze";
 import { runTraining } from "../experiment/run";
 import { collectResults, runStages, runTrack, Stage, STAGES } from "../experiment/protocol";
-import { applySettings, budgetConfig, BUDGETS, describeConfig, ExperimentConfig, flagOf, KNOBS, Track, validateExperiment } from "../experiment/config";
+import {
+  applySettings,
+  budgetConfig,
+  BUDGETS,
+  describeConfig,
+  ExperimentConfig,
+  flagOf,
+  KNOBS,
+  Track,
+  validateExperiment,
+} from "../experiment/config";
 import { resultRows, resultsJson, resultsMarkdown } from "../experiment/results";
 import { initBackend } from "../backend/select";
 
@@ -18,7 +35,10 @@ const TRAIN_USAGE = `usage: amida train --model NAME --data DIR --name RUN [--ru
 Trains one model on one data set into RUNS/RUN/ (config.json, history.json, metrics.json, checkpoints/{last,best}).
 Re-running the same config reuses the finished run, or resumes an interrupted one; --fresh retrains.`;
 
-export function trainFlags(v: Record<string, string | boolean | undefined>, base: TrainConfig = DEFAULT_TRAIN): TrainConfig {
+export function trainFlags(
+  v: Record<string, string | boolean | undefined>,
+  base: TrainConfig = DEFAULT_TRAIN,
+): TrainConfig {
   const s = (k: string) => v[k] as string | undefined;
   return {
     epochs: intOpt("epochs", s("epochs"), base.epochs),
@@ -52,19 +72,38 @@ const TRAIN_FLAGS = {
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values: v } = parse(
     argv,
-    { ...TRAIN_FLAGS, model: { type: "string" }, data: { type: "string" }, name: { type: "string" }, runs: { type: "string" }, init: { type: "string" }, freeze: { type: "string" }, "model-seed": { type: "string" }, fresh: { type: "boolean" } },
+    {
+      ...TRAIN_FLAGS,
+      model: { type: "string" },
+      data: { type: "string" },
+      name: { type: "string" },
+      runs: { type: "string" },
+      init: { type: "string" },
+      freeze: { type: "string" },
+      "model-seed": { type: "string" },
+      fresh: { type: "boolean" },
+    },
     TRAIN_USAGE,
   );
   if (v.help) {
     console.log(TRAIN_USAGE);
     return 0;
   }
-  for (const req of ["model", "data", "name"] as const) if (!v[req]) throw new Error(`--${req} is required\n${TRAIN_USAGE}`);
+  for (const req of ["model", "data", "name"] as const)
+    if (!v[req]) throw new Error(`--${req} is required\n${TRAIN_USAGE}`);
   // Everything below (runTraining included) asks for the backend again: one source of truth.
   if (v.backend) process.env.AMIDA_BACKEND = v.backend;
   await initBackend();
   const m = await runTraining(
-    { name: v.name!, model: v.model!, data: v.data!, init: v.init ?? null, freeze: (v.freeze ?? "none") as FreezeGroup, train: trainFlags(v), modelSeed: intOpt("model-seed", v["model-seed"], 0) },
+    {
+      name: v.name!,
+      model: v.model!,
+      data: v.data!,
+      init: v.init ?? null,
+      freeze: (v.freeze ?? "none") as FreezeGroup,
+      train: trainFlags(v),
+      modelSeed: intOpt("model-seed", v["model-seed"], 0),
+    },
     { runsDir: v.runs ?? "runs", fresh: v.fresh },
   );
   const { confusion, ...row } = m;
@@ -83,28 +122,55 @@ function experimentUsage(): string {
 }
 
 export async function experimentCommand(argv: string[]): Promise<number> {
-  const knobFlags = Object.fromEntries(KNOBS.map((k) => [flagOf(k.key), { type: "string" as const }]));
-  const { values: v } = parse(argv, { budget: { type: "string" }, config: { type: "string" }, runs: { type: "string" }, data: { type: "string" }, backend: { type: "string" }, help: { type: "boolean", short: "h" }, ...knobFlags }, experimentUsage());
+  const knobFlags = Object.fromEntries(
+    KNOBS.map((k) => [flagOf(k.key), { type: "string" as const }]),
+  );
+  const { values: v } = parse(
+    argv,
+    {
+      budget: { type: "string" },
+      config: { type: "string" },
+      runs: { type: "string" },
+      data: { type: "string" },
+      backend: { type: "string" },
+      help: { type: "boolean", short: "h" },
+      ...knobFlags,
+    },
+    experimentUsage(),
+  );
   if (v.help) {
     console.log(experimentUsage());
     return 0;
   }
   const values = v as Record<string, string | boolean | undefined>;
-  if (v.config && v.budget) throw new Error("--config and --budget both choose the starting config; give one");
-  const base: ExperimentConfig = v.config ? validateExperiment(readJson(v.config as string)) : budgetConfig((v.budget as string | undefined) ?? "quick");
-  const settings = KNOBS.filter((k) => values[flagOf(k.key)] !== undefined).map((k) => ({ key: k.key, value: values[flagOf(k.key)] as string, source: "flag" as const, origin: `--${flagOf(k.key)}` }));
+  if (v.config && v.budget)
+    throw new Error("--config and --budget both choose the starting config; give one");
+  const base: ExperimentConfig = v.config
+    ? validateExperiment(readJson(v.config as string))
+    : budgetConfig((v.budget as string | undefined) ?? "quick");
+  const settings = KNOBS.filter((k) => values[flagOf(k.key)] !== undefined).map((k) => ({
+    key: k.key,
+    value: values[flagOf(k.key)] as string,
+    source: "flag" as const,
+    origin: `--${flagOf(k.key)}`,
+  }));
   const { config: cfg, sources } = applySettings(base, settings);
   if (v.backend) process.env.AMIDA_BACKEND = v.backend as string;
   const backend = await initBackend();
   console.log(describeConfig(cfg, sources));
   const t0 = Date.now();
-  const paths = { runsDir: (v.runs as string | undefined) ?? "runs", dataDir: (v.data as string | undefined) ?? "data" };
+  const paths = {
+    runsDir: (v.runs as string | undefined) ?? "runs",
+    dataDir: (v.data as string | undefined) ?? "data",
+  };
   const results = await runStages(cfg, STAGES, paths);
   const rows = resultRows(results);
   writeJsonAtomic(path.join(paths.runsDir, cfg.name, "results.json"), resultsJson(rows));
   console.log(resultsMarkdown(rows));
   console.log(`experiment '${cfg.name}' done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  console.log(JSON.stringify({ experiment: cfg.name, backend: backend.name, rows: resultsJson(rows) }));
+  console.log(
+    JSON.stringify({ experiment: cfg.name, backend: backend.name, rows: resultsJson(rows) }),
+  );
   return 0;
 }
 
@@ -122,23 +188,54 @@ export async function trackCommand(argv: string[]): Promise<number> {
   const [configFile, track, stages, plain, warp, runsDir] = argv;
   const cfg = validateExperiment(readJson(configFile));
   await initBackend(undefined, { quiet: true });
-  await runTrack(cfg, track as Track, stages.split(",") as Stage[], { plain, warp }, runsDir, (l) => console.log(l));
+  await runTrack(cfg, track as Track, stages.split(",") as Stage[], { plain, warp }, runsDir, (l) =>
+    console.log(l),
+  );
   return 0;
 }
 
-const SWEEP_FLAGS: Record<string, keyof SweepParams> = { name: "name", models: "models", difficulties: "difficulties", size: "size", train: "train", tasks: "tasks", epochs: "epochs", val: "val", test: "test", batch: "batch", lr: "lr", sampling: "sampling", "data-seed": "dataSeed", seeds: "seeds" };
+const SWEEP_FLAGS: Record<string, keyof SweepParams> = {
+  name: "name",
+  models: "models",
+  difficulties: "difficulties",
+  size: "size",
+  train: "train",
+  tasks: "tasks",
+  epochs: "epochs",
+  val: "val",
+  test: "test",
+  batch: "batch",
+  lr: "lr",
+  sampling: "sampling",
+  "data-seed": "dataSeed",
+  seeds: "seeds",
+};
 
 function sweepUsage(): string {
   const d = defaultSweepParams();
-  return `usage: amida sweep ${Object.entries(SWEEP_FLAGS).map(([f, k]) => `[--${f} ${d[k]}]`).join(" ")} [--workers N] [--runs runs] [--data data]
+  return `usage: amida sweep ${Object.entries(SWEEP_FLAGS)
+    .map(([f, k]) => `[--${f} ${d[k]}]`)
+    .join(" ")} [--workers N] [--runs runs] [--data data]
 Trains every combination once per training seed (each a separate 'amida train' process; one per core on
 wasm, one at a time on the native backend) and writes RUNS/NAME/sweep.csv, sweep.json and heatmap.svg.
 The defaults shown are the grid notebook 05 and 'make reproduce' run.`;
 }
 
 export async function sweepCommand(argv: string[]): Promise<number> {
-  const flags = Object.fromEntries(Object.keys(SWEEP_FLAGS).map((f) => [f, { type: "string" as const }]));
-  const { values: v } = parse(argv, { ...flags, workers: { type: "string" }, runs: { type: "string" }, data: { type: "string" }, help: { type: "boolean", short: "h" } }, sweepUsage());
+  const flags = Object.fromEntries(
+    Object.keys(SWEEP_FLAGS).map((f) => [f, { type: "string" as const }]),
+  );
+  const { values: v } = parse(
+    argv,
+    {
+      ...flags,
+      workers: { type: "string" },
+      runs: { type: "string" },
+      data: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    sweepUsage(),
+  );
   if (v.help) {
     console.log(sweepUsage());
     return 0;
@@ -152,8 +249,17 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   }
   const grid = sweepFromParams(p as unknown as SweepParams);
   const runsDir = values.runs ?? "runs";
-  const rows = await runSweep(grid, { runsDir, dataDir: values.data ?? "data" }, { workers: values.workers === undefined ? undefined : rangeOpt("workers", values.workers, 1, 256) });
-  const svg = await vegaLiteToSVG(heatmapSpec(heatmapRows(rows), `test accuracy (mean over seeds): ${grid.name}`));
+  const rows = await runSweep(
+    grid,
+    { runsDir, dataDir: values.data ?? "data" },
+    {
+      workers:
+        values.workers === undefined ? undefined : rangeOpt("workers", values.workers, 1, 256),
+    },
+  );
+  const svg = await vegaLiteToSVG(
+    heatmapSpec(heatmapRows(rows), `test accuracy (mean over seeds): ${grid.name}`),
+  );
   writeFileAtomic(path.join(runsDir, grid.name, "heatmap.svg"), svg);
   console.log(sweepMarkdown(rows));
   console.log(JSON.stringify(rows));
@@ -161,8 +267,18 @@ export async function sweepCommand(argv: string[]): Promise<number> {
 }
 
 export async function resultsCommand(argv: string[]): Promise<number> {
-  const usage = "usage: amida results [--name quick] [--runs runs] [--data data]\nPrints the results table of an experiment's finished runs (from RUNS/NAME/experiment.json).";
-  const { values: v } = parse(argv, { name: { type: "string" }, runs: { type: "string" }, data: { type: "string" }, help: { type: "boolean", short: "h" } }, usage);
+  const usage =
+    "usage: amida results [--name quick] [--runs runs] [--data data]\nPrints the results table of an experiment's finished runs (from RUNS/NAME/experiment.json).";
+  const { values: v } = parse(
+    argv,
+    {
+      name: { type: "string" },
+      runs: { type: "string" },
+      data: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    usage,
+  );
   if (v.help) {
     console.log(usage);
     return 0;
@@ -170,11 +286,16 @@ export async function resultsCommand(argv: string[]): Promise<number> {
   const runsDir = v.runs ?? "runs";
   const name = v.name ?? "quick";
   const saved = path.join(runsDir, name, "experiment.json");
-  if (!fs.existsSync(saved)) throw new Error(`no experiment '${name}' under ${runsDir}: ${saved} is missing (run 'amida experiment --name ${name}' first)`);
+  if (!fs.existsSync(saved))
+    throw new Error(
+      `no experiment '${name}' under ${runsDir}: ${saved} is missing (run 'amida experiment --name ${name}' first)`,
+    );
   const cfg = validateExperiment(readJson(saved));
   const { results, unfinished } = collectResults(cfg, { runsDir, dataDir: v.data ?? "data" });
-  if (results.length === 0) throw new Error(`no finished runs for experiment '${cfg.name}' under ${runsDir}/${cfg.name}`);
+  if (results.length === 0)
+    throw new Error(`no finished runs for experiment '${cfg.name}' under ${runsDir}/${cfg.name}`);
   console.log(resultsMarkdown(resultRows(results)));
-  if (unfinished.length) console.log(`NOT FINISHED (missing from the table): ${unfinished.join(", ")}`);
+  if (unfinished.length)
+    console.log(`NOT FINISHED (missing from the table): ${unfinished.join(", ")}`);
   return 0;
 }

@@ -2,7 +2,13 @@ import { dieWithParent } from "../util/children";
 import { baselinesCommand, generateCommand, showCommand } from "./data";
 import { modelsCommand } from "./models";
 import { pretrainCommand } from "./pretrain";
-import { experimentCommand, resultsCommand, sweepCommand, trackCommand, trainCommand } from "./experiment";
+import {
+  experimentCommand,
+  resultsCommand,
+  sweepCommand,
+  trackCommand,
+  trainCommand,
+} from "./experiment";
 
 const BENCHES = ["train", "generate", "parallel"];
 
@@ -12,23 +18,48 @@ async function benchCommand(argv: string[]): Promise<number> {
     console.log(`usage: amida bench <${BENCHES.join("|")}> [options]   (see bench/<name>.ts)`);
     return which ? 0 : 2;
   }
-  if (!BENCHES.includes(which)) throw new Error(`unknown benchmark '${which}'; allowed: ${BENCHES.join(", ")}`);
+  if (!BENCHES.includes(which))
+    throw new Error(`unknown benchmark '${which}'; allowed: ${BENCHES.join(", ")}`);
   return require(`../../bench/${which}`).main(rest);
 }
 
 type Command = { run: (argv: string[]) => Promise<number>; help: string };
 
 const COMMANDS: Record<string, Command> = {
-  generate: { run: generateCommand, help: "make a data set of puzzles (train/val/test) under --out DIR" },
-  baselines: { run: baselinesCommand, help: "accuracies of rung-blind rules (chance, plain, START, Bayes) on a data set's split" },
+  generate: {
+    run: generateCommand,
+    help: "make a data set of puzzles (train/val/test) under --out DIR",
+  },
+  baselines: {
+    run: baselinesCommand,
+    help: "accuracies of rung-blind rules (chance, plain, START, Bayes) on a data set's split",
+  },
   show: { run: showCommand, help: "render one stored puzzle with its traced path(s) to a PNG" },
   models: { run: modelsCommand, help: "parameter counts of every model variant" },
-  pretrain: { run: pretrainCommand, help: "masked-image pre-training of a ViT-family encoder on unlabelled puzzles (then train --init)" },
-  train: { run: trainCommand, help: "train one model on one data set (optionally from a checkpoint, with a freeze group)" },
-  experiment: { run: experimentCommand, help: "the seed's protocol: plain -> frozen warp fine-tune + controls, both models" },
-  results: { run: resultsCommand, help: "print an experiment's results table from its finished runs" },
-  sweep: { run: sweepCommand, help: "train a grid of settings (model, difficulty, data size, task, epochs); CSV + heatmap" },
-  bench: { run: benchCommand, help: "benchmarks: train (images/s per backend), generate (puzzles/s)" },
+  pretrain: {
+    run: pretrainCommand,
+    help: "masked-image pre-training of a ViT-family encoder on unlabelled puzzles (then train --init)",
+  },
+  train: {
+    run: trainCommand,
+    help: "train one model on one data set (optionally from a checkpoint, with a freeze group)",
+  },
+  experiment: {
+    run: experimentCommand,
+    help: "the seed's protocol: plain -> frozen warp fine-tune + controls, both models",
+  },
+  results: {
+    run: resultsCommand,
+    help: "print an experiment's results table from its finished runs",
+  },
+  sweep: {
+    run: sweepCommand,
+    help: "train a grid of settings (model, difficulty, data size, task, epochs); CSV + heatmap",
+  },
+  bench: {
+    run: benchCommand,
+    help: "benchmarks: train (images/s per backend), generate (puzzles/s)",
+  },
 };
 
 const USAGE = `usage: amida <command> [options]   (amida <command> --help for its options)

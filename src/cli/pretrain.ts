@@ -33,7 +33,8 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  for (const k of ["model", "data", "out"] as const) if (!v[k]) throw new Error(`--${k} is required\n${USAGE}`);
+  for (const k of ["model", "data", "out"] as const)
+    if (!v[k]) throw new Error(`--${k} is required\n${USAGE}`);
   const cfg: PretrainConfig = {
     model: v.model!,
     data: v.data!,
@@ -46,7 +47,16 @@ export async function pretrainCommand(argv: string[]): Promise<number> {
     seed: intOpt("seed", v.seed, D.seed),
   };
   await initBackend(v.backend);
-  const history = await pretrain(cfg, v.out!, { classes: v.classes === undefined ? undefined : intOpt("classes", v.classes) });
-  console.log(JSON.stringify({ model: cfg.model, out: v.out, loss: history.map((h) => h.loss), images_per_s: history.map((h) => h.images_per_s) }));
+  const history = await pretrain(cfg, v.out!, {
+    classes: v.classes === undefined ? undefined : intOpt("classes", v.classes),
+  });
+  console.log(
+    JSON.stringify({
+      model: cfg.model,
+      out: v.out,
+      loss: history.map((h) => h.loss),
+      images_per_s: history.map((h) => h.images_per_s),
+    }),
+  );
   return 0;
 }

@@ -4,7 +4,13 @@
  * environment variables and from `amida experiment` flags (see `KNOBS`), like nanoGPT's
  * `train.py` header: a reader sees every setting, each with a one-line comment.
  */
-import { Difficulty, parseRange, presetDifficulty, validateDifficulty, DIFFICULTY_PRESETS } from "../puzzle/difficulty";
+import {
+  Difficulty,
+  parseRange,
+  presetDifficulty,
+  validateDifficulty,
+  DIFFICULTY_PRESETS,
+} from "../puzzle/difficulty";
 import { SplitCounts, validateCounts } from "../data/generate";
 import { DEFAULT_TRAIN, OPTIMIZERS, TrainConfig, validateTrainConfig } from "../train/config";
 import { validateModelSpec, isMobileViT } from "../models/registry";
@@ -108,7 +114,10 @@ export const BUDGETS: Record<string, () => ExperimentConfig> = {
     plain: { train: 8000, val: 500, test: 1000 },
     warp: { train: 8000, val: 500, test: 1000 },
     models: { cnn: "mobilenetv2_100", vit: "mobilevit_xxs" },
-    freeze: { cnn: ["first5", "all-but-head", "early:30"], vit: ["stem+early-transformer", "all-but-head", "early:30"] },
+    freeze: {
+      cnn: ["first5", "all-but-head", "early:30"],
+      vit: ["stem+early-transformer", "all-but-head", "early:30"],
+    },
     stage1: train({ epochs: 6, batchSize: 64, lr: 2e-3 }),
     stage2: train({ epochs: 6, batchSize: 64, lr: 2e-3 }),
     controls: true,
@@ -126,7 +135,10 @@ export const BUDGETS: Record<string, () => ExperimentConfig> = {
     plain: { train: 20000, val: 2000, test: 5000 },
     warp: { train: 50000, val: 2000, test: 5000 },
     models: { cnn: "mobilenetv2_100", vit: "mobilevit_xxs" },
-    freeze: { cnn: ["first5", "all-but-head", "early:30"], vit: ["stem+early-transformer", "all-but-head", "early:30"] },
+    freeze: {
+      cnn: ["first5", "all-but-head", "early:30"],
+      vit: ["stem+early-transformer", "all-but-head", "early:30"],
+    },
     stage1: train({ epochs: 15, batchSize: 64, lr: 1e-3 }),
     stage2: train({ epochs: 20, batchSize: 64, lr: 1e-3 }),
     controls: true,
@@ -136,7 +148,8 @@ export const BUDGETS: Record<string, () => ExperimentConfig> = {
 
 export function budgetConfig(name: string): ExperimentConfig {
   const make = BUDGETS[name];
-  if (!make) throw new Error(`unknown budget '${name}'; allowed: ${Object.keys(BUDGETS).join(", ")}`);
+  if (!make)
+    throw new Error(`unknown budget '${name}'; allowed: ${Object.keys(BUDGETS).join(", ")}`);
   return make();
 }
 
@@ -152,7 +165,13 @@ export interface Knob {
   set: (c: ExperimentConfig, v: Value) => void;
 }
 
-const knob = (key: string, kind: Kind, doc: string, get: Knob["get"], set: Knob["set"]): Knob => ({ key, kind, doc, get, set });
+const knob = (key: string, kind: Kind, doc: string, get: Knob["get"], set: Knob["set"]): Knob => ({
+  key,
+  kind,
+  doc,
+  get,
+  set,
+});
 
 const TRAIN_KNOBS: Array<[keyof TrainConfig, Kind, string]> = [
   ["epochs", "int", "passes over the training set"],
@@ -162,7 +181,11 @@ const TRAIN_KNOBS: Array<[keyof TrainConfig, Kind, string]> = [
   ["weightDecay", "number", "decoupled weight decay on conv/dense kernels"],
   ["warmupEpochs", "number", "epochs of linear learning-rate warm-up"],
   ["labelSmoothing", "number", "0..0.5"],
-  ["earlyStopPatience", "int", "stop after this many epochs without a better val accuracy (0: never)"],
+  [
+    "earlyStopPatience",
+    "int",
+    "stop after this many epochs without a better val accuracy (0: never)",
+  ],
   ["valLimit", "int", "validate on at most this many puzzles per epoch (0: all)"],
 ];
 
@@ -173,32 +196,140 @@ const cap = (s: string) => s[0].toUpperCase() + s.slice(1);
  * model seed come from it), so the per-stage `seed` field is not a knob.
  */
 export const KNOBS: Knob[] = [
-  knob("name", "string", "runs/<name>/ and data/<name>-<task>/", (c) => c.name, (c, v) => (c.name = v as string)),
-  knob("difficulty", "string", `a preset for the 5 fields below: ${Object.keys(DIFFICULTY_PRESETS).join(" | ")}`, () => "", (c, v) => (c.difficulty = { ...presetDifficulty(v as string), size: c.difficulty.size })),
-  knob("lanes", "int", "lanes = classes, 3..8", (c) => c.difficulty.lanes, (c, v) => (c.difficulty.lanes = v as number)),
-  knob("rows", "int", "rung rows", (c) => c.difficulty.rows, (c, v) => (c.difficulty.rows = v as number)),
-  knob("rungs", "range", "rungs per puzzle, e.g. 2..6", (c) => `${c.difficulty.rungsMin}..${c.difficulty.rungsMax}`, (c, v) => ([c.difficulty.rungsMin, c.difficulty.rungsMax] = v as number[])),
-  knob("size", "int", "image side in pixels (>= 64: every MobileViT block then attends over > 1 patch)", (c) => c.difficulty.size, (c, v) => (c.difficulty.size = v as number)),
-  knob("hops", "int", "warp hops of the stage-2 task (1 = the seed's warp)", (c) => c.hops, (c, v) => (c.hops = v as number)),
-  knob("sampling", "string", `${SAMPLINGS.join(" | ")}: debiased = rung-blind rules score chance`, (c) => c.sampling, (c, v) => (c.sampling = v as Sampling)),
-  knob("dataSeed", "int", "seeds the data sets", (c) => c.dataSeed, (c, v) => (c.dataSeed = v as number)),
-  knob("seeds", "ints", "training seeds; every run is repeated once per seed", (c) => c.seeds, (c, v) => (c.seeds = v as number[])),
+  knob(
+    "name",
+    "string",
+    "runs/<name>/ and data/<name>-<task>/",
+    (c) => c.name,
+    (c, v) => (c.name = v as string),
+  ),
+  knob(
+    "difficulty",
+    "string",
+    `a preset for the 5 fields below: ${Object.keys(DIFFICULTY_PRESETS).join(" | ")}`,
+    () => "",
+    (c, v) => (c.difficulty = { ...presetDifficulty(v as string), size: c.difficulty.size }),
+  ),
+  knob(
+    "lanes",
+    "int",
+    "lanes = classes, 3..8",
+    (c) => c.difficulty.lanes,
+    (c, v) => (c.difficulty.lanes = v as number),
+  ),
+  knob(
+    "rows",
+    "int",
+    "rung rows",
+    (c) => c.difficulty.rows,
+    (c, v) => (c.difficulty.rows = v as number),
+  ),
+  knob(
+    "rungs",
+    "range",
+    "rungs per puzzle, e.g. 2..6",
+    (c) => `${c.difficulty.rungsMin}..${c.difficulty.rungsMax}`,
+    (c, v) => ([c.difficulty.rungsMin, c.difficulty.rungsMax] = v as number[]),
+  ),
+  knob(
+    "size",
+    "int",
+    "image side in pixels (>= 64: every MobileViT block then attends over > 1 patch)",
+    (c) => c.difficulty.size,
+    (c, v) => (c.difficulty.size = v as number),
+  ),
+  knob(
+    "hops",
+    "int",
+    "warp hops of the stage-2 task (1 = the seed's warp)",
+    (c) => c.hops,
+    (c, v) => (c.hops = v as number),
+  ),
+  knob(
+    "sampling",
+    "string",
+    `${SAMPLINGS.join(" | ")}: debiased = rung-blind rules score chance`,
+    (c) => c.sampling,
+    (c, v) => (c.sampling = v as Sampling),
+  ),
+  knob(
+    "dataSeed",
+    "int",
+    "seeds the data sets",
+    (c) => c.dataSeed,
+    (c, v) => (c.dataSeed = v as number),
+  ),
+  knob(
+    "seeds",
+    "ints",
+    "training seeds; every run is repeated once per seed",
+    (c) => c.seeds,
+    (c, v) => (c.seeds = v as number[]),
+  ),
   ...(["plain", "warp"] as const).flatMap((task) =>
     (["train", "val", "test"] as const).map((split) =>
-      knob(`${task}${cap(split)}`, "int", `${split} puzzles of the ${task} data set`, (c) => c[task][split], (c, v) => (c[task][split] = v as number)),
+      knob(
+        `${task}${cap(split)}`,
+        "int",
+        `${split} puzzles of the ${task} data set`,
+        (c) => c[task][split],
+        (c, v) => (c[task][split] = v as number),
+      ),
     ),
   ),
-  knob("cnn", "string", "the CNN track's model (mobilenetv2_035 .. _100)", (c) => c.models.cnn, (c, v) => (c.models.cnn = v as string)),
-  knob("vit", "string", "the hybrid track's model (mobilevit_xxs | _xs | _s)", (c) => c.models.vit, (c, v) => (c.models.vit = v as string)),
-  knob("cnnFreeze", "strings", "the CNN's fine-tune arms: first5 | all-but-head | early:<percent> | none", (c) => c.freeze.cnn, (c, v) => (c.freeze.cnn = v as string[])),
-  knob("vitFreeze", "strings", "the hybrid's fine-tune arms: stem+early-transformer | all-but-head | early:<percent> | none", (c) => c.freeze.vit, (c, v) => (c.freeze.vit = v as string[])),
+  knob(
+    "cnn",
+    "string",
+    "the CNN track's model (mobilenetv2_035 .. _100)",
+    (c) => c.models.cnn,
+    (c, v) => (c.models.cnn = v as string),
+  ),
+  knob(
+    "vit",
+    "string",
+    "the hybrid track's model (mobilevit_xxs | _xs | _s)",
+    (c) => c.models.vit,
+    (c, v) => (c.models.vit = v as string),
+  ),
+  knob(
+    "cnnFreeze",
+    "strings",
+    "the CNN's fine-tune arms: first5 | all-but-head | early:<percent> | none",
+    (c) => c.freeze.cnn,
+    (c, v) => (c.freeze.cnn = v as string[]),
+  ),
+  knob(
+    "vitFreeze",
+    "strings",
+    "the hybrid's fine-tune arms: stem+early-transformer | all-but-head | early:<percent> | none",
+    (c) => c.freeze.vit,
+    (c, v) => (c.freeze.vit = v as string[]),
+  ),
   ...(["stage1", "stage2"] as const).flatMap((stage) =>
     TRAIN_KNOBS.map(([field, kind, doc]) =>
-      knob(`${stage}${cap(field)}`, kind, `${stage === "stage1" ? "plain" : "warp"}: ${doc}`, (c) => c[stage][field] as Value, (c, v) => ((c[stage] as unknown as Record<string, Value>)[field] = v)),
+      knob(
+        `${stage}${cap(field)}`,
+        kind,
+        `${stage === "stage1" ? "plain" : "warp"}: ${doc}`,
+        (c) => c[stage][field] as Value,
+        (c, v) => ((c[stage] as unknown as Record<string, Value>)[field] = v),
+      ),
     ),
   ),
-  knob("controls", "bool", "also train warp from scratch (the fine-tune's control)", (c) => c.controls, (c, v) => (c.controls = v as boolean)),
-  knob("parallel", "bool", "two processes, one per track, where the backend uses one core each (wasm)", (c) => c.parallel, (c, v) => (c.parallel = v as boolean)),
+  knob(
+    "controls",
+    "bool",
+    "also train warp from scratch (the fine-tune's control)",
+    (c) => c.controls,
+    (c, v) => (c.controls = v as boolean),
+  ),
+  knob(
+    "parallel",
+    "bool",
+    "two processes, one per track, where the backend uses one core each (wasm)",
+    (c) => c.parallel,
+    (c, v) => (c.parallel = v as boolean),
+  ),
 ];
 
 const KNOB_BY_KEY = new Map(KNOBS.map((k) => [k.key, k]));
@@ -210,10 +341,12 @@ export const envOf = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, "$1_$2")
 /** Parses a knob's text (flag or environment value); the error names the knob, the value and what is allowed. */
 export function parseKnob(key: string, text: string, source = `--${flagOf(key)}`): Value {
   const k = KNOB_BY_KEY.get(key);
-  if (!k) throw new Error(`unknown setting '${key}'; allowed: ${KNOBS.map((x) => x.key).join(", ")}`);
+  if (!k)
+    throw new Error(`unknown setting '${key}'; allowed: ${KNOBS.map((x) => x.key).join(", ")}`);
   const bad = (what: string) => new Error(`${source} must be ${what}, got '${text}'`);
   const int = (t: string) => {
-    if (!/^-?\d+$/.test(t.trim())) throw bad("an integer" + (k.kind === "ints" ? " list like 0,1,2" : ""));
+    if (!/^-?\d+$/.test(t.trim()))
+      throw bad("an integer" + (k.kind === "ints" ? " list like 0,1,2" : ""));
     return Number(t);
   };
   switch (k.kind) {
@@ -230,7 +363,10 @@ export function parseKnob(key: string, text: string, source = `--${flagOf(key)}`
     case "ints":
       return text.split(",").map((t) => int(t));
     case "strings":
-      return text.split(",").map((t) => t.trim()).filter(Boolean);
+      return text
+        .split(",")
+        .map((t) => t.trim())
+        .filter(Boolean);
     case "range":
       try {
         return parseRange(text);
@@ -258,15 +394,27 @@ export interface Setting {
  * Applies settings in order (later wins) onto a copy of `base` and validates the result once.
  * Returns the config and the source of each setting that changed a value.
  */
-export function applySettings(base: ExperimentConfig, settings: Setting[]): { config: ExperimentConfig; sources: Record<string, Source> } {
+export function applySettings(
+  base: ExperimentConfig,
+  settings: Setting[],
+): { config: ExperimentConfig; sources: Record<string, Source> } {
   const c: ExperimentConfig = JSON.parse(JSON.stringify(base));
   const sources: Record<string, Source> = {};
   // A difficulty preset first, so explicit lanes/rows/... win over it whatever their order.
-  const ordered = [...settings.filter((s) => s.key === "difficulty"), ...settings.filter((s) => s.key !== "difficulty")];
+  const ordered = [
+    ...settings.filter((s) => s.key === "difficulty"),
+    ...settings.filter((s) => s.key !== "difficulty"),
+  ];
   for (const s of ordered) {
     const k = KNOB_BY_KEY.get(s.key);
-    if (!k) throw new Error(`unknown setting '${s.origin ?? s.key}'; allowed: ${KNOBS.map((x) => s.source === "env" ? `AMIDA_NB_${envOf(x.key)}` : x.key).join(", ")}`);
-    const v = typeof s.value === "string" && k.kind !== "string" ? parseKnob(s.key, s.value, s.origin) : s.value;
+    if (!k)
+      throw new Error(
+        `unknown setting '${s.origin ?? s.key}'; allowed: ${KNOBS.map((x) => (s.source === "env" ? `AMIDA_NB_${envOf(x.key)}` : x.key)).join(", ")}`,
+      );
+    const v =
+      typeof s.value === "string" && k.kind !== "string"
+        ? parseKnob(s.key, s.value, s.origin)
+        : s.value;
     checkType(k, v, s.origin ?? s.key);
     k.set(c, v);
     sources[s.key] = s.source;
@@ -284,7 +432,10 @@ function checkType(k: Knob, v: Value, where: string): void {
         : k.kind === "string"
           ? typeof v === "string"
           : Array.isArray(v);
-  if (!ok) throw new Error(`${where} must be ${k.kind === "ints" || k.kind === "strings" ? "a list" : `a ${k.kind}`}, got ${JSON.stringify(v)}`);
+  if (!ok)
+    throw new Error(
+      `${where} must be ${k.kind === "ints" || k.kind === "strings" ? "a list" : `a ${k.kind}`}, got ${JSON.stringify(v)}`,
+    );
 }
 
 /** A fine-tune arm must be a freeze group that exists for the track's model. */
@@ -298,34 +449,59 @@ function checkArm(t: Track, group: string, model: string): void {
 
 /** Throws a message naming the bad field and what is allowed; returns the config. */
 export function validateExperiment(c: ExperimentConfig): ExperimentConfig {
-  if (typeof c !== "object" || c === null) throw new Error("an experiment config must be a JSON object");
+  if (typeof c !== "object" || c === null)
+    throw new Error("an experiment config must be a JSON object");
   const missing = Object.keys(BUDGETS.tiny()).filter((k) => !(k in c));
-  if (missing.length) throw new Error(`experiment config lacks ${missing.join(", ")} (start from a budget: ${Object.keys(BUDGETS).join(", ")})`);
+  if (missing.length)
+    throw new Error(
+      `experiment config lacks ${missing.join(", ")} (start from a budget: ${Object.keys(BUDGETS).join(", ")})`,
+    );
   validateName("experiment", c.name);
   validateDifficulty(c.difficulty);
-  if (!Number.isInteger(c.hops) || c.hops < 1 || c.hops > 16) throw new Error(`hops must be an integer in 1..16, got ${c.hops}`);
-  if (!SAMPLINGS.includes(c.sampling)) throw new Error(`sampling must be one of ${SAMPLINGS.join(", ")}, got '${c.sampling}'`);
-  if (!Number.isInteger(c.dataSeed) || c.dataSeed < 0 || c.dataSeed > 2 ** 31) throw new Error(`dataSeed must be an integer in 0..2^31, got ${c.dataSeed}`);
-  if (!Array.isArray(c.seeds) || c.seeds.length < 1 || c.seeds.length > 32) throw new Error(`seeds must list 1..32 training seeds, got ${JSON.stringify(c.seeds)}`);
-  for (const s of c.seeds) if (!Number.isInteger(s) || s < 0 || s > 2 ** 31) throw new Error(`each training seed must be an integer in 0..2^31, got ${s}`);
-  if (new Set(c.seeds).size !== c.seeds.length) throw new Error(`training seeds must differ, got ${c.seeds.join(",")}`);
+  if (!Number.isInteger(c.hops) || c.hops < 1 || c.hops > 16)
+    throw new Error(`hops must be an integer in 1..16, got ${c.hops}`);
+  if (!SAMPLINGS.includes(c.sampling))
+    throw new Error(`sampling must be one of ${SAMPLINGS.join(", ")}, got '${c.sampling}'`);
+  if (!Number.isInteger(c.dataSeed) || c.dataSeed < 0 || c.dataSeed > 2 ** 31)
+    throw new Error(`dataSeed must be an integer in 0..2^31, got ${c.dataSeed}`);
+  if (!Array.isArray(c.seeds) || c.seeds.length < 1 || c.seeds.length > 32)
+    throw new Error(`seeds must list 1..32 training seeds, got ${JSON.stringify(c.seeds)}`);
+  for (const s of c.seeds)
+    if (!Number.isInteger(s) || s < 0 || s > 2 ** 31)
+      throw new Error(`each training seed must be an integer in 0..2^31, got ${s}`);
+  if (new Set(c.seeds).size !== c.seeds.length)
+    throw new Error(`training seeds must differ, got ${c.seeds.join(",")}`);
   validateCounts(c.plain, "plain");
   validateCounts(c.warp, "warp");
-  if (c.plain.test < 1 || c.warp.test < 1) throw new Error("each data set needs a test split of at least 1 puzzle");
+  if (c.plain.test < 1 || c.warp.test < 1)
+    throw new Error("each data set needs a test split of at least 1 puzzle");
   for (const t of TRACKS) {
-    validateModelSpec({ name: c.models[t], inputSize: c.difficulty.size, classes: c.difficulty.lanes, seed: 0 });
-    if (!Array.isArray(c.freeze[t]) || c.freeze[t].length === 0) throw new Error(`freeze.${t} needs at least one freeze group; allowed: ${FREEZE_GROUPS.join(", ")}`);
+    validateModelSpec({
+      name: c.models[t],
+      inputSize: c.difficulty.size,
+      classes: c.difficulty.lanes,
+      seed: 0,
+    });
+    if (!Array.isArray(c.freeze[t]) || c.freeze[t].length === 0)
+      throw new Error(
+        `freeze.${t} needs at least one freeze group; allowed: ${FREEZE_GROUPS.join(", ")}`,
+      );
     for (const g of c.freeze[t]) checkArm(t, g, c.models[t]);
   }
-  if (!c.models.cnn.startsWith("mobilenetv2_")) throw new Error(`the cnn track's model must be a MobileNetV2 variant, got '${c.models.cnn}'`);
-  if (!isMobileViT(c.models.vit)) throw new Error(`the vit track's model must be a MobileViT variant, got '${c.models.vit}'`);
+  if (!c.models.cnn.startsWith("mobilenetv2_"))
+    throw new Error(`the cnn track's model must be a MobileNetV2 variant, got '${c.models.cnn}'`);
+  if (!isMobileViT(c.models.vit))
+    throw new Error(`the vit track's model must be a MobileViT variant, got '${c.models.vit}'`);
   const single = attentionSpanOf(c.models.vit, c.difficulty.size).filter((g) => g.patches < 2);
   if (single.length) {
-    throw new Error(`size ${c.difficulty.size} px leaves ${c.models.vit}'s ${single.map((g) => g.stage).join(", ")} attending over a single patch (nothing to mix); use size >= 64`);
+    throw new Error(
+      `size ${c.difficulty.size} px leaves ${c.models.vit}'s ${single.map((g) => g.stage).join(", ")} attending over a single patch (nothing to mix); use size >= 64`,
+    );
   }
   validateTrainConfig(c.stage1, "stage1");
   validateTrainConfig(c.stage2, "stage2");
-  if (typeof c.controls !== "boolean" || typeof c.parallel !== "boolean") throw new Error("controls and parallel must be true or false");
+  if (typeof c.controls !== "boolean" || typeof c.parallel !== "boolean")
+    throw new Error("controls and parallel must be true or false");
   return c;
 }
 

@@ -37,7 +37,16 @@ export interface ContestConfig {
   seeds: number[];
 }
 
-export const ALL_ARCHITECTURES = ["mobilenetv2_100", "mobilevit_xxs", "vit_seed001", "vit_xxs", "nest_tiny", "mmlit_s", "mmlit_xs", "mmlit_xxs"];
+export const ALL_ARCHITECTURES = [
+  "mobilenetv2_100",
+  "mobilevit_xxs",
+  "vit_seed001",
+  "vit_xxs",
+  "nest_tiny",
+  "mmlit_s",
+  "mmlit_xs",
+  "mmlit_xxs",
+];
 
 export const DEFAULT_CONTEST: ContestConfig = {
   name: "contest",
@@ -56,13 +65,19 @@ export const DEFAULT_CONTEST: ContestConfig = {
 };
 
 export function validateContest(c: ContestConfig): ContestConfig {
-  if (!/^[A-Za-z0-9._-]+$/.test(c.name)) throw new Error(`contest name must use letters, digits, '.', '_', '-' only, got '${c.name}'`);
+  if (!/^[A-Za-z0-9._-]+$/.test(c.name))
+    throw new Error(`contest name must use letters, digits, '.', '_', '-' only, got '${c.name}'`);
   if (c.models.length === 0) throw new Error("contest.models needs at least one model");
   const diff = validateDifficulty({ ...presetDifficulty(c.difficulty), size: c.size });
-  for (const m of c.models) validateModelSpec({ name: m, inputSize: diff.size, classes: diff.lanes, seed: 0 });
-  if (c.tasks.length === 0 || c.tasks.some((t) => t !== "plain" && t !== "warp")) throw new Error(`contest.tasks must list plain and/or warp, got ${JSON.stringify(c.tasks)}`);
-  if (c.seeds.length === 0 || c.seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new Error(`contest.seeds must list integers >= 0, got ${JSON.stringify(c.seeds)}`);
-  for (const k of ["train", "test", "epochs", "batch"] as const) if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`contest.${k} must be an integer >= 1, got ${c[k]}`);
+  for (const m of c.models)
+    validateModelSpec({ name: m, inputSize: diff.size, classes: diff.lanes, seed: 0 });
+  if (c.tasks.length === 0 || c.tasks.some((t) => t !== "plain" && t !== "warp"))
+    throw new Error(`contest.tasks must list plain and/or warp, got ${JSON.stringify(c.tasks)}`);
+  if (c.seeds.length === 0 || c.seeds.some((s) => !Number.isInteger(s) || s < 0))
+    throw new Error(`contest.seeds must list integers >= 0, got ${JSON.stringify(c.seeds)}`);
+  for (const k of ["train", "test", "epochs", "batch"] as const)
+    if (!Number.isInteger(c[k]) || c[k] < 1)
+      throw new Error(`contest.${k} must be an integer >= 1, got ${c[k]}`);
   return c;
 }
 
@@ -88,31 +103,64 @@ export interface ContestRow {
   runs: string[];
 }
 
-export const contestRunName = (model: string, task: string, seed: number) => `${task}-${model}-s${seed}`;
+export const contestRunName = (model: string, task: string, seed: number) =>
+  `${task}-${model}-s${seed}`;
 
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-const sd = (v: number[]) => (v.length < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1)));
+const sd = (v: number[]) =>
+  v.length < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1));
 
 /** Trains (or reuses) every run of the contest and aggregates them per model and task. */
-export async function runContest(c: ContestConfig, paths: { runsDir: string; dataDir: string }, log: (l: string) => void = console.log): Promise<ContestRow[]> {
+export async function runContest(
+  c: ContestConfig,
+  paths: { runsDir: string; dataDir: string },
+  log: (l: string) => void = console.log,
+): Promise<ContestRow[]> {
   validateContest(c);
   const difficulty = { ...presetDifficulty(c.difficulty), size: c.size };
   const runsDir = path.join(paths.runsDir, c.name);
   const rows: ContestRow[] = [];
   for (const task of c.tasks) {
-    const spec: DatasetSpec = { task, hops: task === "warp" ? 1 : 0, difficulty, nuisance: NO_NUISANCE, seed: c.dataSeed, sampling: DEFAULT_SAMPLING };
-    const data = ensureDataset(spec, { train: c.train, val: c.val, test: c.test }, path.join(paths.dataDir, `${c.name}-${task}`), log);
+    const spec: DatasetSpec = {
+      task,
+      hops: task === "warp" ? 1 : 0,
+      difficulty,
+      nuisance: NO_NUISANCE,
+      seed: c.dataSeed,
+      sampling: DEFAULT_SAMPLING,
+    };
+    const data = ensureDataset(
+      spec,
+      { train: c.train, val: c.val, test: c.test },
+      path.join(paths.dataDir, `${c.name}-${task}`),
+      log,
+    );
     for (const model of c.models) {
       const metrics: RunMetrics[] = [];
       for (const seed of c.seeds) {
         const name = contestRunName(model, task, seed);
-        metrics.push(await runTraining({ name, model, data, init: null, freeze: "none", train: { ...DEFAULT_TRAIN, epochs: c.epochs, batchSize: c.batch, lr: c.lr, seed }, modelSeed: seed }, { runsDir, quiet: true, onLine: (l) => /test accuracy|reusing/.test(l) && log(l) }));
+        metrics.push(
+          await runTraining(
+            {
+              name,
+              model,
+              data,
+              init: null,
+              freeze: "none",
+              train: { ...DEFAULT_TRAIN, epochs: c.epochs, batchSize: c.batch, lr: c.lr, seed },
+              modelSeed: seed,
+            },
+            { runsDir, quiet: true, onLine: (l) => /test accuracy|reusing/.test(l) && log(l) },
+          ),
+        );
       }
       const m = buildModel({ name: model, inputSize: c.size, classes: difficulty.lanes, seed: 0 });
       const params = parameterCount(m);
       m.dispose();
       const accs = metrics.map((r) => r.test_acc);
-      const rungBlind = metrics.map((r) => (r as RunMetrics & { rung_blind_bayes?: number }).rung_blind_bayes).filter((v): v is number => typeof v === "number");
+      const rungBlind = metrics
+        .map((r) => (r as RunMetrics & { rung_blind_bayes?: number }).rung_blind_bayes)
+        .filter((v): v is number => typeof v === "number");
       const ips = metrics.flatMap((r) => loadHistory(runsDir, r.name).map((h) => h.images_per_s));
       rows.push({
         model,
@@ -139,8 +187,12 @@ export async function runContest(c: ContestConfig, paths: { runsDir: string; dat
 const pct = (v: number) => (100 * v).toFixed(1);
 
 export function contestMarkdown(rows: ContestRow[]): string {
-  const head = "| model | params | task | test acc, mean ± SD | per seed | baseline | train img/s | seconds |\n|---|---|---|---|---|---|---|---|";
-  const lines = rows.map((r) => `| ${r.model} | ${r.params.toLocaleString("en")} | ${r.task} | ${pct(r.acc_mean)} ± ${pct(r.acc_sd)} % | ${r.acc_per_seed.map(pct).join(", ")} | ${pct(r.baseline)} % (${r.baseline_kind === "chance" ? "chance" : "rung-blind"}) | ${r.train_ips.toFixed(1)} | ${r.seconds.toFixed(0)} |`);
+  const head =
+    "| model | params | task | test acc, mean ± SD | per seed | baseline | train img/s | seconds |\n|---|---|---|---|---|---|---|---|";
+  const lines = rows.map(
+    (r) =>
+      `| ${r.model} | ${r.params.toLocaleString("en")} | ${r.task} | ${pct(r.acc_mean)} ± ${pct(r.acc_sd)} % | ${r.acc_per_seed.map(pct).join(", ")} | ${pct(r.baseline)} % (${r.baseline_kind === "chance" ? "chance" : "rung-blind"}) | ${r.train_ips.toFixed(1)} | ${r.seconds.toFixed(0)} |`,
+  );
   return [head, ...lines].join("\n");
 }
 
@@ -149,30 +201,78 @@ export function accuracyVsParamsSpec(rows: ContestRow[], title: string): Record<
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title,
-    data: { values: rows.map((r) => ({ ...r, acc: r.acc_mean, lo: r.acc_mean - r.acc_sd, hi: r.acc_mean + r.acc_sd })) },
+    data: {
+      values: rows.map((r) => ({
+        ...r,
+        acc: r.acc_mean,
+        lo: r.acc_mean - r.acc_sd,
+        hi: r.acc_mean + r.acc_sd,
+      })),
+    },
     facet: { column: { field: "task", type: "nominal" } },
     spec: {
       width: 260,
       height: 220,
       layer: [
-        { mark: "rule", encoding: { x: { field: "params", type: "quantitative" }, y: { field: "lo", type: "quantitative" }, y2: { field: "hi" }, color: { field: "model", type: "nominal" } } },
-        { mark: { type: "point", filled: true, size: 70 }, encoding: { x: { field: "params", type: "quantitative", scale: { type: "log" }, title: "parameters" }, y: { field: "acc", type: "quantitative", scale: { domain: [0, 1] }, title: "test accuracy (mean ± SD over seeds)" }, color: { field: "model", type: "nominal" }, tooltip: [{ field: "model" }, { field: "acc", format: ".3f" }, { field: "params" }] } },
-        { mark: { type: "rule", strokeDash: [4, 3], color: "gray" }, encoding: { y: { aggregate: "mean", field: "baseline", type: "quantitative" } } },
+        {
+          mark: "rule",
+          encoding: {
+            x: { field: "params", type: "quantitative" },
+            y: { field: "lo", type: "quantitative" },
+            y2: { field: "hi" },
+            color: { field: "model", type: "nominal" },
+          },
+        },
+        {
+          mark: { type: "point", filled: true, size: 70 },
+          encoding: {
+            x: {
+              field: "params",
+              type: "quantitative",
+              scale: { type: "log" },
+              title: "parameters",
+            },
+            y: {
+              field: "acc",
+              type: "quantitative",
+              scale: { domain: [0, 1] },
+              title: "test accuracy (mean ± SD over seeds)",
+            },
+            color: { field: "model", type: "nominal" },
+            tooltip: [{ field: "model" }, { field: "acc", format: ".3f" }, { field: "params" }],
+          },
+        },
+        {
+          mark: { type: "rule", strokeDash: [4, 3], color: "gray" },
+          encoding: { y: { aggregate: "mean", field: "baseline", type: "quantitative" } },
+        },
       ],
     },
   };
 }
 
 /** Validation accuracy after each epoch against the training images seen so far, mean over seeds. */
-export function learningCurveRows(c: ContestConfig, rows: ContestRow[], runsDir: string): Array<{ model: string; task: string; images_seen: number; val_acc: number }> {
+export function learningCurveRows(
+  c: ContestConfig,
+  rows: ContestRow[],
+  runsDir: string,
+): Array<{ model: string; task: string; images_seen: number; val_acc: number }> {
   return rows.flatMap((r) => {
     const histories = r.runs.map((name) => loadHistory(path.join(runsDir, c.name), name));
-    return histories[0].map((h, e) => ({ model: r.model, task: r.task, images_seen: h.epoch * c.train, val_acc: mean(histories.map((hs) => hs[e]?.val_acc ?? NaN)) }));
+    return histories[0].map((h, e) => ({
+      model: r.model,
+      task: r.task,
+      images_seen: h.epoch * c.train,
+      val_acc: mean(histories.map((hs) => hs[e]?.val_acc ?? NaN)),
+    }));
   });
 }
 
 /** Validation accuracy vs images seen: one line per model, one panel per task. */
-export function learningCurveSpec(points: ReturnType<typeof learningCurveRows>, title: string): Record<string, unknown> {
+export function learningCurveSpec(
+  points: ReturnType<typeof learningCurveRows>,
+  title: string,
+): Record<string, unknown> {
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title,
@@ -184,7 +284,12 @@ export function learningCurveSpec(points: ReturnType<typeof learningCurveRows>, 
       mark: { type: "line", point: true },
       encoding: {
         x: { field: "images_seen", type: "quantitative", title: "training images seen" },
-        y: { field: "val_acc", type: "quantitative", scale: { domain: [0, 1] }, title: "validation accuracy (mean over seeds)" },
+        y: {
+          field: "val_acc",
+          type: "quantitative",
+          scale: { domain: [0, 1] },
+          title: "validation accuracy (mean over seeds)",
+        },
         color: { field: "model", type: "nominal" },
       },
     },
@@ -209,25 +314,84 @@ export interface PretrainRow {
  * the contest's unlabelled training images of each task, then fine-tuned on only `smallTrain`
  * labelled puzzles, against the same model from scratch on those puzzles; every seed, same budget.
  */
-export async function runPretrainComparison(c: ContestConfig, o: { model: string; smallTrain: number; pretrainEpochs: number }, paths: { runsDir: string; dataDir: string }, log: (l: string) => void = console.log): Promise<PretrainRow[]> {
+export async function runPretrainComparison(
+  c: ContestConfig,
+  o: { model: string; smallTrain: number; pretrainEpochs: number },
+  paths: { runsDir: string; dataDir: string },
+  log: (l: string) => void = console.log,
+): Promise<PretrainRow[]> {
   validateContest({ ...c, models: [o.model] });
   const difficulty = { ...presetDifficulty(c.difficulty), size: c.size };
   const runsDir = path.join(paths.runsDir, c.name);
   const rows: PretrainRow[] = [];
   for (const task of c.tasks) {
-    const spec: DatasetSpec = { task, hops: task === "warp" ? 1 : 0, difficulty, nuisance: NO_NUISANCE, seed: c.dataSeed, sampling: DEFAULT_SAMPLING };
-    const full = ensureDataset(spec, { train: c.train, val: c.val, test: c.test }, path.join(paths.dataDir, `${c.name}-${task}`), log);
-    const small = ensureDataset(spec, { train: o.smallTrain, val: c.val, test: c.test }, path.join(paths.dataDir, `${c.name}-${task}-${o.smallTrain}`), log);
+    const spec: DatasetSpec = {
+      task,
+      hops: task === "warp" ? 1 : 0,
+      difficulty,
+      nuisance: NO_NUISANCE,
+      seed: c.dataSeed,
+      sampling: DEFAULT_SAMPLING,
+    };
+    const full = ensureDataset(
+      spec,
+      { train: c.train, val: c.val, test: c.test },
+      path.join(paths.dataDir, `${c.name}-${task}`),
+      log,
+    );
+    const small = ensureDataset(
+      spec,
+      { train: o.smallTrain, val: c.val, test: c.test },
+      path.join(paths.dataDir, `${c.name}-${task}-${o.smallTrain}`),
+      log,
+    );
     const pre = path.join(runsDir, `mae-${task}-${o.model}-e${o.pretrainEpochs}`);
-    if (!fs.existsSync(path.join(pre, "model.json"))) await pretrain({ ...DEFAULT_PRETRAIN, model: o.model, data: full, epochs: o.pretrainEpochs, batchSize: c.batch, seed: c.dataSeed }, pre, { quiet: true, onLine: (l) => /reconstruction loss/.test(l) && log(`[${path.basename(pre)}] ${l}`) });
+    if (!fs.existsSync(path.join(pre, "model.json")))
+      await pretrain(
+        {
+          ...DEFAULT_PRETRAIN,
+          model: o.model,
+          data: full,
+          epochs: o.pretrainEpochs,
+          batchSize: c.batch,
+          seed: c.dataSeed,
+        },
+        pre,
+        {
+          quiet: true,
+          onLine: (l) => /reconstruction loss/.test(l) && log(`[${path.basename(pre)}] ${l}`),
+        },
+      );
     for (const init of ["scratch", "mae"] as const) {
       const ms: RunMetrics[] = [];
       for (const seed of c.seeds) {
         const name = `${init}-${task}-${o.smallTrain}-${o.model}-s${seed}`;
-        ms.push(await runTraining({ name, model: o.model, data: small, init: init === "mae" ? pre : null, freeze: "none", train: { ...DEFAULT_TRAIN, epochs: c.epochs, batchSize: c.batch, lr: c.lr, seed }, modelSeed: seed }, { runsDir, quiet: true, onLine: (l) => /test accuracy|reusing/.test(l) && log(l) }));
+        ms.push(
+          await runTraining(
+            {
+              name,
+              model: o.model,
+              data: small,
+              init: init === "mae" ? pre : null,
+              freeze: "none",
+              train: { ...DEFAULT_TRAIN, epochs: c.epochs, batchSize: c.batch, lr: c.lr, seed },
+              modelSeed: seed,
+            },
+            { runsDir, quiet: true, onLine: (l) => /test accuracy|reusing/.test(l) && log(l) },
+          ),
+        );
       }
       const accs = ms.map((m) => m.test_acc);
-      rows.push({ model: o.model, task, train: o.smallTrain, init, acc_per_seed: accs, acc_mean: mean(accs), acc_sd: sd(accs), runs: ms.map((m) => m.name) });
+      rows.push({
+        model: o.model,
+        task,
+        train: o.smallTrain,
+        init,
+        acc_per_seed: accs,
+        acc_mean: mean(accs),
+        acc_sd: sd(accs),
+        runs: ms.map((m) => m.name),
+      });
     }
   }
   return rows;

@@ -22,7 +22,11 @@ import { ExperimentConfig, Track, TRACKS, validateExperiment } from "./config";
 /** The protocol's three kinds of run (one vocabulary: run names, rows and notebooks use these). */
 export const STAGES = ["stage1", "finetune", "scratch"] as const;
 export type Stage = (typeof STAGES)[number];
-export const STAGE_LABELS: Record<Stage, string> = { stage1: "stage 1: plain", finetune: "warp fine-tune", scratch: "warp from scratch" };
+export const STAGE_LABELS: Record<Stage, string> = {
+  stage1: "stage 1: plain",
+  finetune: "warp fine-tune",
+  scratch: "warp from scratch",
+};
 
 /** One run of the protocol, with its place in it. */
 export interface ProtocolRun {
@@ -46,11 +50,19 @@ export interface DataDirs {
 }
 
 export function dataDirs(cfg: ExperimentConfig, dataDir: string): DataDirs {
-  return { plain: path.join(dataDir, `${cfg.name}-plain`), warp: path.join(dataDir, `${cfg.name}-warp`) };
+  return {
+    plain: path.join(dataDir, `${cfg.name}-plain`),
+    warp: path.join(dataDir, `${cfg.name}-warp`),
+  };
 }
 
 /** Every run of the experiment, in the order a track trains them (a fine-tune needs its stage 1). */
-export function protocolRuns(cfg: ExperimentConfig, data: DataDirs, runsDir: string, tracks: readonly Track[] = TRACKS): ProtocolRun[] {
+export function protocolRuns(
+  cfg: ExperimentConfig,
+  data: DataDirs,
+  runsDir: string,
+  tracks: readonly Track[] = TRACKS,
+): ProtocolRun[] {
   const out: ProtocolRun[] = [];
   for (const track of tracks) {
     const model = cfg.models[track];
@@ -72,7 +84,8 @@ export function protocolRuns(cfg: ExperimentConfig, data: DataDirs, runsDir: str
       });
       const s1 = make("stage1", "none", null);
       out.push(s1);
-      for (const arm of cfg.freeze[track]) out.push(make("finetune", arm, path.join(runsDir, s1.config.name, "checkpoints", "best")));
+      for (const arm of cfg.freeze[track])
+        out.push(make("finetune", arm, path.join(runsDir, s1.config.name, "checkpoints", "best")));
       if (cfg.controls) out.push(make("scratch", "none", null));
     }
   }
@@ -82,12 +95,22 @@ export function protocolRuns(cfg: ExperimentConfig, data: DataDirs, runsDir: str
 /** The runs that `stages` need: a fine-tune brings its stage-1 run along (reused when finished and unchanged). */
 function runsFor(all: ProtocolRun[], stages: readonly Stage[]): ProtocolRun[] {
   const needed = (r: ProtocolRun) =>
-    stages.includes(r.stage) || (r.stage === "stage1" && stages.includes("finetune") && all.some((f) => f.stage === "finetune" && f.track === r.track && f.seed === r.seed));
+    stages.includes(r.stage) ||
+    (r.stage === "stage1" &&
+      stages.includes("finetune") &&
+      all.some((f) => f.stage === "finetune" && f.track === r.track && f.seed === r.seed));
   return all.filter(needed);
 }
 
 function datasetSpec(cfg: ExperimentConfig, task: "plain" | "warp"): DatasetSpec {
-  return { task, hops: task === "plain" ? 0 : cfg.hops, difficulty: cfg.difficulty, nuisance: NO_NUISANCE, seed: cfg.dataSeed, sampling: cfg.sampling };
+  return {
+    task,
+    hops: task === "plain" ? 0 : cfg.hops,
+    difficulty: cfg.difficulty,
+    nuisance: NO_NUISANCE,
+    seed: cfg.dataSeed,
+    sampling: cfg.sampling,
+  };
 }
 
 export interface Paths {
@@ -96,7 +119,11 @@ export interface Paths {
 }
 
 /** Generates (or reuses, when spec and counts are unchanged) the experiment's two data sets. */
-export function ensureData(cfg: ExperimentConfig, paths: Paths, log: (l: string) => void): DataDirs {
+export function ensureData(
+  cfg: ExperimentConfig,
+  paths: Paths,
+  log: (l: string) => void,
+): DataDirs {
   const dirs = dataDirs(cfg, paths.dataDir);
   ensureDataset(datasetSpec(cfg, "plain"), cfg.plain, dirs.plain, log);
   ensureDataset(datasetSpec(cfg, "warp"), cfg.warp, dirs.warp, log);
@@ -104,7 +131,14 @@ export function ensureData(cfg: ExperimentConfig, paths: Paths, log: (l: string)
 }
 
 /** One track's runs for `stages`, in order, in this process. */
-export async function runTrack(cfg: ExperimentConfig, track: Track, stages: readonly Stage[], data: DataDirs, runsDir: string, log: (l: string) => void): Promise<RunMetrics[]> {
+export async function runTrack(
+  cfg: ExperimentConfig,
+  track: Track,
+  stages: readonly Stage[],
+  data: DataDirs,
+  runsDir: string,
+  log: (l: string) => void,
+): Promise<RunMetrics[]> {
   const out: RunMetrics[] = [];
   for (const r of runsFor(protocolRuns(cfg, data, runsDir, [track]), stages)) {
     out.push(await runTraining(r.config, { runsDir, quiet: true, onLine: log }));
@@ -112,7 +146,14 @@ export async function runTrack(cfg: ExperimentConfig, track: Track, stages: read
   return out;
 }
 
-function forkTrack(configFile: string, track: Track, stages: readonly Stage[], data: DataDirs, runsDir: string, log: (l: string) => void): Job {
+function forkTrack(
+  configFile: string,
+  track: Track,
+  stages: readonly Stage[],
+  data: DataDirs,
+  runsDir: string,
+  log: (l: string) => void,
+): Job {
   const bin = path.join(__dirname, "..", "..", "bin", "amida.js");
   const lines = () => {
     let buf = "";
@@ -123,7 +164,16 @@ function forkTrack(configFile: string, track: Track, stages: readonly Stage[], d
       parts.filter((l) => l.trim()).forEach((l) => log(l.replace(/^.*\r/, "")));
     };
   };
-  return { name: `the ${track} track`, start: () => forkChild(bin, ["_track", configFile, track, stages.join(","), data.plain, data.warp, runsDir], lines(), lines()) };
+  return {
+    name: `the ${track} track`,
+    start: () =>
+      forkChild(
+        bin,
+        ["_track", configFile, track, stages.join(","), data.plain, data.warp, runsDir],
+        lines(),
+        lines(),
+      ),
+  };
 }
 
 /** A finished run's metrics with its place in the protocol. */
@@ -141,9 +191,16 @@ function readMetrics(runsDir: string, r: ProtocolRun): RunMetrics | null {
  * Runs the given stages for both tracks (a fine-tune's stage 1 too) and returns their results.
  * Data sets are generated once and reused while their spec and counts are unchanged.
  */
-export async function runStages(cfg: ExperimentConfig, stages: readonly Stage[], paths: Paths, opts: { log?: (l: string) => void; trackLog?: (track: Track, line: string) => void } = {}): Promise<RunResult[]> {
+export async function runStages(
+  cfg: ExperimentConfig,
+  stages: readonly Stage[],
+  paths: Paths,
+  opts: { log?: (l: string) => void; trackLog?: (track: Track, line: string) => void } = {},
+): Promise<RunResult[]> {
   validateExperiment(cfg);
-  for (const st of stages) if (!STAGES.includes(st)) throw new Error(`unknown stage '${st}'; allowed: ${STAGES.join(", ")}`);
+  for (const st of stages)
+    if (!STAGES.includes(st))
+      throw new Error(`unknown stage '${st}'; allowed: ${STAGES.join(", ")}`);
   const log = opts.log ?? ((l: string) => console.log(l));
   const trackLog = opts.trackLog ?? ((t: Track, l: string) => log(`[${t}] ${l}`));
   const runsDir = path.join(paths.runsDir, cfg.name);
@@ -163,13 +220,19 @@ export async function runStages(cfg: ExperimentConfig, stages: readonly Stage[],
   }
   return runsFor(protocolRuns(cfg, data, runsDir), stages).map((run) => {
     const metrics = readMetrics(runsDir, run);
-    if (!metrics) throw new Error(`run ${run.config.name} finished without ${path.join(runsDir, run.config.name, "metrics.json")}`);
+    if (!metrics)
+      throw new Error(
+        `run ${run.config.name} finished without ${path.join(runsDir, run.config.name, "metrics.json")}`,
+      );
     return { run, metrics };
   });
 }
 
 /** What an experiment's runs directory holds: finished results, and the runs not finished (or never started). */
-export function collectResults(cfg: ExperimentConfig, paths: Paths): { results: RunResult[]; unfinished: string[] } {
+export function collectResults(
+  cfg: ExperimentConfig,
+  paths: Paths,
+): { results: RunResult[]; unfinished: string[] } {
   const runsDir = path.join(paths.runsDir, cfg.name);
   const results: RunResult[] = [];
   const unfinished: string[] = [];

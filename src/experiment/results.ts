@@ -50,7 +50,8 @@ export const SEED_RESULTS: Partial<Record<Stage, Record<Track, number>>> = {
 };
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const sd = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+const sd = (xs: number[]) =>
+  xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1));
 
 /**
  * "learned" when every seed's 95 % Wilson lower bound clears the rung-blind baseline (or chance
@@ -58,7 +59,9 @@ const sd = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => 
  * scores learned nothing about the rungs.
  */
 export function verdict(accs: number[], n: number, baseline: number): "learned" | "not learned" {
-  return accs.length > 0 && accs.every((a) => wilsonInterval(Math.round(a * n), n)[0] > baseline) ? "learned" : "not learned";
+  return accs.length > 0 && accs.every((a) => wilsonInterval(Math.round(a * n), n)[0] > baseline)
+    ? "learned"
+    : "not learned";
 }
 
 /** Groups finished runs into cells, in protocol order. */
@@ -73,7 +76,11 @@ export function resultRows(results: RunResult[]): ResultRow[] {
     const accs = rs.map((r) => r.metrics.test_acc);
     const baseline = m0.rung_blind_bayes ?? null;
     const classes = m0.confusion.length;
-    const confusion = Array.from({ length: classes }, (_, i) => Array.from({ length: classes }, (_, j) => rs.reduce((a, r) => a + r.metrics.confusion[i][j], 0)));
+    const confusion = Array.from({ length: classes }, (_, i) =>
+      Array.from({ length: classes }, (_, j) =>
+        rs.reduce((a, r) => a + r.metrics.confusion[i][j], 0),
+      ),
+    );
     const params = m0.trainable_params + m0.frozen_params;
     return {
       track: rs[0].run.track,
@@ -90,7 +97,9 @@ export function resultRows(results: RunResult[]): ResultRow[] {
       test_acc_mean: mean(accs),
       test_acc_sd: sd(accs),
       heldout_style_acc_per_seed: rs.map((r) => r.metrics.test_acc_heldout_style ?? null),
-      acc_where_rung_blind_wrong_per_seed: rs.map((r) => r.metrics.test_acc_where_rung_blind_wrong ?? null),
+      acc_where_rung_blind_wrong_per_seed: rs.map(
+        (r) => r.metrics.test_acc_where_rung_blind_wrong ?? null,
+      ),
       rung_blind_bayes: baseline,
       chance: m0.chance,
       verdict: verdict(accs, m0.test_count, baseline ?? m0.chance),
@@ -103,7 +112,8 @@ export function resultRows(results: RunResult[]): ResultRow[] {
 }
 
 const pct = (v: number | null) => (v === null ? "n/a" : `${(100 * v).toFixed(1)}`);
-const meanOf = (xs: Array<number | null>) => (xs.some((x) => x === null) ? null : mean(xs as number[]));
+const meanOf = (xs: Array<number | null>) =>
+  xs.some((x) => x === null) ? null : mean(xs as number[]);
 
 /** The markdown table: every accuracy beside its rung-blind baseline, mean ± SD over seeds and each seed's value. */
 export function resultsMarkdown(rows: ResultRow[]): string {
@@ -132,9 +142,23 @@ export function cellLabel(r: Pick<ResultRow, "stage" | "frozen">): string {
  * Writes `reportsDir/results.json` (the config and the table's rows, without confusion matrices)
  * and `runsDir/results.json` (with them); returns a one-line summary.
  */
-export function writeReport(cfg: ExperimentConfig, rows: ResultRow[], reportsDir: string, runsDir: string): string {
-  writeJsonAtomic(path.join(reportsDir, "results.json"), { experiment: cfg.name, budget: cfg.budget, difficulty: cfg.difficulty, sampling: cfg.sampling, seeds: cfg.seeds, rows: resultsJson(rows) });
+export function writeReport(
+  cfg: ExperimentConfig,
+  rows: ResultRow[],
+  reportsDir: string,
+  runsDir: string,
+): string {
+  writeJsonAtomic(path.join(reportsDir, "results.json"), {
+    experiment: cfg.name,
+    budget: cfg.budget,
+    difficulty: cfg.difficulty,
+    sampling: cfg.sampling,
+    seeds: cfg.seeds,
+    rows: resultsJson(rows),
+  });
   writeJsonAtomic(path.join(runsDir, "results.json"), rows);
-  const learned = rows.filter((r) => r.verdict === "learned").map((r) => `${r.model} ${cellLabel(r)}`);
+  const learned = rows
+    .filter((r) => r.verdict === "learned")
+    .map((r) => `${r.model} ${cellLabel(r)}`);
   return `wrote ${path.join(reportsDir, "results.json")} (${rows.length} rows); learned: ${learned.length ? learned.join("; ") : "nothing"}`;
 }

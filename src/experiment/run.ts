@@ -66,11 +66,16 @@ export function validateRunConfig(c: RunConfig): RunConfig {
   validateName("run", c.name);
   validateFreezeGroup(c.freeze, c.model);
   validateTrainConfig(c.train);
-  if (!Number.isInteger(c.modelSeed) || c.modelSeed < 0 || c.modelSeed > 2 ** 31) throw new Error(`model seed must be an integer in 0..2^31, got ${c.modelSeed}`);
+  if (!Number.isInteger(c.modelSeed) || c.modelSeed < 0 || c.modelSeed > 2 ** 31)
+    throw new Error(`model seed must be an integer in 0..2^31, got ${c.modelSeed}`);
   for (const split of ["train", "test"] as const) {
-    if (!fs.existsSync(splitFile(c.data, split))) throw new Error(`data set '${c.data}' has no ${split} split (${splitFile(c.data, split)}); make one with 'amida generate --out ${c.data}'`);
+    if (!fs.existsSync(splitFile(c.data, split)))
+      throw new Error(
+        `data set '${c.data}' has no ${split} split (${splitFile(c.data, split)}); make one with 'amida generate --out ${c.data}'`,
+      );
   }
-  if (c.init !== null && !fs.existsSync(path.join(c.init, "model.json"))) throw new Error(`init checkpoint '${c.init}' has no model.json`);
+  if (c.init !== null && !fs.existsSync(path.join(c.init, "model.json")))
+    throw new Error(`init checkpoint '${c.init}' has no model.json`);
   return c;
 }
 
@@ -81,10 +86,16 @@ async function loadInit(model: tf.LayersModel, dir: string): Promise<void> {
     for (const layer of model.layers) {
       if (layer.weights.length === 0) continue;
       const from = src.layers.find((l) => l.name === layer.name);
-      if (!from) throw new Error(`init checkpoint '${dir}' has no layer '${layer.name}' (a different architecture?)`);
+      if (!from)
+        throw new Error(
+          `init checkpoint '${dir}' has no layer '${layer.name}' (a different architecture?)`,
+        );
       const want = layer.weights.map((w) => JSON.stringify(w.shape));
       const have = from.weights.map((w) => JSON.stringify(w.shape));
-      if (want.join() !== have.join()) throw new Error(`init checkpoint '${dir}' does not fit this data set: its layer '${layer.name}' has weights ${have.join(" ")}, the model for this data needs ${want.join(" ")} (trained on another number of lanes or image size?); start from a checkpoint made on data of this difficulty`);
+      if (want.join() !== have.join())
+        throw new Error(
+          `init checkpoint '${dir}' does not fit this data set: its layer '${layer.name}' has weights ${have.join(" ")}, the model for this data needs ${want.join(" ")} (trained on another number of lanes or image size?); start from a checkpoint made on data of this difficulty`,
+        );
       layer.setWeights(from.getWeights());
     }
   } finally {
@@ -106,12 +117,22 @@ export function stageOf(c: RunConfig, task: string): string {
  * fine-tune, of the weights it started from (paths alone do not say whether the data or stage 1
  * were remade since).
  */
-function provenance(cfg: RunConfig): { config: RunConfig; initSha256: string | null; dataSha256: Record<string, string> } {
+function provenance(cfg: RunConfig): {
+  config: RunConfig;
+  initSha256: string | null;
+  dataSha256: Record<string, string>;
+} {
   // Both are checked whole here, before any work: a corrupt data set or init checkpoint is refused by name.
   if (cfg.init) verifyCheckpoint(cfg.init);
   const manifest = verifyDataset(cfg.data);
-  const initSha256 = cfg.init ? createHash("sha256").update(fs.readFileSync(path.join(cfg.init, "weights.bin"))).digest("hex") : null;
-  const dataSha256 = Object.fromEntries(Object.entries(manifest.files).map(([f, e]) => [f, e.sha256]));
+  const initSha256 = cfg.init
+    ? createHash("sha256")
+        .update(fs.readFileSync(path.join(cfg.init, "weights.bin")))
+        .digest("hex")
+    : null;
+  const dataSha256 = Object.fromEntries(
+    Object.entries(manifest.files).map(([f, e]) => [f, e.sha256]),
+  );
   return { config: cfg, initSha256, dataSha256 };
 }
 
@@ -119,7 +140,8 @@ function provenance(cfg: RunConfig): { config: RunConfig; initSha256: string | n
 function lockRun(dir: string, name: string, log: (l: string) => void): () => void {
   const release = acquireLock(path.join(dir, ".lock"), `training run '${name}'`);
   const gone = cleanCheckpointLeftovers(path.join(dir, "checkpoints"));
-  if (gone.length) log(`[${name}] removed ${gone.length} leftover(s) of an interrupted write: ${gone.join(", ")}`);
+  if (gone.length)
+    log(`[${name}] removed ${gone.length} leftover(s) of an interrupted write: ${gone.join(", ")}`);
   return release;
 }
 
@@ -128,17 +150,25 @@ function lockRun(dir: string, name: string, log: (l: string) => void): () => voi
  * and the checkpoint the metrics came from present and whole. Otherwise null and the reason
  * (the run then resumes or retrains). A corrupt checkpoint throws, naming the file and the fix.
  */
-function reusableMetrics(dir: string, provText: string, fresh: boolean): { metrics: RunMetrics | null; why: string } {
+function reusableMetrics(
+  dir: string,
+  provText: string,
+  fresh: boolean,
+): { metrics: RunMetrics | null; why: string } {
   const provFile = path.join(dir, "provenance.json");
   if (fresh) return { metrics: null, why: "--fresh" };
-  if (!fs.existsSync(provFile) || fs.readFileSync(provFile, "utf8") !== provText) return { metrics: null, why: "new or changed config, data or init weights" };
+  if (!fs.existsSync(provFile) || fs.readFileSync(provFile, "utf8") !== provText)
+    return { metrics: null, why: "new or changed config, data or init weights" };
   const metricsFile = path.join(dir, "metrics.json");
   let metrics: RunMetrics;
   try {
     metrics = JSON.parse(fs.readFileSync(metricsFile, "utf8"));
     if (typeof metrics.test_acc !== "number") throw new Error("no test_acc");
   } catch (e) {
-    return { metrics: null, why: `${metricsFile} is missing or unreadable (${(e as Error).message.split("\n")[0]})` };
+    return {
+      metrics: null,
+      why: `${metricsFile} is missing or unreadable (${(e as Error).message.split("\n")[0]})`,
+    };
   }
   const ckpt = path.join(dir, "checkpoints");
   const saved = ["last", "best"].map((k) => path.join(ckpt, k)).filter((d) => fs.existsSync(d));
@@ -153,7 +183,16 @@ function reusableMetrics(dir: string, provText: string, fresh: boolean): { metri
  * checkpoint. Re-running with the same provenance reuses the finished run (or resumes an
  * interrupted one from its last checkpoint); a changed config starts over. `fresh` forces a retrain.
  */
-export async function runTraining(cfg: RunConfig, opts: { runsDir: string; fresh?: boolean; quiet?: boolean; onLine?: (l: string) => void; onEpoch?: (r: EpochRecord, h: EpochRecord[]) => void | Promise<void> }): Promise<RunMetrics> {
+export async function runTraining(
+  cfg: RunConfig,
+  opts: {
+    runsDir: string;
+    fresh?: boolean;
+    quiet?: boolean;
+    onLine?: (l: string) => void;
+    onEpoch?: (r: EpochRecord, h: EpochRecord[]) => void | Promise<void>;
+  },
+): Promise<RunMetrics> {
   validateRunConfig(cfg);
   const backend = await initBackend(undefined, { quiet: true });
   const dir = path.join(opts.runsDir, cfg.name);
@@ -169,15 +208,19 @@ export async function runTraining(cfg: RunConfig, opts: { runsDir: string; fresh
   try {
     const reuse = reusableMetrics(dir, provText, !!opts.fresh);
     if (reuse.metrics) {
-      log(`[${cfg.name}] reusing the finished run in ${dir} (same config, data and init weights): test accuracy ${(100 * reuse.metrics.test_acc).toFixed(2)}%`);
+      log(
+        `[${cfg.name}] reusing the finished run in ${dir} (same config, data and init weights): test accuracy ${(100 * reuse.metrics.test_acc).toFixed(2)}%`,
+      );
       return reuse.metrics;
     }
-    const same = !opts.fresh && fs.existsSync(provFile) && fs.readFileSync(provFile, "utf8") === provText;
+    const same =
+      !opts.fresh && fs.existsSync(provFile) && fs.readFileSync(provFile, "utf8") === provText;
     if (!same) {
       // Checkpoints of another config must not be resumed from.
       removeCheckpoints(path.join(dir, "checkpoints"));
       fs.rmSync(metricsFile, { force: true });
-    } else log(`[${cfg.name}] not finished (${reuse.why}): resuming from its last checkpoint, if any`);
+    } else
+      log(`[${cfg.name}] not finished (${reuse.why}): resuming from its last checkpoint, if any`);
     writeJsonAtomic(path.join(dir, "config.json"), cfg);
     writeJsonAtomic(provFile, prov);
     return await trainAndTest(cfg, dir, backend, same, opts, log);
@@ -194,25 +237,57 @@ export async function runTraining(cfg: RunConfig, opts: { runsDir: string; fresh
 function checkMemory(model: tf.LayersModel, batch: number, backend: BackendInfo): void {
   // Per image: every layer's output, 4 bytes a value ([null, h, w, c] -> h*w*c).
   const perImage = model.layers.reduce((a, l) => {
-    const shapes = (Array.isArray(l.outputShape[0]) ? l.outputShape : [l.outputShape]) as Array<Array<number | null>>;
-    return a + shapes.reduce((b, s) => b + s.slice(1).reduce<number>((p, d) => p * (d ?? 1), 1) * 4, 0);
+    const shapes = (Array.isArray(l.outputShape[0]) ? l.outputShape : [l.outputShape]) as Array<
+      Array<number | null>
+    >;
+    return (
+      a + shapes.reduce((b, s) => b + s.slice(1).reduce<number>((p, d) => p * (d ?? 1), 1) * 4, 0)
+    );
   }, 0);
   const limit = backend.name === "wasm" ? 4 * 2 ** 30 : os.totalmem();
-  const where = backend.name === "wasm" ? "the wasm backend addresses at most 4.0 GiB" : `this machine has ${(limit / 2 ** 30).toFixed(1)} GiB`;
-  if (perImage * batch > limit) throw new Error(`batch ${batch} needs at least ${((perImage * batch) / 2 ** 30).toFixed(1)} GiB of activations for ${model.name} at ${model.inputs[0].shape[1]} px, but ${where}; lower --batch (above ${Math.max(1, Math.floor(limit / perImage))} it cannot fit)`);
+  const where =
+    backend.name === "wasm"
+      ? "the wasm backend addresses at most 4.0 GiB"
+      : `this machine has ${(limit / 2 ** 30).toFixed(1)} GiB`;
+  if (perImage * batch > limit)
+    throw new Error(
+      `batch ${batch} needs at least ${((perImage * batch) / 2 ** 30).toFixed(1)} GiB of activations for ${model.name} at ${model.inputs[0].shape[1]} px, but ${where}; lower --batch (above ${Math.max(1, Math.floor(limit / perImage))} it cannot fit)`,
+    );
 }
 
-async function trainAndTest(cfg: RunConfig, dir: string, backend: BackendInfo, resume: boolean, opts: { quiet?: boolean; onLine?: (l: string) => void; onEpoch?: (r: EpochRecord, h: EpochRecord[]) => void | Promise<void> }, log: (l: string) => void): Promise<RunMetrics> {
+async function trainAndTest(
+  cfg: RunConfig,
+  dir: string,
+  backend: BackendInfo,
+  resume: boolean,
+  opts: {
+    quiet?: boolean;
+    onLine?: (l: string) => void;
+    onEpoch?: (r: EpochRecord, h: EpochRecord[]) => void | Promise<void>;
+  },
+  log: (l: string) => void,
+): Promise<RunMetrics> {
   const trainSplit = new SplitReader(splitFile(cfg.data, "train"));
-  const valSplit = fs.existsSync(splitFile(cfg.data, "val")) ? new SplitReader(splitFile(cfg.data, "val")) : undefined;
+  const valSplit = fs.existsSync(splitFile(cfg.data, "val"))
+    ? new SplitReader(splitFile(cfg.data, "val"))
+    : undefined;
   const testSplit = new SplitReader(splitFile(cfg.data, "test"));
   const spec = trainSplit.header.spec;
-  const model = buildModel(validateModelSpec({ name: cfg.model, inputSize: spec.difficulty.size, classes: spec.difficulty.lanes, seed: cfg.modelSeed }));
+  const model = buildModel(
+    validateModelSpec({
+      name: cfg.model,
+      inputSize: spec.difficulty.size,
+      classes: spec.difficulty.lanes,
+      seed: cfg.modelSeed,
+    }),
+  );
   try {
     checkMemory(model, cfg.train.batchSize, backend);
     if (cfg.init) await loadInit(model, cfg.init);
     const fr = freeze(model, cfg.freeze);
-    log(`[${cfg.name}] ${describe(backend)}; ${cfg.model} on ${cfg.data} (${spec.task}, hops ${spec.hops}, ${trainSplit.count} train); freeze '${cfg.freeze}': ${fr.trainableParams.toLocaleString("en")} trainable, ${fr.frozenParams.toLocaleString("en")} frozen`);
+    log(
+      `[${cfg.name}] ${describe(backend)}; ${cfg.model} on ${cfg.data} (${spec.task}, hops ${spec.hops}, ${trainSplit.count} train); freeze '${cfg.freeze}': ${fr.trainableParams.toLocaleString("en")} trainable, ${fr.frozenParams.toLocaleString("en")} frozen`,
+    );
     if (!opts.quiet) console.log(formatSummary(model));
     const res = await train(model, { train: trainSplit, val: valSplit }, cfg.train, {
       checkpointDir: path.join(dir, "checkpoints"),
@@ -250,7 +325,9 @@ async function trainAndTest(cfg: RunConfig, dir: string, backend: BackendInfo, r
       ...validity,
     };
     writeJsonAtomic(path.join(dir, "metrics.json"), metrics);
-    log(`[${cfg.name}] test accuracy ${(100 * ev.accuracy).toFixed(2)}% (95% CI ${(100 * ev.ci95[0]).toFixed(1)}-${(100 * ev.ci95[1]).toFixed(1)}, n=${ev.count}; rung-blind rule ${(100 * validity.rung_blind_bayes).toFixed(1)}%, chance ${(100 / spec.difficulty.lanes).toFixed(1)}%) in ${metrics.seconds.toFixed(0)} s`);
+    log(
+      `[${cfg.name}] test accuracy ${(100 * ev.accuracy).toFixed(2)}% (95% CI ${(100 * ev.ci95[0]).toFixed(1)}-${(100 * ev.ci95[1]).toFixed(1)}, n=${ev.count}; rung-blind rule ${(100 * validity.rung_blind_bayes).toFixed(1)}%, chance ${(100 / spec.difficulty.lanes).toFixed(1)}%) in ${metrics.seconds.toFixed(0)} s`,
+    );
     return metrics;
   } finally {
     model.dispose();
@@ -263,8 +340,11 @@ async function trainAndTest(cfg: RunConfig, dir: string, backend: BackendInfo, r
 /** A finished run's best checkpoint (by validation accuracy), or its last one. */
 export async function loadRunModel(runsDir: string, name: string): Promise<tf.LayersModel> {
   const base = path.join(runsDir, name, "checkpoints");
-  const dir = fs.existsSync(path.join(base, "best", "model.json")) ? path.join(base, "best") : path.join(base, "last");
-  if (!fs.existsSync(path.join(dir, "model.json"))) throw new Error(`run '${name}' has no checkpoint under ${base}; train it first`);
+  const dir = fs.existsSync(path.join(base, "best", "model.json"))
+    ? path.join(base, "best")
+    : path.join(base, "last");
+  if (!fs.existsSync(path.join(dir, "model.json")))
+    throw new Error(`run '${name}' has no checkpoint under ${base}; train it first`);
   return loadModel(dir);
 }
 

@@ -85,21 +85,41 @@ export interface SweepRow {
 
 export function validateSweep(g: SweepGrid): SweepGrid {
   validateName("sweep", g.name);
-  for (const [k, v] of Object.entries({ models: g.models, difficulties: g.difficulties, trainCounts: g.trainCounts, tasks: g.tasks, epochs: g.epochs })) {
+  for (const [k, v] of Object.entries({
+    models: g.models,
+    difficulties: g.difficulties,
+    trainCounts: g.trainCounts,
+    tasks: g.tasks,
+    epochs: g.epochs,
+  })) {
     if (!Array.isArray(v) || v.length === 0) throw new Error(`sweep.${k} needs at least one value`);
   }
   for (const d of g.difficulties) {
     const diff = validateDifficulty({ ...presetDifficulty(d), size: g.size });
-    for (const m of g.models) validateModelSpec({ name: m, inputSize: diff.size, classes: diff.lanes, seed: 0 });
+    for (const m of g.models)
+      validateModelSpec({ name: m, inputSize: diff.size, classes: diff.lanes, seed: 0 });
   }
   for (const m of g.models) {
     const single = attentionSpanOf(m, g.size).filter((x) => x.patches < 2);
-    if (single.length) throw new Error(`size ${g.size} px leaves ${m}'s ${single.map((x) => x.stage).join(", ")} attending over a single patch; use a larger --size`);
+    if (single.length)
+      throw new Error(
+        `size ${g.size} px leaves ${m}'s ${single.map((x) => x.stage).join(", ")} attending over a single patch; use a larger --size`,
+      );
   }
-  if (!SAMPLINGS.includes(g.sampling)) throw new Error(`sampling must be one of ${SAMPLINGS.join(", ")}, got '${g.sampling}'`);
-  if (!Array.isArray(g.seeds) || g.seeds.length === 0 || g.seeds.some((x) => !Number.isInteger(x) || x < 0)) throw new Error(`seeds must list integers >= 0, got ${JSON.stringify(g.seeds)}`);
-  for (const t of g.tasks) if (t !== "plain" && t !== "warp") throw new Error(`sweep task must be plain or warp, got '${t}'`);
-  for (const n of [...g.trainCounts, ...g.epochs]) if (!Number.isInteger(n) || n < 1) throw new Error(`sweep counts and epochs must be integers >= 1, got ${n}`);
+  if (!SAMPLINGS.includes(g.sampling))
+    throw new Error(`sampling must be one of ${SAMPLINGS.join(", ")}, got '${g.sampling}'`);
+  if (
+    !Array.isArray(g.seeds) ||
+    g.seeds.length === 0 ||
+    g.seeds.some((x) => !Number.isInteger(x) || x < 0)
+  )
+    throw new Error(`seeds must list integers >= 0, got ${JSON.stringify(g.seeds)}`);
+  for (const t of g.tasks)
+    if (t !== "plain" && t !== "warp")
+      throw new Error(`sweep task must be plain or warp, got '${t}'`);
+  for (const n of [...g.trainCounts, ...g.epochs])
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`sweep counts and epochs must be integers >= 1, got ${n}`);
   return g;
 }
 
@@ -124,7 +144,27 @@ function cells(g: SweepGrid, paths: { runsDir: string; dataDir: string }): Cell[
                 key: { difficulty, train, task, model, epochs },
                 seed,
                 run,
-                args: ["train", "--model", model, "--data", data, "--name", run, "--runs", path.join(paths.runsDir, g.name), "--epochs", String(epochs), "--batch", String(g.batchSize), "--lr", String(g.lr), "--seed", String(seed), "--model-seed", String(seed)],
+                args: [
+                  "train",
+                  "--model",
+                  model,
+                  "--data",
+                  data,
+                  "--name",
+                  run,
+                  "--runs",
+                  path.join(paths.runsDir, g.name),
+                  "--epochs",
+                  String(epochs),
+                  "--batch",
+                  String(g.batchSize),
+                  "--lr",
+                  String(g.lr),
+                  "--seed",
+                  String(seed),
+                  "--model-seed",
+                  String(seed),
+                ],
               });
             }
       }
@@ -136,15 +176,38 @@ function runCell(name: string, args: string[], log: (l: string) => void): Job {
     name,
     start: () => {
       let err = "";
-      const run = forkChild(path.join(__dirname, "..", "..", "bin", "amida.js"), args, (d) => d.split("\n").filter((l) => /test accuracy/.test(l)).forEach(log), (d) => (err += d));
+      const run = forkChild(
+        path.join(__dirname, "..", "..", "bin", "amida.js"),
+        args,
+        (d) =>
+          d
+            .split("\n")
+            .filter((l) => /test accuracy/.test(l))
+            .forEach(log),
+        (d) => (err += d),
+      );
       // Name the failing command and its own error line in the log before the summary.
-      void run.done.then((r) => r.code !== 0 && r.signal === null && log(`amida ${args.join(" ")} failed (exit ${r.code ?? r.signal}): ${err.split("\n").filter((l) => l.startsWith("amida:")).join(" ")}`));
+      void run.done.then(
+        (r) =>
+          r.code !== 0 &&
+          r.signal === null &&
+          log(
+            `amida ${args.join(" ")} failed (exit ${r.code ?? r.signal}): ${err
+              .split("\n")
+              .filter((l) => l.startsWith("amida:"))
+              .join(" ")}`,
+          ),
+      );
       return run;
     },
   };
 }
 
-export async function runSweep(g: SweepGrid, paths: { runsDir: string; dataDir: string }, opts: { log?: (l: string) => void; workers?: number } = {}): Promise<SweepRow[]> {
+export async function runSweep(
+  g: SweepGrid,
+  paths: { runsDir: string; dataDir: string },
+  opts: { log?: (l: string) => void; workers?: number } = {},
+): Promise<SweepRow[]> {
   validateSweep(g);
   const log = opts.log ?? ((l: string) => console.log(l));
   const dir = path.join(paths.runsDir, g.name);
@@ -153,20 +216,38 @@ export async function runSweep(g: SweepGrid, paths: { runsDir: string; dataDir: 
   for (const difficulty of g.difficulties)
     for (const task of g.tasks)
       for (const train of g.trainCounts) {
-        const spec: DatasetSpec = { task, hops: task === "warp" ? 1 : 0, difficulty: { ...presetDifficulty(difficulty), size: g.size }, nuisance: NO_NUISANCE, seed: g.dataSeed, sampling: g.sampling };
-        ensureDataset(spec, { train, val: g.valCount, test: g.testCount }, path.join(paths.dataDir, `${g.name}-${difficulty}-${task}-${train}`), log);
+        const spec: DatasetSpec = {
+          task,
+          hops: task === "warp" ? 1 : 0,
+          difficulty: { ...presetDifficulty(difficulty), size: g.size },
+          nuisance: NO_NUISANCE,
+          seed: g.dataSeed,
+          sampling: g.sampling,
+        };
+        ensureDataset(
+          spec,
+          { train, val: g.valCount, test: g.testCount },
+          path.join(paths.dataDir, `${g.name}-${difficulty}-${task}-${train}`),
+          log,
+        );
       }
   const todo = cells(g, paths);
   const workers = Math.max(1, Math.min(opts.workers ?? (await defaultWorkers()), todo.length));
   log(`sweep '${g.name}': ${todo.length} runs, ${workers} at a time`);
   await runAll(
-    todo.map((c) => runCell(c.run, c.args, (l) => log(`[${c.run}] ${l.replace(/^\[[^\]]*\]\s*/, "")}`))),
+    todo.map((c) =>
+      runCell(c.run, c.args, (l) => log(`[${c.run}] ${l.replace(/^\[[^\]]*\]\s*/, "")}`)),
+    ),
     workers,
   );
   const rows = sweepRows(todo, dir);
   writeJsonAtomic(path.join(dir, "sweep.json"), rows);
   const cols = Object.keys(rows[0]) as Array<keyof SweepRow>;
-  writeFileAtomic(path.join(dir, "sweep.csv"), [cols.join(","), ...rows.map((r) => cols.map((k) => csvCell(r[k])).join(","))].join("\n") + "\n");
+  writeFileAtomic(
+    path.join(dir, "sweep.csv"),
+    [cols.join(","), ...rows.map((r) => cols.map((k) => csvCell(r[k])).join(","))].join("\n") +
+      "\n",
+  );
   return rows;
 }
 
@@ -188,10 +269,15 @@ function sweepRows(todo: Cell[], dir: string): SweepRow[] {
     cells.set(k, [...(cells.get(k) ?? []), c]);
   }
   return [...cells.values()].map((cs) => {
-    const ms: RunMetrics[] = cs.map((c) => JSON.parse(fs.readFileSync(path.join(dir, c.run, "metrics.json"), "utf8")));
+    const ms: RunMetrics[] = cs.map((c) =>
+      JSON.parse(fs.readFileSync(path.join(dir, c.run, "metrics.json"), "utf8")),
+    );
     const accs = ms.map((m) => m.test_acc);
     const mean = accs.reduce((a, b) => a + b, 0) / accs.length;
-    const sd = accs.length < 2 ? 0 : Math.sqrt(accs.reduce((a, x) => a + (x - mean) ** 2, 0) / (accs.length - 1));
+    const sd =
+      accs.length < 2
+        ? 0
+        : Math.sqrt(accs.reduce((a, x) => a + (x - mean) ** 2, 0) / (accs.length - 1));
     const baseline = ms[0].rung_blind_bayes ?? null;
     return {
       ...cs[0].key,
@@ -209,8 +295,16 @@ function sweepRows(todo: Cell[], dir: string): SweepRow[] {
 }
 
 /** Rows for the heatmap: one accuracy per cell, the mean over seeds. */
-export function heatmapRows(rows: SweepRow[]): Array<{ difficulty: string; train: number; model: string; task: string; acc: number }> {
-  return rows.map((r) => ({ difficulty: r.difficulty, train: r.train, model: r.model, task: r.task, acc: r.acc_mean }));
+export function heatmapRows(
+  rows: SweepRow[],
+): Array<{ difficulty: string; train: number; model: string; task: string; acc: number }> {
+  return rows.map((r) => ({
+    difficulty: r.difficulty,
+    train: r.train,
+    model: r.model,
+    task: r.task,
+    acc: r.acc_mean,
+  }));
 }
 
 /** The sweep as a markdown table: each cell's mean ± SD over seeds beside its rung-blind baseline. */
@@ -219,13 +313,21 @@ export function sweepMarkdown(rows: SweepRow[]): string {
   return [
     "| difficulty | task | train | model | epochs | test acc % mean ± SD | per seed | rung-blind % | chance % | verdict |",
     "|---|---|---|---|---|---|---|---|---|---|",
-    ...rows.map((r) => `| ${r.difficulty} | ${r.task} | ${r.train} | ${r.model} | ${r.epochs} | ${pct(r.acc_mean)} ± ${(100 * r.acc_sd).toFixed(1)} | ${r.acc_per_seed.map(pct).join(" / ")} | ${pct(r.rung_blind_bayes)} | ${pct(r.chance)} | ${r.verdict} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.difficulty} | ${r.task} | ${r.train} | ${r.model} | ${r.epochs} | ${pct(r.acc_mean)} ± ${(100 * r.acc_sd).toFixed(1)} | ${r.acc_per_seed.map(pct).join(" / ")} | ${pct(r.rung_blind_bayes)} | ${pct(r.chance)} | ${r.verdict} |`,
+    ),
   ].join("\n");
 }
 
 /** Parses "a,b,c" lists from the command line; numbers where the field is numeric. */
 export function listArg(text: string | undefined, fallback: string[]): string[] {
-  return text === undefined ? fallback : text.split(",").map((s) => s.trim()).filter(Boolean);
+  return text === undefined
+    ? fallback
+    : text
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
 }
 
 /** A sweep's settings as a notebook cell or the command line gives them: lists as "a,b,c" text. */
@@ -249,14 +351,32 @@ export interface SweepParams {
 /** The default grid as SweepParams (what notebook 05's cell and `amida sweep --help` show). */
 export function defaultSweepParams(): SweepParams {
   const d = DEFAULT_SWEEP;
-  return { name: d.name, models: d.models.join(","), difficulties: d.difficulties.join(","), size: d.size, train: d.trainCounts.join(","), tasks: d.tasks.join(","), epochs: d.epochs.join(","), val: d.valCount, test: d.testCount, batch: d.batchSize, lr: d.lr, sampling: d.sampling, dataSeed: d.dataSeed, seeds: d.seeds.join(",") };
+  return {
+    name: d.name,
+    models: d.models.join(","),
+    difficulties: d.difficulties.join(","),
+    size: d.size,
+    train: d.trainCounts.join(","),
+    tasks: d.tasks.join(","),
+    epochs: d.epochs.join(","),
+    val: d.valCount,
+    test: d.testCount,
+    batch: d.batchSize,
+    lr: d.lr,
+    sampling: d.sampling,
+    dataSeed: d.dataSeed,
+    seeds: d.seeds.join(","),
+  };
 }
 
 /** Parses the lists and validates the grid; an error names the field and the bad entry. */
 export function sweepFromParams(p: SweepParams): SweepGrid {
   const ints = (field: string, text: string) =>
     listArg(String(text), []).map((t) => {
-      if (!/^\d+$/.test(t)) throw new Error(`sweep ${field} must be a list of integers >= 0 like 1000,3000, got '${text}'`);
+      if (!/^\d+$/.test(t))
+        throw new Error(
+          `sweep ${field} must be a list of integers >= 0 like 1000,3000, got '${text}'`,
+        );
       return Number(t);
     });
   return validateSweep({

@@ -20,7 +20,12 @@ export interface ValidityMetrics {
 }
 
 /** `test` is the model's evaluation on `dataDir`'s test split, in file order. */
-export function validityMetrics(model: tf.LayersModel, dataDir: string, test: Evaluation, labels: Uint8Array): ValidityMetrics {
+export function validityMetrics(
+  model: tf.LayersModel,
+  dataDir: string,
+  test: Evaluation,
+  labels: Uint8Array,
+): ValidityMetrics {
   const rule = rungBlindPredictions(dataDir, "test");
   let wrong = 0;
   let right = 0;
@@ -29,7 +34,10 @@ export function validityMetrics(model: tf.LayersModel, dataDir: string, test: Ev
     wrong++;
     if (test.predictions[i] === labels[i]) right++;
   }
-  const out: ValidityMetrics = { rung_blind_bayes: rungBlindBaselines(dataDir, "test").rung_blind_bayes, test_acc_where_rung_blind_wrong: wrong ? right / wrong : NaN };
+  const out: ValidityMetrics = {
+    rung_blind_bayes: rungBlindBaselines(dataDir, "test").rung_blind_bayes,
+    test_acc_where_rung_blind_wrong: wrong ? right / wrong : NaN,
+  };
   const heldout = heldoutTestFile(dataDir);
   if (fs.existsSync(heldout)) {
     const reader = new SplitReader(heldout);

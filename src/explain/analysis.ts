@@ -41,12 +41,18 @@ export interface ExplainOptions {
  * Grad-CAM on the first `n` puzzles of a split, with where the heat falls against the controls
  * (see regions.ts: the route taken vs a route not taken, the route's circles vs the others).
  */
-export function explainSplit(model: tf.LayersModel, reader: SplitReader, split: Split, opts: ExplainOptions = {}): { layer: string; samples: ExplainedSample[] } {
+export function explainSplit(
+  model: tf.LayersModel,
+  reader: SplitReader,
+  split: Split,
+  opts: ExplainOptions = {},
+): { layer: string; samples: ExplainedSample[] } {
   const spec = reader.header.spec;
   const size = spec.difficulty.size;
   const n = Math.min(opts.n ?? 32, reader.count);
   const explain = opts.explain ?? "predicted";
-  if (explain !== "predicted" && explain !== "true") throw new Error(`explain must be 'predicted' or 'true', got '${explain}'`);
+  if (explain !== "predicted" && explain !== "true")
+    throw new Error(`explain must be 'predicted' or 'true', got '${explain}'`);
   const samples: ExplainedSample[] = [];
   let layer = "";
   for (let start = 0; start < n; start += 16) {
@@ -54,13 +60,26 @@ export function explainSplit(model: tf.LayersModel, reader: SplitReader, split: 
     const rgbs = idx.map((i) => reader.image(i));
     const x = imagesToTensor(rgbs, size, size);
     const labels = idx.map((i) => reader.records.labels[i]);
-    const cam = gradCam(model, x, { method: opts.method, layer: opts.layer, classes: explain === "true" ? labels : undefined });
+    const cam = gradCam(model, x, {
+      method: opts.method,
+      layer: opts.layer,
+      classes: explain === "true" ? labels : undefined,
+    });
     x.dispose();
     layer = cam.layer;
     idx.forEach((i, k) => {
       const s = samplePuzzle(spec, split, i);
       const heat = cam.maps[k];
-      samples.push({ index: i, label: labels[k], predicted: cam.predicted[k], explained: cam.classes[k], plain: s.plain, rgb: rgbs[k], heat, ...regionMeasures(s.puzzle, heat, size, spec.hops) });
+      samples.push({
+        index: i,
+        label: labels[k],
+        predicted: cam.predicted[k],
+        explained: cam.classes[k],
+        plain: s.plain,
+        rgb: rgbs[k],
+        heat,
+        ...regionMeasures(s.puzzle, heat, size, spec.hops),
+      });
     });
   }
   return { layer, samples };
@@ -87,7 +106,13 @@ function quantile(sorted: number[], q: number): number {
 
 export function spread(values: number[]): Spread {
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  return { median: quantile(v, 0.5), q1: quantile(v, 0.25), q3: quantile(v, 0.75), above1: v.length ? v.filter((x) => x > 1).length / v.length : NaN, n: v.length };
+  return {
+    median: quantile(v, 0.5),
+    q1: quantile(v, 0.25),
+    q3: quantile(v, 0.75),
+    above1: v.length ? v.filter((x) => x > 1).length / v.length : NaN,
+    n: v.length,
+  };
 }
 
 /** One row of the heat table: a group of explained puzzles of one run. */
@@ -143,10 +168,14 @@ export function heatTable(run: string, samples: ExplainedSample[]): HeatRow[] {
 /** The heat table as markdown. */
 export function heatTableMarkdown(rows: HeatRow[]): string {
   const f = (v: number | null) => (v === null || !Number.isFinite(v) ? "" : v.toFixed(2));
-  const sp = (s: Spread) => (s.n ? `${f(s.median)} (${f(s.q1)}-${f(s.q3)}), ${(100 * s.above1).toFixed(0)} % > 1` : "");
+  const sp = (s: Spread) =>
+    s.n ? `${f(s.median)} (${f(s.q1)}-${f(s.q3)}), ${(100 * s.above1).toFixed(0)} % > 1` : "";
   return [
     "| run | puzzles | n (blank maps) | route | route not taken | route / not taken: median (IQR), share > 1 | route circles / other circles | START | g1 circle | hop target |",
     "|---|---|---|---|---|---|---|---|---|---|",
-    ...rows.map((r) => `| ${r.run} | ${r.group} | ${r.n}${r.blank ? ` (${r.blank} blank)` : ""} | ${f(r.route)} | ${f(r.otherRoute)} | ${sp(r.routeRatio)} | ${sp(r.circleRatio)} | ${f(r.start)} | ${f(r.g1Circle)} | ${f(r.hopTarget)} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.run} | ${r.group} | ${r.n}${r.blank ? ` (${r.blank} blank)` : ""} | ${f(r.route)} | ${f(r.otherRoute)} | ${sp(r.routeRatio)} | ${sp(r.circleRatio)} | ${f(r.start)} | ${f(r.g1Circle)} | ${f(r.hopTarget)} |`,
+    ),
   ].join("\n");
 }

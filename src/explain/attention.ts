@@ -17,8 +17,11 @@ export interface AttentionBlock {
 }
 
 export function attentionMaps(model: tf.LayersModel, images: tf.Tensor4D): AttentionBlock[] {
-  const layers = model.layers.filter((l) => l instanceof MultiHeadSelfAttention) as MultiHeadSelfAttention[];
-  if (layers.length === 0) throw new Error(`${model.name} has no attention layers (attention maps are for MobileViT)`);
+  const layers = model.layers.filter(
+    (l) => l instanceof MultiHeadSelfAttention,
+  ) as MultiHeadSelfAttention[];
+  if (layers.length === 0)
+    throw new Error(`${model.name} has no attention layers (attention maps are for MobileViT)`);
   const captures = layers.map((l) => (l.capture = { maps: null as tf.Tensor | null }));
   try {
     tf.tidy(() => void model.predict(images));
@@ -44,7 +47,11 @@ export function attentionMaps(model: tf.LayersModel, images: tf.Tensor4D): Atten
         return tf.div(tf.sub(up, lo), tf.maximum(tf.sub(hi, lo), 1e-12)).dataSync() as Float32Array;
       });
       const per = size * size;
-      return { block, patches, maps: Array.from({ length: n }, (_, i) => out.slice(i * per, (i + 1) * per)) };
+      return {
+        block,
+        patches,
+        maps: Array.from({ length: n }, (_, i) => out.slice(i * per, (i + 1) * per)),
+      };
     });
   } finally {
     layers.forEach((l, i) => {

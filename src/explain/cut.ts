@@ -11,7 +11,8 @@ function outputOf(layer: tf.layers.Layer): Sym {
 }
 
 function inputsOf(layer: tf.layers.Layer): Sym[] {
-  return ((layer as unknown as { inboundNodes: NodeLike[] }).inboundNodes[0]?.inputTensors ?? []) as Sym[];
+  return ((layer as unknown as { inboundNodes: NodeLike[] }).inboundNodes[0]?.inputTensors ??
+    []) as Sym[];
 }
 
 /** Layers after `cutLayer` in topological order, or null when a skip connection crosses the cut. */
@@ -32,10 +33,15 @@ function tailLayers(model: tf.LayersModel, cutLayer: string): tf.layers.Layer[] 
  * crosses them): the places a network can be cut for Grad-CAM.
  */
 export function cutPoints(model: tf.LayersModel): string[] {
-  return model.layers.filter((l) => outputOf(l).shape.length === 4 && tailLayers(model, l.name) !== null).map((l) => l.name);
+  return model.layers
+    .filter((l) => outputOf(l).shape.length === 4 && tailLayers(model, l.name) !== null)
+    .map((l) => l.name);
 }
 
-const splits = new WeakMap<tf.LayersModel, Map<string, { head: tf.LayersModel; tail: tf.LayersModel }>>();
+const splits = new WeakMap<
+  tf.LayersModel,
+  Map<string, { head: tf.LayersModel; tail: tf.LayersModel }>
+>();
 
 /**
  * Splits `model` at layer `cut` into head (image -> feature map) and tail (feature map -> logits);
@@ -43,13 +49,18 @@ const splits = new WeakMap<tf.LayersModel, Map<string, { head: tf.LayersModel; t
  * halves own no tensors (never dispose them: that would dispose the model's layers) and are
  * cached per model and layer.
  */
-export function splitAt(model: tf.LayersModel, cut: string): { head: tf.LayersModel; tail: tf.LayersModel } {
+export function splitAt(
+  model: tf.LayersModel,
+  cut: string,
+): { head: tf.LayersModel; tail: tf.LayersModel } {
   const cached = splits.get(model)?.get(cut);
   if (cached) return cached;
   const tail = tailLayers(model, cut);
   if (!tail) {
     const known = model.layers.some((l) => l.name === cut);
-    throw new Error(`${known ? `a skip connection crosses layer '${cut}'` : `no layer '${cut}' in ${model.name}`}; Grad-CAM layers for ${model.name}: ${cutPoints(model).slice(-8).join(", ")} (see cutPoints())`);
+    throw new Error(
+      `${known ? `a skip connection crosses layer '${cut}'` : `no layer '${cut}' in ${model.name}`}; Grad-CAM layers for ${model.name}: ${cutPoints(model).slice(-8).join(", ")} (see cutPoints())`,
+    );
   }
   const cutOut = outputOf(model.getLayer(cut));
   const input = tf.input({ shape: cutOut.shape.slice(1) as number[] });

@@ -45,7 +45,8 @@ export function defaultCamLayer(model: tf.LayersModel): string {
   };
   const size = (model.inputs[0].shape as number[])[1];
   const minSide = Math.max(MIN_CAM_SIDE, Math.ceil(size / MAX_CAM_STRIDE));
-  const side = (name: string) => (model.getLayer(name).getOutputAt(0) as tf.SymbolicTensor).shape[1] as number;
+  const side = (name: string) =>
+    (model.getLayer(name).getOutputAt(0) as tf.SymbolicTensor).shape[1] as number;
   const good = pts.filter((p) => blockEnd(p) && side(p) >= minSide);
   return good.length ? good[good.length - 1] : pts[pts.length - 1];
 }
@@ -54,12 +55,17 @@ export function defaultCamLayer(model: tf.LayersModel): string {
  * Heatmaps for `images` ([n, H, W, 3] in 0..1). `classes[i]` picks the class to explain for
  * image i (default: the predicted class).
  */
-export function gradCam(model: tf.LayersModel, images: tf.Tensor4D, opts: { layer?: string; classes?: number[]; method?: CamMethod } = {}): CamResult {
+export function gradCam(
+  model: tf.LayersModel,
+  images: tf.Tensor4D,
+  opts: { layer?: string; classes?: number[]; method?: CamMethod } = {},
+): CamResult {
   const layer = opts.layer ?? defaultCamLayer(model);
   const method = opts.method ?? "gradcam";
   const { head, tail } = splitAt(model, layer);
   const [n, size] = images.shape;
-  if (opts.classes && opts.classes.length !== n) throw new Error(`classes has ${opts.classes.length} entries for ${n} images`);
+  if (opts.classes && opts.classes.length !== n)
+    throw new Error(`classes has ${opts.classes.length} entries for ${n} images`);
   let predicted: number[] = [];
   let classes: number[] = [];
   const maps = tf.tidy(() => {
@@ -68,7 +74,9 @@ export function gradCam(model: tf.LayersModel, images: tf.Tensor4D, opts: { laye
     predicted = Array.from(tf.argMax(tail.predict(a) as tf.Tensor, 1).dataSync());
     classes = opts.classes ?? predicted;
     const mask = tf.oneHot(tf.tensor1d(classes, "int32"), (model.outputs[0].shape as number[])[1]);
-    const g = tf.grad((act: tf.Tensor) => tf.sum(tf.mul(tail.apply(act) as tf.Tensor, mask)))(a) as tf.Tensor4D;
+    const g = tf.grad((act: tf.Tensor) => tf.sum(tf.mul(tail.apply(act) as tf.Tensor, mask)))(
+      a,
+    ) as tf.Tensor4D;
     let weights: tf.Tensor;
     if (method === "gradcam") weights = tf.mean(g, [1, 2], true);
     else {
@@ -84,5 +92,11 @@ export function gradCam(model: tf.LayersModel, images: tf.Tensor4D, opts: { laye
     return tf.div(up, tf.maximum(max, 1e-12)).dataSync() as Float32Array;
   });
   const per = size * size;
-  return { maps: Array.from({ length: n }, (_, i) => maps.slice(i * per, (i + 1) * per)), classes, predicted, layer, method };
+  return {
+    maps: Array.from({ length: n }, (_, i) => maps.slice(i * per, (i + 1) * per)),
+    classes,
+    predicted,
+    layer,
+    method,
+  };
 }

@@ -20,7 +20,13 @@ function heatColour(v: number): [number, number, number] {
 }
 
 /** The puzzle enlarged, with the heatmap blended over it (alpha grows with the heat). */
-export function overlay(rgb: Uint8Array, heat: Float32Array, size: number, scale = 4, strength = 0.6): Canvas {
+export function overlay(
+  rgb: Uint8Array,
+  heat: Float32Array,
+  size: number,
+  scale = 4,
+  strength = 0.6,
+): Canvas {
   const canvas = rgbToCanvas(rgb, size, scale);
   const ctx = canvas.getContext("2d");
   const img = ctx.getImageData(0, 0, canvas.width, canvas.height);

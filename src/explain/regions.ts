@@ -4,7 +4,10 @@ import { layout } from "../puzzle/layout";
 import { trace, tracePath, warpLanes } from "../puzzle/trace";
 
 /** A 0/1 mask (size*size) drawn with node-canvas: whatever `draw` strokes or fills counts. */
-function mask(size: number, draw: (ctx: ReturnType<ReturnType<typeof createCanvas>["getContext"]>) => void): Uint8Array {
+function mask(
+  size: number,
+  draw: (ctx: ReturnType<ReturnType<typeof createCanvas>["getContext"]>) => void,
+): Uint8Array {
   const c = createCanvas(size, size);
   const ctx = c.getContext("2d");
   ctx.fillStyle = "black";
@@ -22,7 +25,9 @@ function tracesMask(p: Puzzle, size: number, lanes: number[]): Uint8Array {
     ctx.lineWidth = 3;
     for (const lane of lanes) {
       ctx.beginPath();
-      tracePath(p, lane).forEach(([l, row], i) => (i === 0 ? ctx.moveTo(L.laneX(l), L.rowY(row)) : ctx.lineTo(L.laneX(l), L.rowY(row))));
+      tracePath(p, lane).forEach(([l, row], i) =>
+        i === 0 ? ctx.moveTo(L.laneX(l), L.rowY(row)) : ctx.lineTo(L.laneX(l), L.rowY(row)),
+      );
       ctx.stroke();
     }
   });
@@ -52,7 +57,12 @@ export function circlesMask(p: Puzzle, size: number, circles: Circle[]): Uint8Ar
 }
 
 /** Pixels of one circle (top or bottom row, lane). */
-export function circleMask(p: Puzzle, size: number, row: "top" | "bottom", lane: number): Uint8Array {
+export function circleMask(
+  p: Puzzle,
+  size: number,
+  row: "top" | "bottom",
+  lane: number,
+): Uint8Array {
   return circlesMask(p, size, [{ row, lane }]);
 }
 
@@ -111,12 +121,21 @@ export interface RegionMeasures {
 
 /** The circles a route through `lanes` touches: each lane's top circle and the bottom circle its trace reaches. */
 function circlesOf(p: Puzzle, lanes: number[]): Circle[] {
-  return lanes.flatMap((lane) => [{ row: "top" as const, lane }, { row: "bottom" as const, lane: trace(p, lane) }]);
+  return lanes.flatMap((lane) => [
+    { row: "top" as const, lane },
+    { row: "bottom" as const, lane: trace(p, lane) },
+  ]);
 }
 
 /** Where the heat of one map falls, against the controls (see RegionMeasures). */
-export function regionMeasures(p: Puzzle, heat: Float32Array, size: number, hops: number): RegionMeasures {
-  if (heat.length !== size * size) throw new Error(`heatmap has ${heat.length} values, expected ${size}x${size} = ${size * size}`);
+export function regionMeasures(
+  p: Puzzle,
+  heat: Float32Array,
+  size: number,
+  hops: number,
+): RegionMeasures {
+  if (heat.length !== size * size)
+    throw new Error(`heatmap has ${heat.length} values, expected ${size}x${size} = ${size * size}`);
   const taken = warpLanes(p, hops);
   const takenMask = tracesMask(p, size, taken);
   // One comparison per other top lane: each side measured on the pixels the other side lacks
@@ -125,7 +144,10 @@ export function regionMeasures(p: Puzzle, heat: Float32Array, size: number, hops
     .filter((l) => l !== p.start)
     .map((s) => {
       const other = tracesMask(p, size, warpLanes({ ...p, start: s }, hops));
-      return [concentration(heat, minus(takenMask, other)), concentration(heat, minus(other, takenMask))];
+      return [
+        concentration(heat, minus(takenMask, other)),
+        concentration(heat, minus(other, takenMask)),
+      ];
     })
     .filter(([a, b]) => !Number.isNaN(a) && !Number.isNaN(b));
   const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
@@ -134,7 +156,9 @@ export function regionMeasures(p: Puzzle, heat: Float32Array, size: number, hops
   const onRoute = circlesOf(p, taken);
   const key = (c: Circle) => `${c.row}${c.lane}`;
   const touched = new Set(onRoute.map(key));
-  const rest = (["top", "bottom"] as const).flatMap((row) => Array.from({ length: p.lanes }, (_, lane) => ({ row, lane }))).filter((c) => !touched.has(key(c)));
+  const rest = (["top", "bottom"] as const)
+    .flatMap((row) => Array.from({ length: p.lanes }, (_, lane) => ({ row, lane })))
+    .filter((c) => !touched.has(key(c)));
   const routeCircles = concentration(heat, circlesMask(p, size, onRoute));
   const otherCircles = rest.length ? concentration(heat, circlesMask(p, size, rest)) : NaN;
   return {

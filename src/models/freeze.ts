@@ -46,7 +46,12 @@ const EARLY = /^early:(\d+(?:\.\d+)?)$/;
 /** The groups `model` (a model name) can use, `early:<percent>` as its pattern. */
 export function freezeGroupsFor(model: string): string[] {
   const f = familyOf(validateModelName(model));
-  return [...FREEZE_GROUPS.filter((g) => APPLIES[g] === "all" || (APPLIES[g] as readonly Family[]).includes(f)), "early:<percent>"];
+  return [
+    ...FREEZE_GROUPS.filter(
+      (g) => APPLIES[g] === "all" || (APPLIES[g] as readonly Family[]).includes(f),
+    ),
+    "early:<percent>",
+  ];
 }
 
 /**
@@ -58,11 +63,18 @@ export function validateFreezeGroup(group: string, model?: string): FreezeGroup 
   const m = EARLY.exec(group);
   if (m) {
     const pct = Number(m[1]);
-    if (!(pct > 0 && pct < 100)) throw new Error(`freeze group '${group}': the percentage must be in (0, 100), got ${pct}`);
+    if (!(pct > 0 && pct < 100))
+      throw new Error(`freeze group '${group}': the percentage must be in (0, 100), got ${pct}`);
     return group as FreezeGroup;
   }
-  if (!(FREEZE_GROUPS as readonly string[]).includes(group)) throw new Error(`unknown freeze group '${group}': freeze must be one of ${allowed.join(", ")}${model ? ` (for ${model})` : ""}`);
-  if (model && !allowed.includes(group)) throw new Error(`freeze group '${group}' does not apply to ${model}; allowed for ${model}: ${allowed.join(", ")}`);
+  if (!(FREEZE_GROUPS as readonly string[]).includes(group))
+    throw new Error(
+      `unknown freeze group '${group}': freeze must be one of ${allowed.join(", ")}${model ? ` (for ${model})` : ""}`,
+    );
+  if (model && !allowed.includes(group))
+    throw new Error(
+      `freeze group '${group}' does not apply to ${model}; allowed for ${model}: ${allowed.join(", ")}`,
+    );
   return group as FreezeGroup;
 }
 
@@ -105,7 +117,9 @@ export function layersInGroup(model: tf.LayersModel, group: FreezeGroup): tf.lay
     case "stem+early-transformer": {
       const prefixes = transformerLayerPrefixes(model);
       const first = prefixes.slice(0, Math.floor(prefixes.length / 2));
-      return weightLayers(model).filter((l) => STEM.includes(l.name) || first.some((p) => l.name.startsWith(p + "_")));
+      return weightLayers(model).filter(
+        (l) => STEM.includes(l.name) || first.some((p) => l.name.startsWith(p + "_")),
+      );
     }
   }
   throw new Error(`unknown freeze group '${group}'`);
@@ -145,10 +159,19 @@ export interface FrozenFraction {
  */
 export function frozenFractions(model: tf.LayersModel, extra: string[] = []): FrozenFraction[] {
   const total = parameterCount(model);
-  const groups = [...freezeGroupsFor(model.name).filter((g) => !g.startsWith("early:")), ...extra].map((g) => validateFreezeGroup(g, model.name));
+  const groups = [
+    ...freezeGroupsFor(model.name).filter((g) => !g.startsWith("early:")),
+    ...extra,
+  ].map((g) => validateFreezeGroup(g, model.name));
   return groups.map((group) => {
     const ls = layersInGroup(model, group);
     const frozenParams = ls.reduce((a, l) => a + layerParams(l), 0);
-    return { group, layers: ls.length, frozenParams, totalParams: total, fraction: frozenParams / total };
+    return {
+      group,
+      layers: ls.length,
+      frozenParams,
+      totalParams: total,
+      fraction: frozenParams / total,
+    };
   });
 }

@@ -38,19 +38,30 @@ const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest(
  */
 export function verifyCheckpoint(dir: string): void {
   const fix = `retrain it ('amida train ... --fresh', or delete the run's directory and run again)`;
-  if (!fs.existsSync(path.join(dir, "model.json"))) throw new Error(`no model at '${dir}': ${path.join(dir, "model.json")} is missing`);
+  if (!fs.existsSync(path.join(dir, "model.json")))
+    throw new Error(`no model at '${dir}': ${path.join(dir, "model.json")} is missing`);
   const file = path.join(dir, CHECKSUMS);
   let sums: Record<string, string>;
   try {
     sums = JSON.parse(fs.readFileSync(file, "utf8")).sha256;
   } catch (e) {
-    throw new Error(`checkpoint '${dir}' cannot be trusted: ${file} is missing or unreadable (${(e as Error).message.split("\n")[0]}); ${fix}`);
+    throw new Error(
+      `checkpoint '${dir}' cannot be trusted: ${file} is missing or unreadable (${(e as Error).message.split("\n")[0]}); ${fix}`,
+    );
   }
-  for (const name of ["model.json", "weights.bin"]) if (!sums || !(name in sums)) throw new Error(`checkpoint '${dir}' cannot be trusted: ${file} does not list ${name}; ${fix}`);
+  for (const name of ["model.json", "weights.bin"])
+    if (!sums || !(name in sums))
+      throw new Error(
+        `checkpoint '${dir}' cannot be trusted: ${file} does not list ${name}; ${fix}`,
+      );
   for (const [name, want] of Object.entries(sums)) {
     const f = path.join(dir, name);
-    if (!fs.existsSync(f)) throw new Error(`checkpoint '${dir}' is incomplete: ${f} is missing; ${fix}`);
-    if (sha256(fs.readFileSync(f)) !== want) throw new Error(`checkpoint '${dir}' is corrupt: ${f} does not match its SHA-256 in ${CHECKSUMS}; ${fix}`);
+    if (!fs.existsSync(f))
+      throw new Error(`checkpoint '${dir}' is incomplete: ${f} is missing; ${fix}`);
+    if (sha256(fs.readFileSync(f)) !== want)
+      throw new Error(
+        `checkpoint '${dir}' is corrupt: ${f} does not match its SHA-256 in ${CHECKSUMS}; ${fix}`,
+      );
   }
 }
 
@@ -59,8 +70,18 @@ function writeCheckpoint(dir: string, art: tf.io.ModelArtifacts, extra: ExtraFil
   fs.mkdirSync(dir, { recursive: true });
   const files: Record<string, Uint8Array | string> = {};
   files["weights.bin"] = art.weightData ? concat(art.weightData as ArrayBuffer) : Buffer.alloc(0);
-  files["model.json"] = JSON.stringify({ modelTopology: art.modelTopology, format: art.format, generatedBy: art.generatedBy, convertedBy: art.convertedBy, weightsManifest: [{ paths: ["weights.bin"], weights: art.weightSpecs }] });
-  for (const [name, value] of Object.entries(extra)) files[name] = value instanceof Uint8Array || typeof value === "string" ? value : JSON.stringify(value, null, 2) + "\n";
+  files["model.json"] = JSON.stringify({
+    modelTopology: art.modelTopology,
+    format: art.format,
+    generatedBy: art.generatedBy,
+    convertedBy: art.convertedBy,
+    weightsManifest: [{ paths: ["weights.bin"], weights: art.weightSpecs }],
+  });
+  for (const [name, value] of Object.entries(extra))
+    files[name] =
+      value instanceof Uint8Array || typeof value === "string"
+        ? value
+        : JSON.stringify(value, null, 2) + "\n";
   const sums: Record<string, string> = {};
   for (const [name, value] of Object.entries(files)) {
     const bytes = typeof value === "string" ? Buffer.from(value, "utf8") : value;
@@ -115,7 +136,11 @@ export function dirLoader(dir: string): tf.io.IOHandler {
   };
 }
 
-export async function saveModel(model: tf.LayersModel, dir: string, extra: ExtraFiles = {}): Promise<void> {
+export async function saveModel(
+  model: tf.LayersModel,
+  dir: string,
+  extra: ExtraFiles = {},
+): Promise<void> {
   await model.save(dirSaver(dir, extra), { includeOptimizer: false });
 }
 

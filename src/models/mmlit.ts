@@ -74,26 +74,48 @@ export function mmlitHidden(cfg: MmlitConfig, i: number): number {
 }
 
 function variantOf(variant: string): MmlitConfig {
-  if (!(variant in MMLIT_VARIANTS)) throw new Error(`unknown mmLiT variant '${variant}'; allowed: ${Object.keys(MMLIT_VARIANTS).join(", ")}`);
+  if (!(variant in MMLIT_VARIANTS))
+    throw new Error(
+      `unknown mmLiT variant '${variant}'; allowed: ${Object.keys(MMLIT_VARIANTS).join(", ")}`,
+    );
   return MMLIT_VARIANTS[variant as MmlitVariant];
 }
 
 /** Image to normalised tokens [B, N, D]; with `mask` ([B, N] of 0/1) masked patches become a learned mask token. */
-export function mmlitEncoder(image: SymTensor, o: { variant: string; inputSize: number; seeds: Seeds; mask?: SymTensor }): SymTensor {
+export function mmlitEncoder(
+  image: SymTensor,
+  o: { variant: string; inputSize: number; seeds: Seeds; mask?: SymTensor },
+): SymTensor {
   const cfg = variantOf(o.variant);
-  if (o.inputSize % MMLIT_GRID !== 0) throw new Error(`mmLiT needs an input size divisible by ${MMLIT_GRID}, got ${o.inputSize}`);
+  if (o.inputSize % MMLIT_GRID !== 0)
+    throw new Error(`mmLiT needs an input size divisible by ${MMLIT_GRID}, got ${o.inputSize}`);
   const patch = o.inputSize / MMLIT_GRID;
   const s = o.seeds;
   let x = patchEmbedding(image, { patch, grid: MMLIT_GRID, dim: cfg.dim, seeds: s }); // [B, N, D]
-  if (o.mask) x = new MaskTokens({ seed: s.int(), name: "mask_tokens" }).apply([x, o.mask]) as SymTensor;
+  if (o.mask)
+    x = new MaskTokens({ seed: s.int(), name: "mask_tokens" }).apply([x, o.mask]) as SymTensor;
   x = new PositionEmbedding({ seed: s.int(), name: "pos_embed" }).apply(x) as SymTensor;
   for (let i = 0; i < cfg.depth; i++) {
     const name = `encoder_t${i}`;
     const ln1 = new LayerNorm({ epsilon: 1e-5, name: `${name}_ln1` }).apply(x) as SymTensor;
-    const attn = new GroupedQueryAttention({ dim: cfg.dim, heads: cfg.heads, kvHeads: cfg.kvHeads, seed: s.int(), name: `${name}_attn` }).apply(ln1) as SymTensor;
+    const attn = new GroupedQueryAttention({
+      dim: cfg.dim,
+      heads: cfg.heads,
+      kvHeads: cfg.kvHeads,
+      seed: s.int(),
+      name: `${name}_attn`,
+    }).apply(ln1) as SymTensor;
     x = tf.layers.add({ name: `${name}_add1` }).apply([x, attn]) as SymTensor;
     const ln2 = new LayerNorm({ epsilon: 1e-5, name: `${name}_ln2` }).apply(x) as SymTensor;
-    const moe = new SwiGLUMoE({ dim: cfg.dim, hidden: mmlitHidden(cfg, i), experts: cfg.experts, topK: cfg.topK, auxWeight: cfg.auxWeight, seed: s.int(), name: `${name}_moe` }).apply(ln2) as SymTensor;
+    const moe = new SwiGLUMoE({
+      dim: cfg.dim,
+      hidden: mmlitHidden(cfg, i),
+      experts: cfg.experts,
+      topK: cfg.topK,
+      auxWeight: cfg.auxWeight,
+      seed: s.int(),
+      name: `${name}_moe`,
+    }).apply(ln2) as SymTensor;
     x = tf.layers.add({ name: `${name}_add2` }).apply([x, moe]) as SymTensor;
   }
   return new LayerNorm({ epsilon: 1e-5, name: "encoder_ln" }).apply(x) as SymTensor;
@@ -111,8 +133,12 @@ export function mmlit(o: MmlitOptions): tf.LayersModel {
   const seeds = new Seeds(o.seed);
   const input = tf.input({ shape: [o.inputSize, o.inputSize, 3], name: "image" });
   const tokens = mmlitEncoder(input, { variant: o.variant, inputSize: o.inputSize, seeds });
-  let x = tf.layers.reshape({ targetShape: [MMLIT_GRID, MMLIT_GRID, cfg.dim], name: "tokens_map" }).apply(tokens) as SymTensor; // [B, N, D] -> [B, g, g, D]
+  let x = tf.layers
+    .reshape({ targetShape: [MMLIT_GRID, MMLIT_GRID, cfg.dim], name: "tokens_map" })
+    .apply(tokens) as SymTensor; // [B, N, D] -> [B, g, g, D]
   x = tf.layers.globalAveragePooling2d({ name: "pool" }).apply(x) as SymTensor;
-  const logits = tf.layers.dense({ units: o.classes, name: "classifier", kernelInitializer: seeds.glorotUniform() }).apply(x) as SymTensor;
+  const logits = tf.layers
+    .dense({ units: o.classes, name: "classifier", kernelInitializer: seeds.glorotUniform() })
+    .apply(x) as SymTensor;
   return tf.model({ inputs: input, outputs: logits, name: `mmlit_${o.variant}` });
 }

@@ -89,13 +89,37 @@ function patchFor(featureMap: number): number {
 }
 
 /** Pre-norm transformer layer: x + MHSA(LN(x)), then x + MLP(LN(x)) with SiLU (or `act`); ViT and NesT use it too. */
-export function transformerLayer(x: SymTensor, o: { dim: number; ffn: number; name: string; seeds: Seeds; heads?: number; act?: "swish" | "gelu" }): SymTensor {
+export function transformerLayer(
+  x: SymTensor,
+  o: {
+    dim: number;
+    ffn: number;
+    name: string;
+    seeds: Seeds;
+    heads?: number;
+    act?: "swish" | "gelu";
+  },
+): SymTensor {
   const ln1 = new LayerNorm({ epsilon: 1e-5, name: `${o.name}_ln1` }).apply(x) as SymTensor;
-  const attn = new MultiHeadSelfAttention({ dim: o.dim, heads: o.heads ?? HEADS, seed: o.seeds.int(), name: `${o.name}_attn` }).apply(ln1) as SymTensor;
+  const attn = new MultiHeadSelfAttention({
+    dim: o.dim,
+    heads: o.heads ?? HEADS,
+    seed: o.seeds.int(),
+    name: `${o.name}_attn`,
+  }).apply(ln1) as SymTensor;
   const x1 = tf.layers.add({ name: `${o.name}_add1` }).apply([x, attn]) as SymTensor;
   const ln2 = new LayerNorm({ epsilon: 1e-5, name: `${o.name}_ln2` }).apply(x1) as SymTensor;
-  const h = tf.layers.dense({ units: o.ffn, activation: o.act ?? "swish", name: `${o.name}_mlp1`, kernelInitializer: o.seeds.glorotUniform() }).apply(ln2) as SymTensor;
-  const m = tf.layers.dense({ units: o.dim, name: `${o.name}_mlp2`, kernelInitializer: o.seeds.glorotUniform() }).apply(h) as SymTensor;
+  const h = tf.layers
+    .dense({
+      units: o.ffn,
+      activation: o.act ?? "swish",
+      name: `${o.name}_mlp1`,
+      kernelInitializer: o.seeds.glorotUniform(),
+    })
+    .apply(ln2) as SymTensor;
+  const m = tf.layers
+    .dense({ units: o.dim, name: `${o.name}_mlp2`, kernelInitializer: o.seeds.glorotUniform() })
+    .apply(h) as SymTensor;
   return tf.layers.add({ name: `${o.name}_add2` }).apply([x1, m]) as SymTensor;
 }
 
@@ -103,10 +127,25 @@ export function transformerLayer(x: SymTensor, o: { dim: number; ffn: number; na
 function mobilevitBlock(x: SymTensor, s: VitStage, name: string, seeds: Seeds): SymTensor {
   const [, height, width, channels] = x.shape as number[];
   const patch = patchFor(Math.min(height, width));
-  let y = convBn(x, { filters: channels, kernel: 3, act: "swish", name: `${name}_local3x3`, seeds });
-  y = tf.layers.conv2d({ filters: s.dim, kernelSize: 1, useBias: false, name: `${name}_local1x1`, kernelInitializer: seeds.heNormal() }).apply(y) as SymTensor;
+  let y = convBn(x, {
+    filters: channels,
+    kernel: 3,
+    act: "swish",
+    name: `${name}_local3x3`,
+    seeds,
+  });
+  y = tf.layers
+    .conv2d({
+      filters: s.dim,
+      kernelSize: 1,
+      useBias: false,
+      name: `${name}_local1x1`,
+      kernelInitializer: seeds.heNormal(),
+    })
+    .apply(y) as SymTensor;
   let tokens = new Unfold({ patch, height, width, name: `${name}_unfold` }).apply(y) as SymTensor;
-  for (let i = 0; i < s.layers; i++) tokens = transformerLayer(tokens, { dim: s.dim, ffn: s.ffn, name: `${name}_t${i}`, seeds });
+  for (let i = 0; i < s.layers; i++)
+    tokens = transformerLayer(tokens, { dim: s.dim, ffn: s.ffn, name: `${name}_t${i}`, seeds });
   tokens = new LayerNorm({ epsilon: 1e-5, name: `${name}_ln` }).apply(tokens) as SymTensor;
   y = new Fold({ patch, height, width, name: `${name}_fold` }).apply(tokens) as SymTensor;
   y = convBn(y, { filters: channels, kernel: 1, act: "swish", name: `${name}_proj`, seeds });
@@ -122,12 +161,23 @@ export interface MobileViTOptions {
 }
 
 export function mobileViT(o: MobileViTOptions): tf.LayersModel {
-  if (!(o.variant in MOBILEVIT_VARIANTS)) throw new Error(`unknown MobileViT variant '${o.variant}'; allowed: ${Object.keys(MOBILEVIT_VARIANTS).join(", ")}`);
+  if (!(o.variant in MOBILEVIT_VARIANTS))
+    throw new Error(
+      `unknown MobileViT variant '${o.variant}'; allowed: ${Object.keys(MOBILEVIT_VARIANTS).join(", ")}`,
+    );
   const cfg = MOBILEVIT_VARIANTS[o.variant as MobileViTVariant];
   const seeds = new Seeds(o.seed);
-  const mv2 = (x: SymTensor, out: number, stride: number, name: string) => invertedResidual(x, { out, expand: cfg.expand, stride, act: "swish", name, seeds });
+  const mv2 = (x: SymTensor, out: number, stride: number, name: string) =>
+    invertedResidual(x, { out, expand: cfg.expand, stride, act: "swish", name, seeds });
   const input = tf.input({ shape: [o.inputSize, o.inputSize, 3], name: "image" });
-  let x = convBn(input, { filters: cfg.stem, kernel: 3, stride: 2, act: "swish", name: "stem_conv", seeds });
+  let x = convBn(input, {
+    filters: cfg.stem,
+    kernel: 3,
+    stride: 2,
+    act: "swish",
+    name: "stem_conv",
+    seeds,
+  });
   x = mv2(x, cfg.layer1, 1, "layer1_mv2_0");
   x = mv2(x, cfg.layer2, 2, "layer2_mv2_0");
   x = mv2(x, cfg.layer2, 1, "layer2_mv2_1");
@@ -138,6 +188,8 @@ export function mobileViT(o: MobileViTOptions): tf.LayersModel {
   });
   x = convBn(x, { filters: cfg.head, kernel: 1, act: "swish", name: "head_conv", seeds });
   x = tf.layers.globalAveragePooling2d({ name: "pool" }).apply(x) as SymTensor;
-  const logits = tf.layers.dense({ units: o.classes, name: "classifier", kernelInitializer: seeds.glorotUniform() }).apply(x) as SymTensor;
+  const logits = tf.layers
+    .dense({ units: o.classes, name: "classifier", kernelInitializer: seeds.glorotUniform() })
+    .apply(x) as SymTensor;
   return tf.model({ inputs: input, outputs: logits, name: `mobilevit_${o.variant}` });
 }

@@ -60,7 +60,9 @@ export interface NestOptions {
 }
 
 /** Token map side and blocks per image at each level. */
-export function nestLevels(cfg: NestConfig): Array<{ side: number; blocks: number; tokensPerBlock: number }> {
+export function nestLevels(
+  cfg: NestConfig,
+): Array<{ side: number; blocks: number; tokensPerBlock: number }> {
   return cfg.dims.map((_, l) => {
     const side = cfg.grid / 2 ** l;
     return { side, blocks: (side / cfg.block) ** 2, tokensPerBlock: cfg.block * cfg.block };
@@ -68,9 +70,13 @@ export function nestLevels(cfg: NestConfig): Array<{ side: number; blocks: numbe
 }
 
 export function nest(o: NestOptions): tf.LayersModel {
-  if (!(o.variant in NEST_VARIANTS)) throw new Error(`unknown NesT variant '${o.variant}'; allowed: ${Object.keys(NEST_VARIANTS).join(", ")}`);
+  if (!(o.variant in NEST_VARIANTS))
+    throw new Error(
+      `unknown NesT variant '${o.variant}'; allowed: ${Object.keys(NEST_VARIANTS).join(", ")}`,
+    );
   const cfg = NEST_VARIANTS[o.variant as NestVariant];
-  if (o.inputSize % cfg.grid !== 0) throw new Error(`NesT needs an input size divisible by ${cfg.grid}, got ${o.inputSize}`);
+  if (o.inputSize % cfg.grid !== 0)
+    throw new Error(`NesT needs an input size divisible by ${cfg.grid}, got ${o.inputSize}`);
   const seeds = new Seeds(o.seed);
   const patch = o.inputSize / cfg.grid;
   const input = tf.input({ shape: [o.inputSize, o.inputSize, 3], name: "image" });
@@ -78,16 +84,46 @@ export function nest(o: NestOptions): tf.LayersModel {
   nestLevels(cfg).forEach(({ side }, l) => {
     const dim = cfg.dims[l];
     x = new PositionEmbedding({ seed: seeds.int(), name: `level${l}_pos` }).apply(x) as SymTensor;
-    let t = new Blockify({ block: cfg.block, height: side, width: side, name: `level${l}_blocks` }).apply(x) as SymTensor; // [B, s, s, D] -> [B*blocks, b*b, D]
-    for (let i = 0; i < cfg.depths[l]; i++) t = transformerLayer(t, { dim, ffn: dim * cfg.mlpRatio, heads: dim / cfg.headDim, act: "gelu", name: `level${l}_t${i}`, seeds });
-    x = new Unblockify({ block: cfg.block, height: side, width: side, name: `level${l}_unblocks` }).apply(t) as SymTensor; // -> [B, s, s, D]
+    let t = new Blockify({
+      block: cfg.block,
+      height: side,
+      width: side,
+      name: `level${l}_blocks`,
+    }).apply(x) as SymTensor; // [B, s, s, D] -> [B*blocks, b*b, D]
+    for (let i = 0; i < cfg.depths[l]; i++)
+      t = transformerLayer(t, {
+        dim,
+        ffn: dim * cfg.mlpRatio,
+        heads: dim / cfg.headDim,
+        act: "gelu",
+        name: `level${l}_t${i}`,
+        seeds,
+      });
+    x = new Unblockify({
+      block: cfg.block,
+      height: side,
+      width: side,
+      name: `level${l}_unblocks`,
+    }).apply(t) as SymTensor; // -> [B, s, s, D]
     if (l === cfg.dims.length - 1) return;
-    x = tf.layers.conv2d({ filters: cfg.dims[l + 1], kernelSize: 3, padding: "same", name: `level${l}_agg_conv`, kernelInitializer: seeds.glorotUniform() }).apply(x) as SymTensor;
+    x = tf.layers
+      .conv2d({
+        filters: cfg.dims[l + 1],
+        kernelSize: 3,
+        padding: "same",
+        name: `level${l}_agg_conv`,
+        kernelInitializer: seeds.glorotUniform(),
+      })
+      .apply(x) as SymTensor;
     x = new LayerNorm({ epsilon: 1e-5, name: `level${l}_agg_ln` }).apply(x) as SymTensor;
-    x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "same", name: `level${l}_agg_pool` }).apply(x) as SymTensor; // [B, s, s, D'] -> [B, s/2, s/2, D']
+    x = tf.layers
+      .maxPooling2d({ poolSize: 3, strides: 2, padding: "same", name: `level${l}_agg_pool` })
+      .apply(x) as SymTensor; // [B, s, s, D'] -> [B, s/2, s/2, D']
   });
   x = new LayerNorm({ epsilon: 1e-5, name: "head_ln" }).apply(x) as SymTensor;
   x = tf.layers.globalAveragePooling2d({ name: "pool" }).apply(x) as SymTensor;
-  const logits = tf.layers.dense({ units: o.classes, name: "classifier", kernelInitializer: seeds.glorotUniform() }).apply(x) as SymTensor;
+  const logits = tf.layers
+    .dense({ units: o.classes, name: "classifier", kernelInitializer: seeds.glorotUniform() })
+    .apply(x) as SymTensor;
   return tf.model({ inputs: input, outputs: logits, name: `nest_${o.variant}` });
 }

@@ -37,23 +37,33 @@ export interface ModelSpec {
 /** The family of a model name ("vit_xxs" -> "vit"); an error for a name that is none. */
 export function familyOf(name: string): Family {
   const f = name.slice(0, name.indexOf("_")) as Family;
-  if (!FAMILIES.includes(f)) throw new Error(`unknown model family in '${name}'; allowed: ${FAMILIES.join(", ")}`);
+  if (!FAMILIES.includes(f))
+    throw new Error(`unknown model family in '${name}'; allowed: ${FAMILIES.join(", ")}`);
   return f;
 }
 
 /** A known model name, or an error listing them. */
 export function validateModelName(name: string): ModelName {
-  if (!(MODEL_NAMES as readonly string[]).includes(name)) throw new Error(`unknown model '${name}'; allowed: ${MODEL_NAMES.join(", ")}`);
+  if (!(MODEL_NAMES as readonly string[]).includes(name))
+    throw new Error(`unknown model '${name}'; allowed: ${MODEL_NAMES.join(", ")}`);
   return name as ModelName;
 }
 
 export function validateModelSpec(s: ModelSpec): ModelSpec {
   validateModelName(s.name);
-  if (!Number.isInteger(s.classes) || s.classes < 2) throw new Error(`classes must be an integer >= 2, got ${s.classes}`);
+  if (!Number.isInteger(s.classes) || s.classes < 2)
+    throw new Error(`classes must be an integer >= 2, got ${s.classes}`);
   // Five stride-2 stages: anything not divisible by 32 loses pixels (MobileNet) or cannot fold
   // evenly into the last stage (MobileViT). The ViT family's patch sides scale with size / 32 too.
-  if (!Number.isInteger(s.inputSize) || s.inputSize < 32 || s.inputSize > 256 || s.inputSize % 32 !== 0) {
-    throw new Error(`input size must be a multiple of 32 in 32..256 for ${s.name}, got ${s.inputSize}`);
+  if (
+    !Number.isInteger(s.inputSize) ||
+    s.inputSize < 32 ||
+    s.inputSize > 256 ||
+    s.inputSize % 32 !== 0
+  ) {
+    throw new Error(
+      `input size must be a multiple of 32 in 32..256 for ${s.name}, got ${s.inputSize}`,
+    );
   }
   return s;
 }
@@ -65,11 +75,13 @@ export function buildModel(s: ModelSpec): tf.LayersModel {
   switch (familyOf(s.name)) {
     case "mobilenetv2": {
       const width = Number(variant) / 100;
-      if (!(MOBILENET_WIDTHS as readonly number[]).includes(width)) throw new Error(`unknown MobileNetV2 width in '${s.name}'`);
+      if (!(MOBILENET_WIDTHS as readonly number[]).includes(width))
+        throw new Error(`unknown MobileNetV2 width in '${s.name}'`);
       return mobilenetV2({ inputSize: s.inputSize, classes: s.classes, width, seed: s.seed });
     }
     case "mobilevit":
-      if (!(variant in MOBILEVIT_VARIANTS)) throw new Error(`unknown MobileViT variant in '${s.name}'`);
+      if (!(variant in MOBILEVIT_VARIANTS))
+        throw new Error(`unknown MobileViT variant in '${s.name}'`);
       return mobileViT(o);
     case "vit":
       if (!(variant in VIT_VARIANTS)) throw new Error(`unknown ViT variant in '${s.name}'`);

@@ -15,8 +15,16 @@ const count = (w: tf.LayerVariable) => (w.shape as number[]).reduce((p, d) => p 
 const isMovingStat = (w: tf.LayerVariable) => /moving_(mean|variance)/.test(w.name);
 
 /** Learnable parameters, as papers count them: batch-norm moving statistics are not parameters. */
-export function parameterCount(model: tf.LayersModel, which: "all" | "trainable" | "frozen" = "all"): number {
-  const ws = which === "trainable" ? model.trainableWeights : which === "frozen" ? model.weights.filter((w) => !w.trainable && !isMovingStat(w)) : model.weights.filter((w) => !isMovingStat(w));
+export function parameterCount(
+  model: tf.LayersModel,
+  which: "all" | "trainable" | "frozen" = "all",
+): number {
+  const ws =
+    which === "trainable"
+      ? model.trainableWeights
+      : which === "frozen"
+        ? model.weights.filter((w) => !w.trainable && !isMovingStat(w))
+        : model.weights.filter((w) => !isMovingStat(w));
   return ws.reduce((a, w) => a + count(w), 0);
 }
 
@@ -27,7 +35,10 @@ export function layerParams(l: tf.layers.Layer): number {
 
 /** The part of a layer name that names its place in the figure: stem, block3, layer4_mvit, encoder_t2, level1... */
 export function groupOf(layerName: string): string {
-  const m = /^(stem|head|classifier|pool|image|block\d+|layer\d+_mv2_\d+|layer\d+_mvit_t\d+|layer\d+_mvit|encoder_t\d+|level\d+_t\d+|level\d+_agg|level\d+)/.exec(layerName);
+  const m =
+    /^(stem|head|classifier|pool|image|block\d+|layer\d+_mv2_\d+|layer\d+_mvit_t\d+|layer\d+_mvit|encoder_t\d+|level\d+_t\d+|level\d+_agg|level\d+)/.exec(
+      layerName,
+    );
   return m ? m[1] : layerName;
 }
 
@@ -62,7 +73,8 @@ export interface AttentionStage {
   sequences: number;
 }
 
-const shapeOf = (l: tf.layers.Layer, io: "input" | "output") => ((io === "input" ? l.getInputAt(0) : l.getOutputAt(0)) as tf.SymbolicTensor).shape as number[];
+const shapeOf = (l: tf.layers.Layer, io: "input" | "output") =>
+  ((io === "input" ? l.getInputAt(0) : l.getOutputAt(0)) as tf.SymbolicTensor).shape as number[];
 
 /**
  * Per attention stage of a built model, the map it attends on and how many patches one attention
@@ -80,11 +92,18 @@ export function attentionSpan(model: tf.LayersModel): AttentionStage[] {
       continue;
     }
     const patches = shapeOf(l, "input")[1];
-    const grouping = model.layers.find((g) => g.name === `${stage}_unfold` || g.name === `${stage}_blocks`);
+    const grouping = model.layers.find(
+      (g) => g.name === `${stage}_unfold` || g.name === `${stage}_blocks`,
+    );
     const map = shapeOf(grouping ?? model.getLayer("patch_map"), grouping ? "input" : "output");
     const featureMap: [number, number] = [map[1], map[2]];
     // Unfold: one sequence per in-patch position; Blockify: one per block; ViT, mmLiT: one.
-    const sequences = grouping instanceof Unfold ? grouping.patch * grouping.patch : grouping ? (featureMap[0] * featureMap[1]) / patches : 1;
+    const sequences =
+      grouping instanceof Unfold
+        ? grouping.patch * grouping.patch
+        : grouping
+          ? (featureMap[0] * featureMap[1]) / patches
+          : 1;
     stages.set(stage, { stage, layers: 1, featureMap, patches, sequences });
   }
   return [...stages.values()];
@@ -104,7 +123,18 @@ export function formatSummary(model: tf.LayersModel): string {
   const rows = groupSummary(model);
   const total = rows.reduce((a, r) => a + r.params, 0);
   const trainable = rows.reduce((a, r) => a + r.trainable, 0);
-  const lines = rows.map((r) => `${r.group.padEnd(22)} ${String(r.layers).padStart(4)} ${r.params.toLocaleString("en").padStart(11)} ${r.trainable === r.params ? "" : r.trainable === 0 ? "  frozen" : `  ${r.trainable.toLocaleString("en")} trainable`}`);
-  const spans = attentionSpan(model).map((s) => `attention ${s.stage.padEnd(12)} ${s.layers} layers on a ${s.featureMap.join("x")} map: ${s.patches} patches per attention, ${s.sequences} sequences per image${s.patches === 1 ? "  (attends over a single patch: mixes nothing)" : ""}`);
-  return [`${model.name}: ${total.toLocaleString("en")} parameters (${trainable.toLocaleString("en")} trainable)`, `${"group".padEnd(22)} ${"lyrs".padStart(4)} ${"params".padStart(11)}`, ...lines, ...spans].join("\n");
+  const lines = rows.map(
+    (r) =>
+      `${r.group.padEnd(22)} ${String(r.layers).padStart(4)} ${r.params.toLocaleString("en").padStart(11)} ${r.trainable === r.params ? "" : r.trainable === 0 ? "  frozen" : `  ${r.trainable.toLocaleString("en")} trainable`}`,
+  );
+  const spans = attentionSpan(model).map(
+    (s) =>
+      `attention ${s.stage.padEnd(12)} ${s.layers} layers on a ${s.featureMap.join("x")} map: ${s.patches} patches per attention, ${s.sequences} sequences per image${s.patches === 1 ? "  (attends over a single patch: mixes nothing)" : ""}`,
+  );
+  return [
+    `${model.name}: ${total.toLocaleString("en")} parameters (${trainable.toLocaleString("en")} trainable)`,
+    `${"group".padEnd(22)} ${"lyrs".padStart(4)} ${"params".padStart(11)}`,
+    ...lines,
+    ...spans,
+  ].join("\n");
 }

@@ -51,7 +51,10 @@ export const VIT_VARIANTS: Record<"seed001" | "xxs", VitConfig> = {
 export type VitVariant = keyof typeof VIT_VARIANTS;
 
 /** Patch side and token grid side at `inputSize` (a multiple of 32). */
-export function vitGeometry(cfg: { patch32: number }, inputSize: number): { patch: number; grid: number } {
+export function vitGeometry(
+  cfg: { patch32: number },
+  inputSize: number,
+): { patch: number; grid: number } {
   const patch = (cfg.patch32 * inputSize) / 32;
   return { patch, grid: inputSize / patch };
 }
@@ -61,12 +64,21 @@ export function vitGeometry(cfg: { patch32: number }, inputSize: number): { patc
  * each patch), `patch_embed` (dense), then `patch_map` ([B, g, g, D], the one 4-D map: Grad-CAM's
  * cut point) and `patch_tokens` ([B, N, D]). Shared by ViT, NesT (which keeps the map) and mmLiT.
  */
-export function patchEmbedding(image: SymTensor, o: { patch: number; grid: number; dim: number; seeds: Seeds; map?: boolean }): SymTensor {
+export function patchEmbedding(
+  image: SymTensor,
+  o: { patch: number; grid: number; dim: number; seeds: Seeds; map?: boolean },
+): SymTensor {
   let x = new Patchify({ patch: o.patch, name: "patch_rows" }).apply(image) as SymTensor; // [B, S, S, 3] -> [B, N, p*p*3]
-  x = tf.layers.dense({ units: o.dim, name: "patch_embed", kernelInitializer: o.seeds.glorotUniform() }).apply(x) as SymTensor; // -> [B, N, D]
-  x = tf.layers.reshape({ targetShape: [o.grid, o.grid, o.dim], name: "patch_map" }).apply(x) as SymTensor; // -> [B, g, g, D]
+  x = tf.layers
+    .dense({ units: o.dim, name: "patch_embed", kernelInitializer: o.seeds.glorotUniform() })
+    .apply(x) as SymTensor; // -> [B, N, D]
+  x = tf.layers
+    .reshape({ targetShape: [o.grid, o.grid, o.dim], name: "patch_map" })
+    .apply(x) as SymTensor; // -> [B, g, g, D]
   if (o.map) return x;
-  return tf.layers.reshape({ targetShape: [o.grid * o.grid, o.dim], name: "patch_tokens" }).apply(x) as SymTensor; // -> [B, N, D]
+  return tf.layers
+    .reshape({ targetShape: [o.grid * o.grid, o.dim], name: "patch_tokens" })
+    .apply(x) as SymTensor; // -> [B, N, D]
 }
 
 export interface VitOptions {
@@ -77,7 +89,10 @@ export interface VitOptions {
 }
 
 function variantOf(variant: string): VitConfig {
-  if (!(variant in VIT_VARIANTS)) throw new Error(`unknown ViT variant '${variant}'; allowed: ${Object.keys(VIT_VARIANTS).join(", ")}`);
+  if (!(variant in VIT_VARIANTS))
+    throw new Error(
+      `unknown ViT variant '${variant}'; allowed: ${Object.keys(VIT_VARIANTS).join(", ")}`,
+    );
   return VIT_VARIANTS[variant as VitVariant];
 }
 
@@ -86,15 +101,27 @@ function variantOf(variant: string): VitConfig {
  * ([B, N] of 0/1, masked-image pre-training), masked patch embeddings are replaced by a learned
  * mask token before the class token and position embeddings are added.
  */
-export function vitEncoder(image: SymTensor, o: { variant: string; inputSize: number; seeds: Seeds; mask?: SymTensor }): SymTensor {
+export function vitEncoder(
+  image: SymTensor,
+  o: { variant: string; inputSize: number; seeds: Seeds; mask?: SymTensor },
+): SymTensor {
   const cfg = variantOf(o.variant);
   const { patch, grid } = vitGeometry(cfg, o.inputSize);
   const s = o.seeds;
   let x = patchEmbedding(image, { patch, grid, dim: cfg.dim, seeds: s });
-  if (o.mask) x = new MaskTokens({ seed: s.int(), name: "mask_tokens" }).apply([x, o.mask]) as SymTensor;
+  if (o.mask)
+    x = new MaskTokens({ seed: s.int(), name: "mask_tokens" }).apply([x, o.mask]) as SymTensor;
   x = new ClassToken({ seed: s.int(), name: "cls_token" }).apply(x) as SymTensor; // -> [B, 1 + N, D]
   x = new PositionEmbedding({ seed: s.int(), name: "pos_embed" }).apply(x) as SymTensor;
-  for (let i = 0; i < cfg.depth; i++) x = transformerLayer(x, { dim: cfg.dim, ffn: cfg.mlp, heads: cfg.heads, act: "gelu", name: `encoder_t${i}`, seeds: s });
+  for (let i = 0; i < cfg.depth; i++)
+    x = transformerLayer(x, {
+      dim: cfg.dim,
+      ffn: cfg.mlp,
+      heads: cfg.heads,
+      act: "gelu",
+      name: `encoder_t${i}`,
+      seeds: s,
+    });
   return new LayerNorm({ epsilon: 1e-5, name: "encoder_ln" }).apply(x) as SymTensor;
 }
 
@@ -103,6 +130,8 @@ export function vit(o: VitOptions): tf.LayersModel {
   const input = tf.input({ shape: [o.inputSize, o.inputSize, 3], name: "image" });
   const tokens = vitEncoder(input, { variant: o.variant, inputSize: o.inputSize, seeds });
   const cls = new TakeToken({ index: 0, name: "cls_select" }).apply(tokens) as SymTensor; // [B, 1 + N, D] -> [B, D]
-  const logits = tf.layers.dense({ units: o.classes, name: "classifier", kernelInitializer: seeds.glorotUniform() }).apply(cls) as SymTensor;
+  const logits = tf.layers
+    .dense({ units: o.classes, name: "classifier", kernelInitializer: seeds.glorotUniform() })
+    .apply(cls) as SymTensor;
   return tf.model({ inputs: input, outputs: logits, name: `vit_${o.variant}` });
 }

@@ -82,7 +82,8 @@ function gaussian(rng: Rng): number {
 
 /** One S x S noise field in `band`, RMS 1. */
 export function noiseField(s: number, band: NoiseBand, rng: Rng): Float64Array {
-  if (!Number.isInteger(Math.log2(s))) throw new Error(`band-limited noise needs an image side that is a power of 2, got ${s}`);
+  if (!Number.isInteger(Math.log2(s)))
+    throw new Error(`band-limited noise needs an image side that is a power of 2, got ${s}`);
   const re = new Float64Array(s * s);
   const im = new Float64Array(s * s);
   for (let k = 0; k < s * s; k++) re[k] = gaussian(rng);
@@ -110,9 +111,14 @@ export interface NoiseSpec {
 }
 
 export function validateNoise(n: NoiseSpec): NoiseSpec {
-  if (!(NOISE_BANDS as readonly string[]).includes(n.band)) throw new Error(`unknown noise band '${n.band}'; allowed: ${NOISE_BANDS.join(", ")}`);
-  if (!(n.strength >= 0 && n.strength <= 1)) throw new Error(`noise strength must be a number in 0..1 (RMS in pixel units), got ${n.strength}`);
-  if (!Number.isInteger(n.seed) || n.seed < 0) throw new Error(`noise seed must be an integer >= 0, got ${n.seed}`);
+  if (!(NOISE_BANDS as readonly string[]).includes(n.band))
+    throw new Error(`unknown noise band '${n.band}'; allowed: ${NOISE_BANDS.join(", ")}`);
+  if (!(n.strength >= 0 && n.strength <= 1))
+    throw new Error(
+      `noise strength must be a number in 0..1 (RMS in pixel units), got ${n.strength}`,
+    );
+  if (!Number.isInteger(n.seed) || n.seed < 0)
+    throw new Error(`noise seed must be an integer >= 0, got ${n.seed}`);
   return n;
 }
 
@@ -128,7 +134,8 @@ export function addNoise(rgb: Uint8Array, side: number, index: number, n: NoiseS
   const rng = rngFor(n.seed, "noise", n.band, index);
   for (let c = 0; c < 3; c++) {
     const f = noiseField(side, n.band, rng);
-    for (let k = 0; k < side * side; k++) out[k * 3 + c] = Math.min(1, Math.max(0, out[k * 3 + c] + n.strength * f[k]));
+    for (let k = 0; k < side * side; k++)
+      out[k * 3 + c] = Math.min(1, Math.max(0, out[k * 3 + c] + n.strength * f[k]));
   }
   return out;
 }

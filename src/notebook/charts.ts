@@ -26,10 +26,17 @@ export async function showVegaLite(spec: VegaLiteSpec, savePath?: string): Promi
     fs.mkdirSync(path.dirname(savePath), { recursive: true });
     writeFileAtomic(savePath, svg);
   }
-  showBundle({ "application/vnd.vegalite.v5+json": spec, "image/svg+xml": svg, "text/plain": `<vega-lite chart${savePath ? `: ${savePath}` : ""}>` });
+  showBundle({
+    "application/vnd.vegalite.v5+json": spec,
+    "image/svg+xml": svg,
+    "text/plain": `<vega-lite chart${savePath ? `: ${savePath}` : ""}>`,
+  });
 }
 
-export function classHistogramSpec(rows: Array<{ split: string; label: number; count: number }>, title: string): VegaLiteSpec {
+export function classHistogramSpec(
+  rows: Array<{ split: string; label: number; count: number }>,
+  title: string,
+): VegaLiteSpec {
   return {
     title,
     data: { values: rows },
@@ -54,7 +61,9 @@ export function curvesSpec(runs: CurveRun[], title: string): VegaLiteSpec {
   const values = runs.flatMap((r) =>
     r.history.flatMap((h) => [
       { run: r.run, epoch: h.epoch, split: "train", accuracy: h.train_acc },
-      ...(h.val_acc === null ? [] : [{ run: r.run, epoch: h.epoch, split: "val", accuracy: h.val_acc }]),
+      ...(h.val_acc === null
+        ? []
+        : [{ run: r.run, epoch: h.epoch, split: "val", accuracy: h.val_acc }]),
     ]),
   );
   return {
@@ -63,11 +72,32 @@ export function curvesSpec(runs: CurveRun[], title: string): VegaLiteSpec {
     mark: { type: "line", point: true },
     encoding: {
       x: { field: "epoch", type: "quantitative", axis: { tickMinStep: 1 } },
-      y: { field: "accuracy", type: "quantitative", scale: { domain: [0, 1] }, axis: { format: "%" } },
+      y: {
+        field: "accuracy",
+        type: "quantitative",
+        scale: { domain: [0, 1] },
+        axis: { format: "%" },
+      },
       color: { field: "run", type: "nominal" },
       // Stroke symbols in the legend: with point marks vega-lite draws every legend entry as the
       // same dot, and the train / val dash is what tells the lines apart.
-      strokeDash: { field: "split", type: "nominal", scale: { domain: ["train", "val"], range: [[4, 3], [1, 0]] }, legend: { symbolType: "stroke", symbolStrokeWidth: 2, symbolSize: 300, encode: { symbols: { update: { stroke: { value: "black" } } } } } },
+      strokeDash: {
+        field: "split",
+        type: "nominal",
+        scale: {
+          domain: ["train", "val"],
+          range: [
+            [4, 3],
+            [1, 0],
+          ],
+        },
+        legend: {
+          symbolType: "stroke",
+          symbolStrokeWidth: 2,
+          symbolSize: 300,
+          encode: { symbols: { update: { stroke: { value: "black" } } } },
+        },
+      },
     },
     width: 420,
     height: 220,
@@ -75,7 +105,18 @@ export function curvesSpec(runs: CurveRun[], title: string): VegaLiteSpec {
 }
 
 /** vega-lite's default categorical colours, so the plotly and SVG forms of a chart match. */
-const TABLEAU10 = ["#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac"];
+const TABLEAU10 = [
+  "#4c78a8",
+  "#f58518",
+  "#e45756",
+  "#72b7b2",
+  "#54a24b",
+  "#eeca3b",
+  "#b279a2",
+  "#ff9da6",
+  "#9d755d",
+  "#bab0ac",
+];
 
 function plotlyCurves(runs: CurveRun[], title: string): object {
   // One colour per run, dashed train and solid val lines, as in curvesSpec.
@@ -83,28 +124,64 @@ function plotlyCurves(runs: CurveRun[], title: string): object {
     const color = TABLEAU10[i % TABLEAU10.length];
     const x = r.history.map((h) => h.epoch);
     return [
-      { x, y: r.history.map((h) => h.train_acc), name: `${r.run} train`, legendgroup: r.run, mode: "lines+markers", line: { dash: "dash", color }, marker: { color } },
-      { x, y: r.history.map((h) => h.val_acc), name: `${r.run} val`, legendgroup: r.run, mode: "lines+markers", line: { color }, marker: { color } },
+      {
+        x,
+        y: r.history.map((h) => h.train_acc),
+        name: `${r.run} train`,
+        legendgroup: r.run,
+        mode: "lines+markers",
+        line: { dash: "dash", color },
+        marker: { color },
+      },
+      {
+        x,
+        y: r.history.map((h) => h.val_acc),
+        name: `${r.run} val`,
+        legendgroup: r.run,
+        mode: "lines+markers",
+        line: { color },
+        marker: { color },
+      },
     ];
   });
-  return { data, layout: { title: { text: title }, xaxis: { title: { text: "epoch" }, dtick: 1 }, yaxis: { title: { text: "accuracy" }, range: [0, 1], tickformat: ".0%" }, width: 720, height: 380 } };
+  return {
+    data,
+    layout: {
+      title: { text: title },
+      xaxis: { title: { text: "epoch" }, dtick: 1 },
+      yaxis: { title: { text: "accuracy" }, range: [0, 1], tickformat: ".0%" },
+      width: 720,
+      height: 380,
+    },
+  };
 }
 
 /**
  * Training curves: interactive plotly in JupyterLab, the same curves as SVG (vega-lite) in
  * exported HTML and on GitHub; the SVG is saved at `savePath` when given.
  */
-export async function showCurves(runs: CurveRun[], title: string, savePath?: string): Promise<void> {
+export async function showCurves(
+  runs: CurveRun[],
+  title: string,
+  savePath?: string,
+): Promise<void> {
   const svg = await vegaLiteToSVG(curvesSpec(runs, title));
   if (savePath) writeFileAtomic(savePath, svg);
-  showBundle({ "application/vnd.plotly.v1+json": plotlyCurves(runs, title), "image/svg+xml": svg, "text/plain": `<training curves: ${runs.map((r) => r.run).join(", ")}>` });
+  showBundle({
+    "application/vnd.plotly.v1+json": plotlyCurves(runs, title),
+    "image/svg+xml": svg,
+    "text/plain": `<training curves: ${runs.map((r) => r.run).join(", ")}>`,
+  });
 }
 
 /** Standalone interactive page (plotly.js-dist inlined) to share curves outside Jupyter. */
 export function writeCurvesHTML(file: string, runs: CurveRun[], title: string): void {
   const plotly = fs.readFileSync(require.resolve("plotly.js-dist"), "utf8");
   const fig = JSON.stringify(plotlyCurves(runs, title));
-  writeFileAtomic(file, `<!doctype html><meta charset="utf-8"><title>${title}</title><script>${plotly}</script><div id="c"></div><script>const f=${fig};Plotly.newPlot("c",f.data,f.layout);</script>\n`);
+  writeFileAtomic(
+    file,
+    `<!doctype html><meta charset="utf-8"><title>${title}</title><script>${plotly}</script><div id="c"></div><script>const f=${fig};Plotly.newPlot("c",f.data,f.layout);</script>\n`,
+  );
 }
 
 export interface ResultBar {
@@ -117,27 +194,61 @@ export interface ResultBar {
 
 /** Test accuracy per stage and model with 95 % intervals, and the chance level as a rule. */
 export function resultsBarSpec(rows: ResultBar[], title: string): VegaLiteSpec {
-  const values = rows.map((r) => ({ model: r.model, stage: r.stage, acc: r.test_acc, lo: r.ci95[0], hi: r.ci95[1], chance: r.chance }));
+  const values = rows.map((r) => ({
+    model: r.model,
+    stage: r.stage,
+    acc: r.test_acc,
+    lo: r.ci95[0],
+    hi: r.ci95[1],
+    chance: r.chance,
+  }));
   // One axis title on every layer, or vega-lite joins them ("test accuracy, lo").
-  const y = { type: "quantitative", scale: { domain: [0, 1] }, axis: { format: "%" }, title: "test accuracy" };
+  const y = {
+    type: "quantitative",
+    scale: { domain: [0, 1] },
+    axis: { format: "%" },
+    title: "test accuracy",
+  };
   return {
     title,
     data: { values },
-    facet: { column: { field: "stage", type: "nominal", title: null, header: { labelFontSize: 11 } } },
+    facet: {
+      column: { field: "stage", type: "nominal", title: null, header: { labelFontSize: 11 } },
+    },
     spec: {
       width: 170,
       height: 220,
       layer: [
-        { mark: "bar", encoding: { x: { field: "model", type: "nominal", axis: { labelAngle: -30 }, title: null }, y: { field: "acc", ...y }, color: { field: "model", type: "nominal" } } },
-        { mark: { type: "errorbar" }, encoding: { x: { field: "model", type: "nominal" }, y: { field: "lo", ...y }, y2: { field: "hi" } } },
-        { mark: { type: "rule", strokeDash: [4, 3], color: "black" }, encoding: { y: { aggregate: "mean", field: "chance", ...y } } },
+        {
+          mark: "bar",
+          encoding: {
+            x: { field: "model", type: "nominal", axis: { labelAngle: -30 }, title: null },
+            y: { field: "acc", ...y },
+            color: { field: "model", type: "nominal" },
+          },
+        },
+        {
+          mark: { type: "errorbar" },
+          encoding: {
+            x: { field: "model", type: "nominal" },
+            y: { field: "lo", ...y },
+            y2: { field: "hi" },
+          },
+        },
+        {
+          mark: { type: "rule", strokeDash: [4, 3], color: "black" },
+          encoding: { y: { aggregate: "mean", field: "chance", ...y } },
+        },
       ],
     },
   };
 }
 
 /** The difficulty "phase diagram": accuracy per (difficulty, data size) cell, per model and task. */
-export function heatmapSpec(rows: Array<{ difficulty: string; train: number; model: string; task: string; acc: number }>, title: string): VegaLiteSpec {
+export function heatmapSpec(
+  rows: Array<{ difficulty: string; train: number; model: string; task: string; acc: number }>,
+  title: string,
+): VegaLiteSpec {
   return {
     title,
     data: { values: rows },
@@ -146,16 +257,43 @@ export function heatmapSpec(rows: Array<{ difficulty: string; train: number; mod
       width: 160,
       height: 120,
       layer: [
-        { mark: "rect", encoding: { x: { field: "difficulty", type: "nominal", sort: null }, y: { field: "train", type: "ordinal", title: "train puzzles" }, color: { field: "acc", type: "quantitative", scale: { domain: [0, 1], scheme: "viridis" }, title: "acc" } } },
-        { mark: { type: "text", fontSize: 10 }, encoding: { x: { field: "difficulty", type: "nominal", sort: null }, y: { field: "train", type: "ordinal" }, text: { field: "acc", type: "quantitative", format: ".0%" }, color: { value: "white" } } },
+        {
+          mark: "rect",
+          encoding: {
+            x: { field: "difficulty", type: "nominal", sort: null },
+            y: { field: "train", type: "ordinal", title: "train puzzles" },
+            color: {
+              field: "acc",
+              type: "quantitative",
+              scale: { domain: [0, 1], scheme: "viridis" },
+              title: "acc",
+            },
+          },
+        },
+        {
+          mark: { type: "text", fontSize: 10 },
+          encoding: {
+            x: { field: "difficulty", type: "nominal", sort: null },
+            y: { field: "train", type: "ordinal" },
+            text: { field: "acc", type: "quantitative", format: ".0%" },
+            color: { value: "white" },
+          },
+        },
       ],
     },
   };
 }
 
 /** Confusion matrices (true x predicted counts on the test split), one panel per run. */
-export function confusionSpec(runs: Array<{ run: string; confusion: number[][] }>, title: string): VegaLiteSpec {
-  const values = runs.flatMap((r) => r.confusion.flatMap((row, t) => row.map((count, p) => ({ run: r.run, true: t, predicted: p, count }))));
+export function confusionSpec(
+  runs: Array<{ run: string; confusion: number[][] }>,
+  title: string,
+): VegaLiteSpec {
+  const values = runs.flatMap((r) =>
+    r.confusion.flatMap((row, t) =>
+      row.map((count, p) => ({ run: r.run, true: t, predicted: p, count })),
+    ),
+  );
   return {
     title,
     data: { values },
@@ -165,30 +303,85 @@ export function confusionSpec(runs: Array<{ run: string; confusion: number[][] }
       width: 110,
       height: 110,
       layer: [
-        { mark: "rect", encoding: { x: { field: "predicted", type: "ordinal" }, y: { field: "true", type: "ordinal" }, color: { field: "count", type: "quantitative", scale: { scheme: "blues" } } } },
-        { mark: { type: "text", fontSize: 9 }, encoding: { x: { field: "predicted", type: "ordinal" }, y: { field: "true", type: "ordinal" }, text: { field: "count", type: "quantitative" } } },
+        {
+          mark: "rect",
+          encoding: {
+            x: { field: "predicted", type: "ordinal" },
+            y: { field: "true", type: "ordinal" },
+            color: { field: "count", type: "quantitative", scale: { scheme: "blues" } },
+          },
+        },
+        {
+          mark: { type: "text", fontSize: 9 },
+          encoding: {
+            x: { field: "predicted", type: "ordinal" },
+            y: { field: "true", type: "ordinal" },
+            text: { field: "count", type: "quantitative" },
+          },
+        },
       ],
     },
   };
 }
 
 /** One bar per protocol cell: the mean over seeds, each seed a dot, the rung-blind baseline dashed, chance dotted. */
-export function seedResultsSpec(rows: Array<{ model: string; cell: string; test_acc_per_seed: number[]; rung_blind_bayes: number | null; chance: number }>, title: string): VegaLiteSpec {
-  const values = rows.flatMap((r) => r.test_acc_per_seed.map((acc, i) => ({ model: r.model, cell: r.cell, seed: i, acc, baseline: r.rung_blind_bayes ?? r.chance, chance: r.chance })));
-  const y = { type: "quantitative", scale: { domain: [0, 1] }, axis: { format: "%" }, title: "test accuracy (unseen ladders)" };
+export function seedResultsSpec(
+  rows: Array<{
+    model: string;
+    cell: string;
+    test_acc_per_seed: number[];
+    rung_blind_bayes: number | null;
+    chance: number;
+  }>,
+  title: string,
+): VegaLiteSpec {
+  const values = rows.flatMap((r) =>
+    r.test_acc_per_seed.map((acc, i) => ({
+      model: r.model,
+      cell: r.cell,
+      seed: i,
+      acc,
+      baseline: r.rung_blind_bayes ?? r.chance,
+      chance: r.chance,
+    })),
+  );
+  const y = {
+    type: "quantitative",
+    scale: { domain: [0, 1] },
+    axis: { format: "%" },
+    title: "test accuracy (unseen ladders)",
+  };
   const x = { field: "model", type: "nominal", axis: { labelAngle: -30 }, title: null };
   return {
     title,
     data: { values },
-    facet: { column: { field: "cell", type: "nominal", title: null, header: { labelFontSize: 10 } } },
+    facet: {
+      column: { field: "cell", type: "nominal", title: null, header: { labelFontSize: 10 } },
+    },
     spec: {
       width: 120,
       height: 220,
       layer: [
-        { mark: "bar", encoding: { x, y: { aggregate: "mean", field: "acc", ...y }, color: { field: "model", type: "nominal" } } },
-        { mark: { type: "point", filled: true, color: "black", size: 25 }, encoding: { x, y: { field: "acc", ...y } } },
-        { mark: { type: "rule", strokeDash: [5, 3], color: "crimson" }, encoding: { y: { aggregate: "mean", field: "baseline", ...y } } },
-        { mark: { type: "rule", strokeDash: [1, 2], color: "black" }, encoding: { y: { aggregate: "mean", field: "chance", ...y } } },
+        {
+          mark: "bar",
+          encoding: {
+            x,
+            y: { aggregate: "mean", field: "acc", ...y },
+            color: { field: "model", type: "nominal" },
+          },
+        },
+        {
+          mark: { type: "point", filled: true, color: "black", size: 25 },
+          encoding: { x, y: { field: "acc", ...y } },
+        },
+        {
+          mark: { type: "rule", strokeDash: [5, 3], color: "crimson" },
+          encoding: { y: { aggregate: "mean", field: "baseline", ...y } },
+        },
+        {
+          mark: { type: "rule", strokeDash: [1, 2], color: "black" },
+          encoding: { y: { aggregate: "mean", field: "chance", ...y } },
+        },
       ],
     },
   };

@@ -26,8 +26,13 @@ type Row = Record<string, string | number>;
 export function markdownTable(rows: Row[]): string {
   if (rows.length === 0) return "(no rows)";
   const keys = Object.keys(rows[0]);
-  const cell = (v: string | number) => (typeof v === "number" && !Number.isInteger(v) ? v.toFixed(3) : String(v));
-  return [`| ${keys.join(" | ")} |`, `|${keys.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${keys.map((k) => cell(r[k])).join(" | ")} |`)].join("\n");
+  const cell = (v: string | number) =>
+    typeof v === "number" && !Number.isInteger(v) ? v.toFixed(3) : String(v);
+  return [
+    `| ${keys.join(" | ")} |`,
+    `|${keys.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${keys.map((k) => cell(r[k])).join(" | ")} |`),
+  ].join("\n");
 }
 
 export interface SamplingComparison {
@@ -46,7 +51,12 @@ export interface SamplingComparison {
 }
 
 /** Generates `spec` under both samplings (OUT/blog, OUT/debiased) and compares them. */
-export function compareSamplings(spec: Omit<DatasetSpec, "sampling">, counts: SplitCounts, out: string, log: (l: string) => void = () => {}): SamplingComparison {
+export function compareSamplings(
+  spec: Omit<DatasetSpec, "sampling">,
+  counts: SplitCounts,
+  out: string,
+  log: (l: string) => void = () => {},
+): SamplingComparison {
   const dirs = {} as Record<Sampling, string>;
   const splits: Row[] = [];
   const cues: Row[] = [];
@@ -60,18 +70,35 @@ export function compareSamplings(spec: Omit<DatasetSpec, "sampling">, counts: Sp
     for (const split of SPLITS) {
       const st = sum.splits[split];
       if (!st) continue;
-      splits.push({ sampling, split, puzzles: st.count, distinct_puzzles: st.distinct_puzzles, distinct_ladders: st.distinct_ladders });
-      st.class_histogram.forEach((count, label) => histograms.push({ sampling, split, label, count }));
+      splits.push({
+        sampling,
+        split,
+        puzzles: st.count,
+        distinct_puzzles: st.distinct_puzzles,
+        distinct_ladders: st.distinct_ladders,
+      });
+      st.class_histogram.forEach((count, label) =>
+        histograms.push({ sampling, split, label, count }),
+      );
     }
     if (counts.test > 0) {
       cues.push({ sampling, ...labelCues(s, counts.test) });
       const b = rungBlindBaselines(dir, "test");
-      baselines.push({ sampling, count: b.count, chance: b.chance, plain_rule: b.plain_rule, start_rule: b.start_rule, rung_blind_bayes: b.rung_blind_bayes });
+      baselines.push({
+        sampling,
+        count: b.count,
+        chance: b.chance,
+        plain_rule: b.plain_rule,
+        start_rule: b.start_rule,
+        rung_blind_bayes: b.rung_blind_bayes,
+      });
     }
   }
   const cap = difficultyCapacity(spec.difficulty);
   const warning = capacityWarning({ ...spec, sampling: "debiased" }, counts);
-  const capacity = `${cap.layouts} rung layouts, ${cap.ladders} ladders, ${cap.puzzles} puzzles (${cap.exact ? "exact" : "estimated"})` + (warning ? `\n\n${warning}` : "");
+  const capacity =
+    `${cap.layouts} rung layouts, ${cap.ladders} ladders, ${cap.puzzles} puzzles (${cap.exact ? "exact" : "estimated"})` +
+    (warning ? `\n\n${warning}` : "");
   return { dirs, splits, cues, baselines, capacity, histograms };
 }
 
@@ -91,7 +118,12 @@ function labelCues(spec: DatasetSpec, count: number): Row {
     if (label === plain) g1++;
     if (Array.from({ length: p.lanes }, (_, l) => trace(p, l)).every((b, l) => b === l)) identity++;
   }
-  return { "label = START lane": start / count, "label = hop-back lane": back / count, "label = g1": g1 / count, "identity ladder": identity / count };
+  return {
+    "label = START lane": start / count,
+    "label = hop-back lane": back / count,
+    "label = g1": g1 / count,
+    "identity ladder": identity / count,
+  };
 }
 
 /** The first `n` test puzzles of `dir`: standard style above, the held-out style below. */
@@ -102,7 +134,10 @@ export function styleComparison(dir: string, n: number, scale = 4): Canvas {
     const k = Math.min(n, std.count);
     const idx = Array.from({ length: k }, (_, i) => i);
     const images = [...idx.map((i) => std.image(i)), ...idx.map((i) => held.image(i))];
-    const captions = [...idx.map((i) => `standard, label ${std.records.labels[i]}`), ...idx.map((i) => `held-out, label ${held.records.labels[i]}`)];
+    const captions = [
+      ...idx.map((i) => `standard, label ${std.records.labels[i]}`),
+      ...idx.map((i) => `held-out, label ${held.records.labels[i]}`),
+    ];
     return imageGrid(images, std.header.image.height, captions, { cols: k, scale });
   } finally {
     std.close();
@@ -115,9 +150,34 @@ export function styleComparison(dir: string, n: number, scale = 4): Canvas {
  * drawn `n` times with the largest jitter: the left rung stays above the right one in every
  * drawing. Returns the grid and the figures that guarantee it.
  */
-export function jitterDemo(d: Difficulty, n: number, scale = 4): { grid: Canvas; rowGap: number; shiftLimit: number } {
-  const p: Puzzle = { lanes: 3, rows: d.rows, rungs: [{ row: 1, left: 0 }, { row: 2, left: 1 }], top: [0, 1, 2], bottom: [2, 0, 1], start: 0 };
+export function jitterDemo(
+  d: Difficulty,
+  n: number,
+  scale = 4,
+): { grid: Canvas; rowGap: number; shiftLimit: number } {
+  const p: Puzzle = {
+    lanes: 3,
+    rows: d.rows,
+    rungs: [
+      { row: 1, left: 0 },
+      { row: 2, left: 1 },
+    ],
+    top: [0, 1, 2],
+    bottom: [2, 0, 1],
+    start: 0,
+  };
   const L = layout(p, d.size);
-  const images = Array.from({ length: n }, (_, k) => renderRGB(p, d.size, { jitter: 4, tint: 0, noise: 0 }, rngFor("jitter-demo", k)));
-  return { grid: imageGrid(images, d.size, images.map((_, k) => `jitter 4, #${k}`), { cols: n, scale }), rowGap: L.rowGap, shiftLimit: rungShiftLimit(L, L.lineWidth) };
+  const images = Array.from({ length: n }, (_, k) =>
+    renderRGB(p, d.size, { jitter: 4, tint: 0, noise: 0 }, rngFor("jitter-demo", k)),
+  );
+  return {
+    grid: imageGrid(
+      images,
+      d.size,
+      images.map((_, k) => `jitter 4, #${k}`),
+      { cols: n, scale },
+    ),
+    rowGap: L.rowGap,
+    shiftLimit: rungShiftLimit(L, L.lineWidth),
+  };
 }

@@ -25,12 +25,15 @@ export function showBundle(data: Bundle, displayId?: string, update = false): vo
   const w = writer();
   if (!w) return;
   const encoded: Record<string, string | object> = {};
-  for (const [k, v] of Object.entries(data)) encoded[k] = v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v;
+  for (const [k, v] of Object.entries(data))
+    encoded[k] = v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v;
   w({ data: encoded, metadata: {}, transient: displayId ? { display_id: displayId } : {} }, update);
 }
 
-export const showPNG = (png: Uint8Array): void => showBundle({ "image/png": png as unknown as object });
-export const showMarkdown = (md: string): void => showBundle({ "text/markdown": md, "text/plain": md });
+export const showPNG = (png: Uint8Array): void =>
+  showBundle({ "image/png": png as unknown as object });
+export const showMarkdown = (md: string): void =>
+  showBundle({ "text/markdown": md, "text/plain": md });
 
 /** A display that is overwritten in place: progress lines during long cells. */
 export function liveLine(): (line: string) => void {

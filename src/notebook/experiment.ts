@@ -5,7 +5,16 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { applySettings, budgetConfig, describeConfig, envOf, ExperimentConfig, KNOBS, Setting, Source } from "../experiment/config";
+import {
+  applySettings,
+  budgetConfig,
+  describeConfig,
+  envOf,
+  ExperimentConfig,
+  KNOBS,
+  Setting,
+  Source,
+} from "../experiment/config";
 import { Paths } from "../experiment/protocol";
 
 type CellValue = number | string | boolean | number[] | string[] | null;
@@ -33,7 +42,10 @@ const PREFIX = "AMIDA_NB";
  * notebook for the same experiment name and budget (runs/<name>/experiment.json) is the base, so
  * knobs edited in 02 carry over to 03, 04 and 00.
  */
-export function experimentFromNotebook(cell: NotebookCell, opts: { inherit?: boolean; env?: NodeJS.ProcessEnv; print?: (s: string) => void } = {}): NotebookExperiment {
+export function experimentFromNotebook(
+  cell: NotebookCell,
+  opts: { inherit?: boolean; env?: NodeJS.ProcessEnv; print?: (s: string) => void } = {},
+): NotebookExperiment {
   const env = opts.env ?? process.env;
   const special = new Map([
     [`${PREFIX}_BUDGET`, "budget"],
@@ -42,21 +54,37 @@ export function experimentFromNotebook(cell: NotebookCell, opts: { inherit?: boo
   ]);
   const byEnv = new Map(KNOBS.map((k) => [`${PREFIX}_${envOf(k.key)}`, k.key]));
   const envSettings: Setting[] = [];
-  const top: Record<string, string> = { budget: cell.budget, runs: cell.runs ?? "runs", data: cell.data ?? "data" };
+  const top: Record<string, string> = {
+    budget: cell.budget,
+    runs: cell.runs ?? "runs",
+    data: cell.data ?? "data",
+  };
   for (const [name, text] of Object.entries(env)) {
     if (!name.startsWith(PREFIX + "_") || text === undefined) continue;
     if (special.has(name)) top[special.get(name)!] = text;
-    else if (byEnv.has(name)) envSettings.push({ key: byEnv.get(name)!, value: text, source: "env", origin: name });
-    else throw new Error(`unknown parameter ${name}='${text}'; allowed: ${[...special.keys(), ...byEnv.keys()].join(", ")}`);
+    else if (byEnv.has(name))
+      envSettings.push({ key: byEnv.get(name)!, value: text, source: "env", origin: name });
+    else
+      throw new Error(
+        `unknown parameter ${name}='${text}'; allowed: ${[...special.keys(), ...byEnv.keys()].join(", ")}`,
+      );
   }
   const cellSettings: Setting[] = [];
   for (const [key, value] of Object.entries(cell)) {
-    if (key === "budget" || key === "runs" || key === "data" || value === null || value === undefined) continue;
+    if (
+      key === "budget" ||
+      key === "runs" ||
+      key === "data" ||
+      value === null ||
+      value === undefined
+    )
+      continue;
     cellSettings.push({ key, value, source: "cell", origin: `the config cell's '${key}'` });
   }
   let base = budgetConfig(top.budget);
   let baseSource: Source = "budget";
-  const name = [...envSettings, ...cellSettings].find((s) => s.key === "name")?.value as string | undefined;
+  const name = [...envSettings, ...cellSettings].find((s) => s.key === "name")?.value as
+    string | undefined;
   const saved = path.join(top.runs, name ?? base.name, "experiment.json");
   if (opts.inherit && fs.existsSync(saved)) {
     const old: ExperimentConfig = JSON.parse(fs.readFileSync(saved, "utf8"));
@@ -68,7 +96,11 @@ export function experimentFromNotebook(cell: NotebookCell, opts: { inherit?: boo
   const { config, sources } = applySettings(base, [...cellSettings, ...envSettings]);
   const print = opts.print ?? ((s: string) => console.log(s));
   if (baseSource === "saved") print(`starting from the config saved with the runs: ${saved}`);
-  for (const [k, s] of Object.entries(sources)) if (s === "env") print(`overridden by the environment: ${k} = ${JSON.stringify(KNOBS.find((x) => x.key === k)!.get(config))} (AMIDA_NB_${envOf(k)})`);
+  for (const [k, s] of Object.entries(sources))
+    if (s === "env")
+      print(
+        `overridden by the environment: ${k} = ${JSON.stringify(KNOBS.find((x) => x.key === k)!.get(config))} (AMIDA_NB_${envOf(k)})`,
+      );
   print(describeConfig(config, sources));
   const paths = { runsDir: top.runs, dataDir: top.data };
   return { cfg: config, paths, runsDir: path.join(top.runs, config.name), sources };

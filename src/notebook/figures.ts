@@ -2,13 +2,26 @@ import { createCanvas, Canvas } from "canvas";
 import { rgbToCanvas } from "../puzzle/annotate";
 
 /** A grid of stored puzzles with a caption under each (label, prediction, ...). */
-export function imageGrid(images: Uint8Array[], size: number, captions: string[], opts: { cols?: number; scale?: number; captionColours?: string[] } = {}): Canvas {
+export function imageGrid(
+  images: Uint8Array[],
+  size: number,
+  captions: string[],
+  opts: { cols?: number; scale?: number; captionColours?: string[] } = {},
+): Canvas {
   const scale = opts.scale ?? 3;
-  return canvasGrid(images.map((img) => rgbToCanvas(img, size, scale)), captions, opts);
+  return canvasGrid(
+    images.map((img) => rgbToCanvas(img, size, scale)),
+    captions,
+    opts,
+  );
 }
 
 /** Equal-sized canvases (puzzles, overlays) in a grid with captions. */
-export function canvasGrid(tiles: Canvas[], captions: string[], opts: { cols?: number; captionColours?: string[] } = {}): Canvas {
+export function canvasGrid(
+  tiles: Canvas[],
+  captions: string[],
+  opts: { cols?: number; captionColours?: string[] } = {},
+): Canvas {
   const images = tiles;
   const cols = Math.max(1, opts.cols ?? Math.min(8, tiles.length));
   const cell = tiles[0]?.width ?? 1;

@@ -15,7 +15,13 @@ import { showMarkdown, showPNG } from "./display";
 import { requireFinishedRuns } from "./runs";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic";
 import { CamMethod } from "../explain/gradcam";
-import { explainSplit, Explained, HeatRow, heatTable, heatTableMarkdown } from "../explain/analysis";
+import {
+  explainSplit,
+  Explained,
+  HeatRow,
+  heatTable,
+  heatTableMarkdown,
+} from "../explain/analysis";
 import { overlay } from "../explain/overlay";
 import { attentionMaps } from "../explain/attention";
 
@@ -32,21 +38,31 @@ export interface GradcamKnobs {
   perGrid: number;
 }
 
-export const DEFAULT_GRADCAM_KNOBS: GradcamKnobs = { samples: 48, method: "gradcam", explain: "predicted", unfinished: "refuse", perGrid: 8 };
+export const DEFAULT_GRADCAM_KNOBS: GradcamKnobs = {
+  samples: 48,
+  method: "gradcam",
+  explain: "predicted",
+  unfinished: "refuse",
+  perGrid: 8,
+};
 
 /** Knobs as a notebook's config cell gives them (strings from the environment), checked and typed. */
 export type LooseKnobs = Partial<Record<keyof GradcamKnobs, string | number>>;
 
 function validateKnobs(loose: LooseKnobs): GradcamKnobs {
   const known = Object.keys(DEFAULT_GRADCAM_KNOBS);
-  for (const key of Object.keys(loose)) if (!known.includes(key)) throw new Error(`unknown Grad-CAM knob '${key}'; allowed: ${known.join(", ")}`);
+  for (const key of Object.keys(loose))
+    if (!known.includes(key))
+      throw new Error(`unknown Grad-CAM knob '${key}'; allowed: ${known.join(", ")}`);
   const k = { ...DEFAULT_GRADCAM_KNOBS, ...loose } as Record<keyof GradcamKnobs, string | number>;
   const oneOf = <T extends string>(name: keyof GradcamKnobs, allowed: readonly T[]): T => {
-    if (!allowed.includes(k[name] as T)) throw new Error(`${name} must be one of ${allowed.join(", ")}, got '${k[name]}'`);
+    if (!allowed.includes(k[name] as T))
+      throw new Error(`${name} must be one of ${allowed.join(", ")}, got '${k[name]}'`);
     return k[name] as T;
   };
   const count = (name: keyof GradcamKnobs): number => {
-    if (!Number.isInteger(k[name]) || (k[name] as number) < 1) throw new Error(`${name} must be an integer >= 1, got ${k[name]}`);
+    if (!Number.isInteger(k[name]) || (k[name] as number) < 1)
+      throw new Error(`${name} must be an integer >= 1, got ${k[name]}`);
     return k[name] as number;
   };
   return {
@@ -73,15 +89,17 @@ export interface ExplainableRun {
 
 /** Every run of the experiment (names from the protocol), CNN track first. */
 export function experimentRuns(cfg: ExperimentConfig, paths: Paths): ExplainableRun[] {
-  return protocolRuns(cfg, dataDirs(cfg, paths.dataDir), path.join(paths.runsDir, cfg.name)).map((r) => ({
-    name: r.config.name,
-    track: r.track,
-    stage: r.stage,
-    arm: r.arm,
-    seed: r.seed,
-    data: r.config.data,
-    notebook: r.stage === "stage1" ? "02_train_plain" : "03_warp_finetune",
-  }));
+  return protocolRuns(cfg, dataDirs(cfg, paths.dataDir), path.join(paths.runsDir, cfg.name)).map(
+    (r) => ({
+      name: r.config.name,
+      track: r.track,
+      stage: r.stage,
+      arm: r.arm,
+      seed: r.seed,
+      data: r.config.data,
+      notebook: r.stage === "stage1" ? "02_train_plain" : "03_warp_finetune",
+    }),
+  );
 }
 
 /**
@@ -90,7 +108,11 @@ export function experimentRuns(cfg: ExperimentConfig, paths: Paths): Explainable
  * and its heat table rows; then the whole table, also saved as runs/<experiment>/gradcam.json.
  * Unfinished runs stop it before any work, or with `unfinished: "warn"` are explained and marked.
  */
-export async function gradcamReport(cfg: ExperimentConfig, paths: Paths, knobs: LooseKnobs = {}): Promise<HeatRow[]> {
+export async function gradcamReport(
+  cfg: ExperimentConfig,
+  paths: Paths,
+  knobs: LooseKnobs = {},
+): Promise<HeatRow[]> {
   const k = validateKnobs({ ...DEFAULT_GRADCAM_KNOBS, ...knobs });
   const runsDir = path.join(paths.runsDir, cfg.name);
   const runs = experimentRuns(cfg, paths);
@@ -103,12 +125,20 @@ export async function gradcamReport(cfg: ExperimentConfig, paths: Paths, knobs: 
     const model = await loadRunModel(runsDir, run.name);
     const reader = new SplitReader(splitFile(run.data, "test"));
     try {
-      const { layer, samples } = explainSplit(model, reader, "test", { n: k.samples, method: k.method, explain: k.explain });
+      const { layer, samples } = explainSplit(model, reader, "test", {
+        n: k.samples,
+        method: k.method,
+        explain: k.explain,
+      });
       const side = (model.getLayer(layer).getOutputAt(0) as tf.SymbolicTensor).shape[1];
-      showMarkdown(`### ${label}\n${k.method} at \`${layer}\` (${side}x${side} map), explaining the ${k.explain} class of ${samples.length} test puzzles`);
+      showMarkdown(
+        `### ${label}\n${k.method} at \`${layer}\` (${side}x${side} map), explaining the ${k.explain} class of ${samples.length} test puzzles`,
+      );
       const size = reader.header.spec.difficulty.size;
       for (const correct of [true, false]) {
-        const pick = samples.filter((s) => (s.predicted === s.label) === correct).slice(0, k.perGrid);
+        const pick = samples
+          .filter((s) => (s.predicted === s.label) === correct)
+          .slice(0, k.perGrid);
         if (pick.length === 0) continue;
         showMarkdown(`${correct ? "correct" : "wrong"} answers (caption: true / predicted class)`);
         const png = canvasGrid(
@@ -117,7 +147,10 @@ export async function gradcamReport(cfg: ExperimentConfig, paths: Paths, knobs: 
           { cols: k.perGrid },
         ).toBuffer("image/png");
         showPNG(png);
-        writeFileAtomic(path.join(runsDir, run.name, `gradcam-${correct ? "correct" : "wrong"}.png`), png);
+        writeFileAtomic(
+          path.join(runsDir, run.name, `gradcam-${correct ? "correct" : "wrong"}.png`),
+          png,
+        );
       }
       rows.push(...heatTable(label, samples));
     } finally {
@@ -125,7 +158,12 @@ export async function gradcamReport(cfg: ExperimentConfig, paths: Paths, knobs: 
       model.dispose();
     }
   }
-  writeJsonAtomic(path.join(runsDir, "gradcam.json"), { method: k.method, explain: k.explain, samples: k.samples, rows });
+  writeJsonAtomic(path.join(runsDir, "gradcam.json"), {
+    method: k.method,
+    explain: k.explain,
+    samples: k.samples,
+    rows,
+  });
   showMarkdown(heatTableMarkdown(rows));
   return rows;
 }
@@ -135,14 +173,28 @@ export async function gradcamReport(cfg: ExperimentConfig, paths: Paths, knobs: 
  * fine-tune): per MobileViT block, the attention each patch receives. Blocks that attend over a
  * single patch (their attention is the identity) get one line saying so instead of a blank panel.
  */
-export async function attentionReport(cfg: ExperimentConfig, paths: Paths, opts: { run?: string; count?: number; unfinished?: string } = {}): Promise<void> {
+export async function attentionReport(
+  cfg: ExperimentConfig,
+  paths: Paths,
+  opts: { run?: string; count?: number; unfinished?: string } = {},
+): Promise<void> {
   const count = opts.count ?? 6;
   const { unfinished } = validateKnobs({ unfinished: opts.unfinished ?? "refuse" });
   const all = experimentRuns(cfg, paths);
-  const run = opts.run === undefined ? all.find((r) => r.track === "vit" && r.stage === "finetune") : all.find((r) => r.name === opts.run);
-  if (!run) throw new Error(`no run '${opts.run ?? "(a MobileViT fine-tune)"}' in experiment '${cfg.name}'; runs: ${all.map((r) => r.name).join(", ")}`);
+  const run =
+    opts.run === undefined
+      ? all.find((r) => r.track === "vit" && r.stage === "finetune")
+      : all.find((r) => r.name === opts.run);
+  if (!run)
+    throw new Error(
+      `no run '${opts.run ?? "(a MobileViT fine-tune)"}' in experiment '${cfg.name}'; runs: ${all.map((r) => r.name).join(", ")}`,
+    );
   const runsDir = path.join(paths.runsDir, cfg.name);
-  if (requireFinishedRuns(runsDir, [run], { reader: "04_gradcam", mode: unfinished })[0].state === "missing") return;
+  if (
+    requireFinishedRuns(runsDir, [run], { reader: "04_gradcam", mode: unfinished })[0].state ===
+    "missing"
+  )
+    return;
   const model = await loadRunModel(runsDir, run.name);
   const reader = new SplitReader(splitFile(run.data, "test"));
   try {
@@ -156,9 +208,18 @@ export async function attentionReport(cfg: ExperimentConfig, paths: Paths, opts:
     const single = blocks.filter((b) => b.patches === 1).map((b) => b.block);
     for (const b of blocks.filter((b) => b.patches > 1)) {
       showMarkdown(`attention received per patch, **${b.block}** (over ${b.patches} patches)`);
-      showPNG(canvasGrid(b.maps.map((m, k) => overlay(imgs[k], m, size, 3)), idx.map((i) => `label ${reader.records.labels[i]}`), { cols: idx.length }).toBuffer("image/png"));
+      showPNG(
+        canvasGrid(
+          b.maps.map((m, k) => overlay(imgs[k], m, size, 3)),
+          idx.map((i) => `label ${reader.records.labels[i]}`),
+          { cols: idx.length },
+        ).toBuffer("image/png"),
+      );
     }
-    if (single.length) showMarkdown(`Not shown: ${single.join(", ")} attend${single.length === 1 ? "s" : ""} over a single patch at ${size} px (attention is 1 everywhere).`);
+    if (single.length)
+      showMarkdown(
+        `Not shown: ${single.join(", ")} attend${single.length === 1 ? "s" : ""} over a single patch at ${size} px (attention is 1 everywhere).`,
+      );
   } finally {
     reader.close();
     model.dispose();

@@ -35,7 +35,12 @@ function status(runsDir: string, name: string): RunStatus {
   if (!fs.existsSync(metricsFile)) {
     const cfgFile = path.join(dir, "config.json");
     const planned = fs.existsSync(cfgFile) ? readJson(cfgFile).train?.epochs : undefined;
-    return out("unfinished", last ? `stopped after epoch ${last.epoch + 1}${planned ? ` of ${planned}` : ""} (no metrics.json)` : "no checkpoint and no metrics.json yet");
+    return out(
+      "unfinished",
+      last
+        ? `stopped after epoch ${last.epoch + 1}${planned ? ` of ${planned}` : ""} (no metrics.json)`
+        : "no checkpoint and no metrics.json yet",
+    );
   }
   let m: any;
   try {
@@ -45,19 +50,33 @@ function status(runsDir: string, name: string): RunStatus {
   }
   if (m.name !== name) return out("unfinished", `metrics.json is run '${m.name}''s`);
   if (!last) return out("unfinished", "metrics.json but no last checkpoint");
-  if (last.epoch + 1 !== m.epochs) return out("unfinished", `the last checkpoint is at epoch ${last.epoch + 1} but metrics.json reports ${m.epochs} epochs (trained again since?)`);
+  if (last.epoch + 1 !== m.epochs)
+    return out(
+      "unfinished",
+      `the last checkpoint is at epoch ${last.epoch + 1} but metrics.json reports ${m.epochs} epochs (trained again since?)`,
+    );
   const bestState = path.join(dir, "checkpoints", "best", "state.json");
   if (m.best_epoch > 0) {
     const best = fs.existsSync(bestState) ? readJson(bestState) : null;
-    if (!best || best.bestEpoch !== m.best_epoch) return out("unfinished", `metrics.json was tested at best epoch ${m.best_epoch}, the best checkpoint is ${best ? `epoch ${best.bestEpoch}` : "missing"}`);
+    if (!best || best.bestEpoch !== m.best_epoch)
+      return out(
+        "unfinished",
+        `metrics.json was tested at best epoch ${m.best_epoch}, the best checkpoint is ${best ? `epoch ${best.bestEpoch}` : "missing"}`,
+      );
   }
   const provFile = path.join(dir, "provenance.json");
   const prov = fs.existsSync(provFile) ? readJson(provFile) : null;
   const init: string | null = prov?.config?.init ?? null;
   if (init) {
     const weights = path.join(init, "weights.bin");
-    const sha = fs.existsSync(weights) ? createHash("sha256").update(fs.readFileSync(weights)).digest("hex") : null;
-    if (sha !== prov.initSha256) return out("unfinished", `stale: the weights it started from (${init}) ${sha ? "changed" : "are gone"} since it trained`);
+    const sha = fs.existsSync(weights)
+      ? createHash("sha256").update(fs.readFileSync(weights)).digest("hex")
+      : null;
+    if (sha !== prov.initSha256)
+      return out(
+        "unfinished",
+        `stale: the weights it started from (${init}) ${sha ? "changed" : "are gone"} since it trained`,
+      );
   }
   return out("finished", "");
 }
@@ -79,18 +98,26 @@ export interface NeededRun {
  * each run, why, and the notebooks to run first; `mode: "warn"` shows the same loudly (a markdown
  * warning in a notebook, stderr elsewhere) and returns the statuses so the caller can mark rows.
  */
-export function requireFinishedRuns(runsDir: string, runs: NeededRun[], opts: { reader: string; mode?: "refuse" | "warn" }): RunStatus[] {
+export function requireFinishedRuns(
+  runsDir: string,
+  runs: NeededRun[],
+  opts: { reader: string; mode?: "refuse" | "warn" },
+): RunStatus[] {
   const statuses = runStatuses(
     runsDir,
     runs.map((r) => r.name),
   );
   const bad = statuses.filter((s) => s.state !== "finished");
   if (bad.length === 0) return statuses;
-  const notebooks = [...new Set(runs.filter((r) => bad.some((b) => b.name === r.name)).map((r) => r.notebook))];
+  const notebooks = [
+    ...new Set(runs.filter((r) => bad.some((b) => b.name === r.name)).map((r) => r.notebook)),
+  ];
   const lines = bad.map((b) => `${b.name}: ${b.state}, ${b.reason}`);
   const todo = `run ${notebooks.map((n) => `notebooks/${n}.ipynb`).join(" then ")} first, with the same config`;
   if ((opts.mode ?? "refuse") === "refuse") {
-    throw new Error(`${opts.reader} reads runs in ${runsDir} that are not finished:\n  ${lines.join("\n  ")}\n${todo}`);
+    throw new Error(
+      `${opts.reader} reads runs in ${runsDir} that are not finished:\n  ${lines.join("\n  ")}\n${todo}`,
+    );
   }
   const md = `**⚠ WARNING: ${bad.length} of ${runs.length} runs in \`${runsDir}\` are not finished; ${opts.reader} marks them below.**\n\n${lines.map((l) => `- ${l}`).join("\n")}\n\nTo fix: ${todo}.`;
   if (inKernel()) showMarkdown(md);

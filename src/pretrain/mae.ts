@@ -57,24 +57,40 @@ export interface PretrainConfig {
   seed: number;
 }
 
-export const DEFAULT_PRETRAIN: Omit<PretrainConfig, "model" | "data"> = { epochs: 5, batchSize: 32, lr: 1e-3, maskRatio: 0.75, decoderDim: 64, decoderDepth: 1, seed: 0 };
+export const DEFAULT_PRETRAIN: Omit<PretrainConfig, "model" | "data"> = {
+  epochs: 5,
+  batchSize: 32,
+  lr: 1e-3,
+  maskRatio: 0.75,
+  decoderDim: 64,
+  decoderDepth: 1,
+  seed: 0,
+};
 
 export function validatePretrainConfig(c: PretrainConfig): PretrainConfig {
   const fam = familyOf(c.model);
-  if (!(PRETRAIN_FAMILIES as readonly string[]).includes(fam)) throw new Error(`masked-image pre-training is for the ViT family; got '${c.model}', allowed families: ${PRETRAIN_FAMILIES.join(", ")}`);
+  if (!(PRETRAIN_FAMILIES as readonly string[]).includes(fam))
+    throw new Error(
+      `masked-image pre-training is for the ViT family; got '${c.model}', allowed families: ${PRETRAIN_FAMILIES.join(", ")}`,
+    );
   const int = (k: keyof PretrainConfig, lo: number, hi: number) => {
     const v = c[k] as number;
-    if (!Number.isInteger(v) || v < lo || v > hi) throw new Error(`pretrain.${k} must be an integer in ${lo}..${hi}, got ${v}`);
+    if (!Number.isInteger(v) || v < lo || v > hi)
+      throw new Error(`pretrain.${k} must be an integer in ${lo}..${hi}, got ${v}`);
   };
   int("epochs", 1, 10_000);
   int("batchSize", 1, 4096);
   int("decoderDim", 8, 1024);
   int("decoderDepth", 0, 16);
   int("seed", 0, 2 ** 31);
-  if (c.decoderDim % 2 !== 0) throw new Error(`pretrain.decoderDim must be even (2 decoder heads), got ${c.decoderDim}`);
-  if (!(c.lr > 0 && c.lr <= 10)) throw new Error(`pretrain.lr must be a number in (0, 10], got ${c.lr}`);
-  if (!(c.maskRatio > 0 && c.maskRatio < 1)) throw new Error(`pretrain.maskRatio must be in (0, 1), got ${c.maskRatio}`);
-  if (!fs.existsSync(splitFile(c.data, "train"))) throw new Error(`data set '${c.data}' has no train split (${splitFile(c.data, "train")})`);
+  if (c.decoderDim % 2 !== 0)
+    throw new Error(`pretrain.decoderDim must be even (2 decoder heads), got ${c.decoderDim}`);
+  if (!(c.lr > 0 && c.lr <= 10))
+    throw new Error(`pretrain.lr must be a number in (0, 10], got ${c.lr}`);
+  if (!(c.maskRatio > 0 && c.maskRatio < 1))
+    throw new Error(`pretrain.maskRatio must be in (0, 1), got ${c.maskRatio}`);
+  if (!fs.existsSync(splitFile(c.data, "train")))
+    throw new Error(`data set '${c.data}' has no train split (${splitFile(c.data, "train")})`);
   return c;
 }
 
@@ -89,7 +105,10 @@ export function patchGeometry(model: string, inputSize: number): { patch: number
  * The pre-training network: inputs [image [B, S, S, 3], mask [B, N]], output pixel predictions
  * [B, T, p*p*3] for every token (T = N, or 1 + N with ViT's class token first).
  */
-export function maeNetwork(c: Pick<PretrainConfig, "model" | "decoderDim" | "decoderDepth" | "seed">, inputSize: number): tf.LayersModel {
+export function maeNetwork(
+  c: Pick<PretrainConfig, "model" | "decoderDim" | "decoderDepth" | "seed">,
+  inputSize: number,
+): tf.LayersModel {
   const { patch, grid } = patchGeometry(c.model, inputSize);
   const variant = c.model.slice(c.model.indexOf("_") + 1);
   const seeds = new Seeds(c.seed);
@@ -97,27 +116,58 @@ export function maeNetwork(c: Pick<PretrainConfig, "model" | "decoderDim" | "dec
   const mask = tf.input({ shape: [grid * grid], name: "mask" });
   const encode = familyOf(c.model) === "vit" ? vitEncoder : mmlitEncoder;
   let x = encode(image, { variant, inputSize, seeds, mask });
-  x = tf.layers.dense({ units: c.decoderDim, name: "decoder_embed", kernelInitializer: seeds.glorotUniform() }).apply(x) as SymTensor;
+  x = tf.layers
+    .dense({ units: c.decoderDim, name: "decoder_embed", kernelInitializer: seeds.glorotUniform() })
+    .apply(x) as SymTensor;
   x = new PositionEmbedding({ seed: seeds.int(), name: "decoder_pos" }).apply(x) as SymTensor;
-  for (let i = 0; i < c.decoderDepth; i++) x = transformerLayer(x, { dim: c.decoderDim, ffn: 2 * c.decoderDim, heads: 2, act: "gelu", name: `decoder_t${i}`, seeds });
+  for (let i = 0; i < c.decoderDepth; i++)
+    x = transformerLayer(x, {
+      dim: c.decoderDim,
+      ffn: 2 * c.decoderDim,
+      heads: 2,
+      act: "gelu",
+      name: `decoder_t${i}`,
+      seeds,
+    });
   x = new LayerNorm({ epsilon: 1e-5, name: "decoder_ln" }).apply(x) as SymTensor;
-  const pixels = tf.layers.dense({ units: patch * patch * 3, name: "decoder_pred", kernelInitializer: seeds.glorotUniform() }).apply(x) as SymTensor;
+  const pixels = tf.layers
+    .dense({
+      units: patch * patch * 3,
+      name: "decoder_pred",
+      kernelInitializer: seeds.glorotUniform(),
+    })
+    .apply(x) as SymTensor;
   return tf.model({ inputs: [image, mask], outputs: pixels, name: `mae_${c.model}` });
 }
 
 /** A 0/1 mask [b, n] hiding round(ratio * n) patches of each image, fixed by (seed, epoch, step). */
-export function randomMask(b: number, n: number, ratio: number, seed: number, epoch: number, step: number): tf.Tensor2D {
+export function randomMask(
+  b: number,
+  n: number,
+  ratio: number,
+  seed: number,
+  epoch: number,
+  step: number,
+): tf.Tensor2D {
   const hidden = Math.max(1, Math.min(n - 1, Math.round(ratio * n)));
   const m = new Float32Array(b * n);
-  for (let i = 0; i < b; i++) shuffled(rngFor(seed, "mae-mask", epoch, step, i), n).slice(0, hidden).forEach((j) => (m[i * n + j] = 1));
+  for (let i = 0; i < b; i++)
+    shuffled(rngFor(seed, "mae-mask", epoch, step, i), n)
+      .slice(0, hidden)
+      .forEach((j) => (m[i * n + j] = 1));
   return tf.tensor2d(m, [b, n]);
 }
 
 /** Mean squared error over the masked patches' pixels (a class token's prediction is ignored). */
-export function reconstructionLoss(pred: tf.Tensor3D, target: tf.Tensor3D, mask: tf.Tensor2D): tf.Scalar {
+export function reconstructionLoss(
+  pred: tf.Tensor3D,
+  target: tf.Tensor3D,
+  mask: tf.Tensor2D,
+): tf.Scalar {
   return tf.tidy(() => {
     const n = target.shape[1];
-    const patches = pred.shape[1] === n ? pred : tf.slice(pred, [0, pred.shape[1] - n, 0], [-1, n, -1]); // drop the class token
+    const patches =
+      pred.shape[1] === n ? pred : tf.slice(pred, [0, pred.shape[1] - n, 0], [-1, n, -1]); // drop the class token
     const perPatch = tf.mean(tf.square(tf.sub(patches, target)), 2); // [B, N]
     return tf.div(tf.sum(tf.mul(perPatch, mask)), tf.sum(mask)) as tf.Scalar;
   });
@@ -137,7 +187,11 @@ export interface PretrainEpoch {
  * classifier (for `classes` outputs, default: the data set's lanes) with the pre-trained encoder:
  * model.json + weights.bin + pretrain.json (config and history).
  */
-export async function pretrain(cfg: PretrainConfig, out: string, opts: { classes?: number; quiet?: boolean; onLine?: (l: string) => void } = {}): Promise<PretrainEpoch[]> {
+export async function pretrain(
+  cfg: PretrainConfig,
+  out: string,
+  opts: { classes?: number; quiet?: boolean; onLine?: (l: string) => void } = {},
+): Promise<PretrainEpoch[]> {
   validatePretrainConfig(cfg);
   const reader = new SplitReader(splitFile(cfg.data, "train"));
   const size = reader.header.image.height;
@@ -156,17 +210,39 @@ export async function pretrain(cfg: PretrainConfig, out: string, opts: { classes
   try {
     for (let epoch = 0; epoch < cfg.epochs; epoch++) {
       const t0 = Date.now();
-      const progress = new Progress(`pretrain epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch, { unit: "steps", quiet: opts.quiet, onLine: opts.onLine });
+      const progress = new Progress(`pretrain epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch, {
+        unit: "steps",
+        quiet: opts.quiet,
+        onLine: opts.onLine,
+      });
       let sum = 0;
       let seen = 0;
       let step = 0;
-      for (const b of batches(reader, epochOrder(reader.count, cfg.seed, epoch, true), cfg.batchSize)) {
-        (opt as unknown as { learningRate: number }).learningRate = cosineWithWarmup(epoch * stepsPerEpoch + step, total, Math.min(stepsPerEpoch, Math.round(total / 10)), cfg.lr);
+      for (const b of batches(
+        reader,
+        epochOrder(reader.count, cfg.seed, epoch, true),
+        cfg.batchSize,
+      )) {
+        (opt as unknown as { learningRate: number }).learningRate = cosineWithWarmup(
+          epoch * stepsPerEpoch + step,
+          total,
+          Math.min(stepsPerEpoch, Math.round(total / 10)),
+          cfg.lr,
+        );
         const n = b.labels.length;
         const mask = randomMask(n, grid * grid, cfg.maskRatio, cfg.seed, epoch, step++);
         const target = patchRows(b.xs, patch);
         const vars = net.trainableWeights.map((w) => w.read() as tf.Variable);
-        const loss = opt.minimize(() => reconstructionLoss(net.apply([b.xs, mask], { training: true }) as tf.Tensor3D, target, mask), true, vars)!;
+        const loss = opt.minimize(
+          () =>
+            reconstructionLoss(
+              net.apply([b.xs, mask], { training: true }) as tf.Tensor3D,
+              target,
+              mask,
+            ),
+          true,
+          vars,
+        )!;
         sum += loss.dataSync()[0] * n;
         seen += n;
         tf.dispose([loss, mask, target, b.xs]);
@@ -174,14 +250,20 @@ export async function pretrain(cfg: PretrainConfig, out: string, opts: { classes
       }
       const seconds = (Date.now() - t0) / 1000;
       history.push({ epoch: epoch + 1, loss: sum / seen, seconds, images_per_s: seen / seconds });
-      log(`pretrain epoch ${epoch + 1}/${cfg.epochs}: reconstruction loss ${(sum / seen).toFixed(5)} | ${(seen / seconds).toFixed(1)} img/s, ${seconds.toFixed(1)} s`);
+      log(
+        `pretrain epoch ${epoch + 1}/${cfg.epochs}: reconstruction loss ${(sum / seen).toFixed(5)} | ${(seen / seconds).toFixed(1)} img/s, ${seconds.toFixed(1)} s`,
+      );
     }
     const classifier = buildModel({ name: cfg.model, inputSize: size, classes, seed: cfg.seed });
     try {
       const copied = copyEncoder(net, classifier);
       fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-      await saveModel(classifier, out, { "pretrain.json": { config: cfg, classes, copiedLayers: copied, history } });
-      log(`saved the classifier with the pre-trained encoder (${copied.length} layers) to ${out}: fine-tune it with 'amida train --init ${out}'`);
+      await saveModel(classifier, out, {
+        "pretrain.json": { config: cfg, classes, copiedLayers: copied, history },
+      });
+      log(
+        `saved the classifier with the pre-trained encoder (${copied.length} layers) to ${out}: fine-tune it with 'amida train --init ${out}'`,
+      );
     } finally {
       classifier.dispose();
     }

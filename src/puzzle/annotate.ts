@@ -23,13 +23,24 @@ export function rgbToCanvas(rgbBytes: Uint8Array, size: number, scale: number): 
   return big;
 }
 
-const PATH_COLOURS = ["rgba(0,0,0,0.85)", "rgba(255,0,0,0.85)", "rgba(0,110,255,0.85)", "rgba(0,170,0,0.85)"];
+const PATH_COLOURS = [
+  "rgba(0,0,0,0.85)",
+  "rgba(255,0,0,0.85)",
+  "rgba(0,110,255,0.85)",
+  "rgba(0,170,0,0.85)",
+];
 
 /**
  * The stored pixels, enlarged, with the warp route drawn on top: the plain trace from START
  * (black), then each hop's trace in its own colour, dashed hop arrows from bottom to top.
  */
-export function puzzleWithPaths(rgbBytes: Uint8Array, p: Puzzle, size: number, hops: number, scale = 6): Canvas {
+export function puzzleWithPaths(
+  rgbBytes: Uint8Array,
+  p: Puzzle,
+  size: number,
+  hops: number,
+  scale = 6,
+): Canvas {
   const canvas = rgbToCanvas(rgbBytes, size, scale);
   const ctx = canvas.getContext("2d");
   ctx.scale(scale, scale);

@@ -36,7 +36,9 @@ export function isPreset(name: string): name is DifficultyPreset {
 
 export function presetDifficulty(name: string): Difficulty {
   if (!isPreset(name)) {
-    throw new Error(`unknown difficulty preset '${name}'; allowed: ${Object.keys(DIFFICULTY_PRESETS).join(", ")}`);
+    throw new Error(
+      `unknown difficulty preset '${name}'; allowed: ${Object.keys(DIFFICULTY_PRESETS).join(", ")}`,
+    );
   }
   return { ...DIFFICULTY_PRESETS[name] };
 }
@@ -66,7 +68,13 @@ export function validateDifficulty(d: Difficulty): Difficulty {
   const capWhy = ` (${d.rows} rows x at most ${maxRungsPerRow(d.lanes)} rungs a row for ${d.lanes} lanes)`;
   checkInt("rungsMin", d.rungsMin, 0, cap, capWhy);
   checkInt("rungsMax", d.rungsMax, d.rungsMin, cap, capWhy);
-  checkInt("size", d.size, minSizeFor(d), 1024, ` (smaller images cannot draw ${d.lanes} lanes and ${d.rows} rows legibly)`);
+  checkInt(
+    "size",
+    d.size,
+    minSizeFor(d),
+    1024,
+    ` (smaller images cannot draw ${d.lanes} lanes and ${d.rows} rows legibly)`,
+  );
   return d;
 }
 

@@ -63,7 +63,9 @@ export class PermutationLadders {
     this.C = d.rungsMax + 1;
     const entries = (d.rows + 1) * P * this.C;
     if (entries > MAX_TABLE) {
-      throw new Error(`sampling 'debiased' needs a ${entries}-entry table for ${d.lanes} lanes, ${d.rows} rows and up to ${d.rungsMax} rungs (limit ${MAX_TABLE}); use fewer lanes, rows or rungs, or --sampling blog`);
+      throw new Error(
+        `sampling 'debiased' needs a ${entries}-entry table for ${d.lanes} lanes, ${d.rows} rows and up to ${d.rungsMax} rungs (limit ${MAX_TABLE}); use fewer lanes, rows or rungs, or --sampling blog`,
+      );
     }
     this.compose = new Int32Array(P * M);
     this.perms.forEach((p, pi) =>
@@ -116,7 +118,10 @@ export class PermutationLadders {
       const base = (r + 1) * P;
       let total = 0;
       const w = this.matchings.map((m, mi) => {
-        const v = m.length <= c ? this.ways[(base + this.compose[tau * M + mi]) * this.C + c - m.length] : 0;
+        const v =
+          m.length <= c
+            ? this.ways[(base + this.compose[tau * M + mi]) * this.C + c - m.length]
+            : 0;
         total += v;
         return v;
       });
@@ -141,7 +146,12 @@ function permutations(n: number): number[][] {
   const out: number[][] = [];
   const walk = (acc: number[], used: boolean[]) => {
     if (acc.length === n) return void out.push(acc);
-    for (let i = 0; i < n; i++) if (!used[i]) walk([...acc, i], used.map((u, j) => u || j === i));
+    for (let i = 0; i < n; i++)
+      if (!used[i])
+        walk(
+          [...acc, i],
+          used.map((u, j) => u || j === i),
+        );
   };
   walk([], new Array(n).fill(false));
   return out;
@@ -165,7 +175,8 @@ export function permutationLadders(d: Difficulty): PermutationLadders {
  * reversal), and the hop-back label must not be certain.
  */
 export function debiasedProblem(d: Difficulty, hops: number): string | null {
-  if (!debiasAcceptance(d.lanes, hops)) return `with ${d.lanes} lanes and ${hops} hops every walk returns to START, so no sampling can hide the label from a rung-blind rule`;
+  if (!debiasAcceptance(d.lanes, hops))
+    return `with ${d.lanes} lanes and ${hops} hops every walk returns to START, so no sampling can hide the label from a rung-blind rule`;
   const t = permutationLadders(d);
   const bad = t.perms.filter((_, p) => t.feasibleCounts(p).length === 0);
   if (bad.length === 0) return null;

@@ -19,17 +19,35 @@ export interface Style {
   rowSpan: number;
 }
 
-export const STANDARD_STYLE: Readonly<Style> = { laneInset: 0.5, margin: 0.02, radius: 1, lineWidth: 1, rowSpan: 1 };
+export const STANDARD_STYLE: Readonly<Style> = {
+  laneInset: 0.5,
+  margin: 0.02,
+  radius: 1,
+  lineWidth: 1,
+  rowSpan: 1,
+};
 
 /**
  * Lanes nearer the edges (wider spacing), bigger margins, smaller circles, thicker lines at 64 px,
  * rungs in a narrower band: the same structure and colours, different pixels everywhere.
  * Legible at 32 px for the easy and medium presets and at 64 px for the seed preset.
  */
-export const HELDOUT_STYLE: Readonly<Style> = { laneInset: 0.3, margin: 0.05, radius: 0.85, lineWidth: 1.7, rowSpan: 0.95 };
+export const HELDOUT_STYLE: Readonly<Style> = {
+  laneInset: 0.3,
+  margin: 0.05,
+  radius: 0.85,
+  lineWidth: 1.7,
+  rowSpan: 0.95,
+};
 
 /** Half-width of each field's range under `vary` = 1 (it covers the held-out style's values). */
-const VARY_RANGE: Readonly<Style> = { laneInset: 0.2, margin: 0.04, radius: 0.25, lineWidth: 0.7, rowSpan: 0.2 };
+const VARY_RANGE: Readonly<Style> = {
+  laneInset: 0.2,
+  margin: 0.04,
+  radius: 0.25,
+  lineWidth: 0.7,
+  rowSpan: 0.2,
+};
 
 export const RENDER_STYLES = { standard: STANDARD_STYLE, heldout: HELDOUT_STYLE } as const;
 export type RenderStyle = keyof typeof RENDER_STYLES;
@@ -69,17 +87,25 @@ export function rungShiftLimit(L: Layout, lineWidth: number): number {
   return Math.max(0, (L.rowGap - lineWidth) / 2 - 1);
 }
 
-export function layout(p: Pick<Puzzle, "lanes" | "rows">, size: number, style: Style = STANDARD_STYLE): Layout {
+export function layout(
+  p: Pick<Puzzle, "lanes" | "rows">,
+  size: number,
+  style: Style = STANDARD_STYLE,
+): Layout {
   const spacing = size / p.lanes;
   // Lane step in standard spacings: exactly 1 for the standard inset of half a spacing.
   const step = (p.lanes - 2 * style.laneInset) / (p.lanes - 1);
   const lineWidth = Math.max(1, Math.round((size / 64) * style.lineWidth));
   // Lines render crisp instead of smeared over an extra grey row when odd widths are centred on
   // pixel centres and even widths on pixel edges.
-  const snap = lineWidth % 2 === 1 ? (v: number) => Math.floor(v) + 0.5 : (v: number) => Math.round(v);
+  const snap =
+    lineWidth % 2 === 1 ? (v: number) => Math.floor(v) + 0.5 : (v: number) => Math.round(v);
   const laneX = (lane: number) => snap(spacing * (style.laneInset + lane * step));
   // Circles of the outer lanes stay inside the image, whatever the style.
-  const radius = Math.min(Math.min(0.36 * spacing * step, 0.08 * size) * style.radius, laneX(0) - 0.5);
+  const radius = Math.min(
+    Math.min(0.36 * spacing * step, 0.08 * size) * style.radius,
+    laneX(0) - 0.5,
+  );
   const margin = Math.max(1, size * style.margin);
   const topY = margin + radius;
   const bottomY = size - margin - radius;
@@ -94,7 +120,8 @@ export function layout(p: Pick<Puzzle, "lanes" | "rows">, size: number, style: S
     laneX,
     topY,
     bottomY,
-    rowY: (row) => (row < 0 ? topY : row >= p.rows ? bottomY : snap(band0 + ((row + 0.5) * band) / p.rows)),
+    rowY: (row) =>
+      row < 0 ? topY : row >= p.rows ? bottomY : snap(band0 + ((row + 0.5) * band) / p.rows),
     rowGap: band / p.rows,
   };
 }

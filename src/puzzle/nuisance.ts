@@ -24,7 +24,8 @@ export const NO_NUISANCE: Nuisance = { jitter: 0, tint: 0, noise: 0 };
 
 export function validateNuisance(n: Nuisance): Nuisance {
   const check = (name: string, v: number, hi: number) => {
-    if (!(typeof v === "number" && v >= 0 && v <= hi)) throw new Error(`nuisance.${name} must be a number in 0..${hi}, got ${v}`);
+    if (!(typeof v === "number" && v >= 0 && v <= hi))
+      throw new Error(`nuisance.${name} must be a number in 0..${hi}, got ${v}`);
   };
   check("jitter", n.jitter, 4);
   check("tint", n.tint, 1);

@@ -16,7 +16,16 @@ export const PALETTE: ReadonlyArray<readonly [number, number, number]> = [
   [240, 50, 230], // magenta
   [255, 225, 25], // yellow
 ];
-export const PALETTE_NAMES = ["red", "green", "blue", "orange", "purple", "cyan", "magenta", "yellow"];
+export const PALETTE_NAMES = [
+  "red",
+  "green",
+  "blue",
+  "orange",
+  "purple",
+  "cyan",
+  "magenta",
+  "yellow",
+];
 
 const rgb = (c: readonly number[]) => `rgb(${c[0]},${c[1]},${c[2]})`;
 
@@ -25,10 +34,18 @@ const rgb = (c: readonly number[]) => `rgb(${c[0]},${c[1]},${c[2]})`;
  * `style` (varied per sample when `nuisance.vary` > 0). With a nuisance, `rng` supplies the jitter,
  * tint and style so the pixels stay a function of the sample.
  */
-export function drawPuzzle(ctx: CanvasRenderingContext2D, p: Puzzle, size: number, nuisance = NO_NUISANCE, rng?: Rng, style: Style = STANDARD_STYLE): void {
+export function drawPuzzle(
+  ctx: CanvasRenderingContext2D,
+  p: Puzzle,
+  size: number,
+  nuisance = NO_NUISANCE,
+  rng?: Rng,
+  style: Style = STANDARD_STYLE,
+): void {
   const vary = nuisance.vary ?? 0;
   const L = layout(p, size, vary > 0 && rng ? variedStyle(rng, vary) : style);
-  const j = (scale = 1) => (nuisance.jitter > 0 && rng ? (rng() * 2 - 1) * nuisance.jitter * scale : 0);
+  const j = (scale = 1) =>
+    nuisance.jitter > 0 && rng ? (rng() * 2 - 1) * nuisance.jitter * scale : 0;
   let bg = [255, 255, 255];
   if (nuisance.tint > 0 && rng) {
     const t = rng() * nuisance.tint;
@@ -54,10 +71,22 @@ export function drawPuzzle(ctx: CanvasRenderingContext2D, p: Puzzle, size: numbe
   ctx.stroke();
   const stroke = Math.max(0.5, L.lineWidth * 0.75);
   for (let i = 0; i < p.lanes; i++) {
-    const top = circleSprite(i === p.start ? "rgb(255,255,255)" : rgb(PALETTE[p.top[i]]), L.radius, stroke);
+    const top = circleSprite(
+      i === p.start ? "rgb(255,255,255)" : rgb(PALETTE[p.top[i]]),
+      L.radius,
+      stroke,
+    );
     const bottom = circleSprite(rgb(PALETTE[p.bottom[i]]), L.radius, stroke);
-    ctx.drawImage(top, Math.round(xs[i] - 0.5) - top.width / 2 + 0.5, Math.floor(L.topY) - top.height / 2 + 0.5);
-    ctx.drawImage(bottom, Math.round(xs[i] - 0.5) - bottom.width / 2 + 0.5, Math.floor(L.bottomY) - bottom.height / 2 + 0.5);
+    ctx.drawImage(
+      top,
+      Math.round(xs[i] - 0.5) - top.width / 2 + 0.5,
+      Math.floor(L.topY) - top.height / 2 + 0.5,
+    );
+    ctx.drawImage(
+      bottom,
+      Math.round(xs[i] - 0.5) - bottom.width / 2 + 0.5,
+      Math.floor(L.bottomY) - bottom.height / 2 + 0.5,
+    );
   }
 }
 
@@ -98,7 +127,13 @@ function scratchCanvas(size: number): Canvas {
 }
 
 /** The model's input: size*size*3 bytes, row-major RGB. */
-export function renderRGB(p: Puzzle, size: number, nuisance = NO_NUISANCE, rng?: Rng, style: Style = STANDARD_STYLE): Uint8Array {
+export function renderRGB(
+  p: Puzzle,
+  size: number,
+  nuisance = NO_NUISANCE,
+  rng?: Rng,
+  style: Style = STANDARD_STYLE,
+): Uint8Array {
   const canvas = scratchCanvas(size);
   const ctx = canvas.getContext("2d");
   ctx.setTransform(1, 0, 0, 1, 0, 0);

@@ -21,7 +21,8 @@ export function plainLabel(p: Puzzle): number {
  * a hop onto the missing colour lands on START again, as TASK_SPEC asks.
  */
 export function warpLanes(p: Puzzle, hops: number): number[] {
-  if (!Number.isInteger(hops) || hops < 0) throw new Error(`hops must be an integer >= 0, got ${hops}`);
+  if (!Number.isInteger(hops) || hops < 0)
+    throw new Error(`hops must be an integer >= 0, got ${hops}`);
   const lanes = [p.start];
   let goal = trace(p, p.start);
   for (let h = 0; h < hops; h++) {
@@ -97,7 +98,8 @@ export function debiasAcceptance(lanes: number, hops: number): DebiasAcceptance 
     backAndG1 = 1;
     other = ((n - 1) * (cA + x) - x) / cD;
   }
-  if (cA * backAndG1 + x > 1e-9) return { backAndG1, back: cB > 0 ? x / cB : 0, g1: cC > 0 ? x / cC : 0, other };
+  if (cA * backAndG1 + x > 1e-9)
+    return { backAndG1, back: cB > 0 ? x / cB : 0, g1: cC > 0 ? x / cC : 0, other };
   // Every label is the hop-back lane or g1 (3 lanes, 2 hops): give up P(label = g1) = 1/N and
   // only thin the hop-back lane down to the others' probability.
   const back = cA + cB;
@@ -107,7 +109,13 @@ export function debiasAcceptance(lanes: number, hops: number): DebiasAcceptance 
 }
 
 /** The k-hop label from the ladder's permutation alone (perm[top lane] = bottom lane). */
-export function permutationLabel(perm: number[], top: number[], bottom: number[], start: number, hops: number): number {
+export function permutationLabel(
+  perm: number[],
+  top: number[],
+  bottom: number[],
+  start: number,
+  hops: number,
+): number {
   let goal = perm[start];
   for (let h = 0; h < hops; h++) goal = perm[top.indexOf(bottom[goal])];
   return goal;

@@ -36,15 +36,23 @@ export interface CheckpointSet {
 }
 
 /** Writes the next generation and switches `link` to it; removes the previous generation. */
-export async function commitCheckpoints(link: string, model: tf.LayersModel, set: CheckpointSet): Promise<void> {
+export async function commitCheckpoints(
+  link: string,
+  model: tf.LayersModel,
+  set: CheckpointSet,
+): Promise<void> {
   const parent = path.dirname(link);
-  const gen = path.join(parent, `${genPrefix(link)}${String(set.epoch).padStart(4, "0")}-${process.pid}-${Date.now()}`);
+  const gen = path.join(
+    parent,
+    `${genPrefix(link)}${String(set.epoch).padStart(4, "0")}-${process.pid}-${Date.now()}`,
+  );
   const prev = current(link);
   await saveModel(model, path.join(gen, "last"), set.last);
   if (set.best) await saveModel(model, path.join(gen, "best"), set.best);
   else if (prev && fs.existsSync(path.join(prev, "best"))) {
     fs.mkdirSync(path.join(gen, "best"));
-    for (const f of fs.readdirSync(path.join(prev, "best"))) fs.linkSync(path.join(prev, "best", f), path.join(gen, "best", f));
+    for (const f of fs.readdirSync(path.join(prev, "best")))
+      fs.linkSync(path.join(prev, "best", f), path.join(gen, "best", f));
   }
   fs.writeFileSync(path.join(gen, "history.json"), JSON.stringify(set.history, null, 2) + "\n");
   killPoint("checkpoint-before-commit");

@@ -36,16 +36,21 @@ export const DEFAULT_TRAIN: TrainConfig = {
 export function validateTrainConfig(c: TrainConfig, where = "train"): TrainConfig {
   const int = (k: keyof TrainConfig, lo: number, hi: number) => {
     const v = c[k] as number;
-    if (!Number.isInteger(v) || v < lo || v > hi) throw new Error(`${where}.${k} must be an integer in ${lo}..${hi}, got ${v}`);
+    if (!Number.isInteger(v) || v < lo || v > hi)
+      throw new Error(`${where}.${k} must be an integer in ${lo}..${hi}, got ${v}`);
   };
   const num = (k: keyof TrainConfig, lo: number, hi: number) => {
     const v = c[k] as number;
-    if (typeof v !== "number" || !(v >= lo && v <= hi)) throw new Error(`${where}.${k} must be a number in ${lo}..${hi}, got ${v}`);
+    if (typeof v !== "number" || !(v >= lo && v <= hi))
+      throw new Error(`${where}.${k} must be a number in ${lo}..${hi}, got ${v}`);
   };
   int("epochs", 1, 10_000);
   int("batchSize", 1, 4096);
   num("lr", 1e-7, 10);
-  if (!OPTIMIZERS.includes(c.optimizer)) throw new Error(`${where}.optimizer must be one of ${OPTIMIZERS.join(", ")}, got '${c.optimizer}'`);
+  if (!OPTIMIZERS.includes(c.optimizer))
+    throw new Error(
+      `${where}.optimizer must be one of ${OPTIMIZERS.join(", ")}, got '${c.optimizer}'`,
+    );
   num("weightDecay", 0, 1);
   num("warmupEpochs", 0, c.epochs);
   num("labelSmoothing", 0, 0.5);

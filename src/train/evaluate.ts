@@ -15,7 +15,12 @@ export interface Evaluation {
 }
 
 /** Accuracy, loss and confusion over a whole split, in inference mode. */
-export function evaluate(model: tf.LayersModel, reader: SplitReader, batchSize = 64, limit?: number): Evaluation {
+export function evaluate(
+  model: tf.LayersModel,
+  reader: SplitReader,
+  batchSize = 64,
+  limit?: number,
+): Evaluation {
   const classes = reader.header.spec.difficulty.lanes;
   const n = Math.min(reader.count, limit ?? reader.count);
   const confusion = Array.from({ length: classes }, () => new Array(classes).fill(0));
@@ -26,7 +31,10 @@ export function evaluate(model: tf.LayersModel, reader: SplitReader, batchSize =
     const [loss, pred] = tf.tidy(() => {
       const logits = model.apply(b.xs, { training: false }) as tf.Tensor2D;
       const y = tf.oneHot(tf.tensor1d(b.labels, "int32"), classes);
-      return [tf.losses.softmaxCrossEntropy(y, logits, undefined, 0, tf.Reduction.SUM).dataSync()[0], tf.argMax(logits, 1).dataSync() as Int32Array];
+      return [
+        tf.losses.softmaxCrossEntropy(y, logits, undefined, 0, tf.Reduction.SUM).dataSync()[0],
+        tf.argMax(logits, 1).dataSync() as Int32Array,
+      ];
     });
     b.xs.dispose();
     lossSum += loss;
@@ -36,5 +44,12 @@ export function evaluate(model: tf.LayersModel, reader: SplitReader, batchSize =
       if (pred[k] === b.labels[k]) correct++;
     });
   }
-  return { count: n, loss: n ? lossSum / n : NaN, accuracy: n ? correct / n : NaN, ci95: wilsonInterval(correct, n), confusion, predictions };
+  return {
+    count: n,
+    loss: n ? lossSum / n : NaN,
+    accuracy: n ? correct / n : NaN,
+    ci95: wilsonInterval(correct, n),
+    confusion,
+    predictions,
+  };
 }

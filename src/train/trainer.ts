@@ -59,7 +59,9 @@ interface TrainerState {
 /** AdamW's decay applies to weight matrices and conv kernels, not to norms or biases. */
 const decayed = (w: tf.LayerVariable) => /kernel$/.test(w.originalName);
 
-async function saveOptimizer(opt: tf.Optimizer): Promise<{ bin: Uint8Array; specs: tf.io.WeightsManifestEntry[] }> {
+async function saveOptimizer(
+  opt: tf.Optimizer,
+): Promise<{ bin: Uint8Array; specs: tf.io.WeightsManifestEntry[] }> {
   const weights = await opt.getWeights();
   const { data, specs } = await tf.io.encodeWeights(weights);
   // getWeights() makes a fresh scalar for the iteration count; the moments are live variables.
@@ -67,13 +69,20 @@ async function saveOptimizer(opt: tf.Optimizer): Promise<{ bin: Uint8Array; spec
   return { bin: new Uint8Array(data as ArrayBuffer), specs };
 }
 
-async function restore(model: tf.LayersModel, opt: tf.Optimizer, dir: string): Promise<TrainerState> {
+async function restore(
+  model: tf.LayersModel,
+  opt: tf.Optimizer,
+  dir: string,
+): Promise<TrainerState> {
   const saved = await loadModel(dir);
   model.setWeights(saved.getWeights());
   saved.dispose();
   const specs = JSON.parse(fs.readFileSync(path.join(dir, "optimizer.json"), "utf8"));
   const bin = fs.readFileSync(path.join(dir, "optimizer.bin"));
-  const named = tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength), specs);
+  const named = tf.io.decodeWeights(
+    bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
+    specs,
+  );
   await opt.setWeights(Object.entries(named).map(([name, tensor]) => ({ name, tensor })));
   const state: TrainerState = JSON.parse(fs.readFileSync(path.join(dir, "state.json"), "utf8"));
   // tfjs recomputes beta^t with pow() on restore; training accumulated it by products.
@@ -88,7 +97,15 @@ async function restore(model: tf.LayersModel, opt: tf.Optimizer, dir: string): P
  * smoothing) plus any losses the layers add, Adam update of the trainable weights, then AdamW's decoupled decay of kernels.
  * Returns the batch's mean loss and number of correct predictions; leaves no tensor behind.
  */
-export function trainStep(model: tf.LayersModel, opt: tf.Optimizer, xs: tf.Tensor4D, labelValues: Int32Array, classes: number, cfg: Pick<TrainConfig, "labelSmoothing" | "optimizer" | "weightDecay">, lr: number): { loss: number; correct: number } {
+export function trainStep(
+  model: tf.LayersModel,
+  opt: tf.Optimizer,
+  xs: tf.Tensor4D,
+  labelValues: Int32Array,
+  classes: number,
+  cfg: Pick<TrainConfig, "labelSmoothing" | "optimizer" | "weightDecay">,
+  lr: number,
+): { loss: number; correct: number } {
   (opt as unknown as { learningRate: number }).learningRate = lr;
   const labels = tf.tensor1d(labelValues, "int32");
   const y = tf.oneHot(labels, classes);
@@ -98,7 +115,12 @@ export function trainStep(model: tf.LayersModel, opt: tf.Optimizer, xs: tf.Tenso
     () => {
       const logits = model.apply(xs, { training: true }) as tf.Tensor2D;
       hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "int32")));
-      const ce = tf.losses.softmaxCrossEntropy(y, logits, undefined, cfg.labelSmoothing) as tf.Scalar;
+      const ce = tf.losses.softmaxCrossEntropy(
+        y,
+        logits,
+        undefined,
+        cfg.labelSmoothing,
+      ) as tf.Scalar;
       // Losses the layers add themselves (mmLiT's expert load balancing), from this forward pass.
       const added = model.calculateLosses();
       return added.length ? (tf.addN([ce, ...added]) as tf.Scalar) : ce;
@@ -108,7 +130,9 @@ export function trainStep(model: tf.LayersModel, opt: tf.Optimizer, xs: tf.Tenso
   )!;
   if (cfg.optimizer === "adamw" && cfg.weightDecay > 0) {
     const shrink = 1 - lr * cfg.weightDecay;
-    tf.tidy(() => model.trainableWeights.filter(decayed).forEach((w) => w.write(tf.mul(w.read(), shrink))));
+    tf.tidy(() =>
+      model.trainableWeights.filter(decayed).forEach((w) => w.write(tf.mul(w.read(), shrink))),
+    );
   }
   const out = { loss: loss.dataSync()[0], correct: (hits as unknown as tf.Tensor).dataSync()[0] };
   tf.dispose([loss, hits as unknown as tf.Tensor, y, labels]);
@@ -119,20 +143,36 @@ export function trainStep(model: tf.LayersModel, opt: tf.Optimizer, xs: tf.Tenso
  * Trains `model` on `data.train` for cfg.epochs, validating on `data.val` after each epoch.
  * Same config, seed and backend give the same weights, whether run straight through or resumed.
  */
-export async function train(model: tf.LayersModel, data: { train: SplitReader; val?: SplitReader }, cfg: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
+export async function train(
+  model: tf.LayersModel,
+  data: { train: SplitReader; val?: SplitReader },
+  cfg: TrainConfig,
+  opts: TrainOptions = {},
+): Promise<TrainResult> {
   validateTrainConfig(cfg);
   const classes = data.train.header.spec.difficulty.lanes;
   const outUnits = (model.outputs[0].shape as number[])[1];
-  if (outUnits !== classes) throw new Error(`model has ${outUnits} outputs but the data has ${classes} classes`);
+  if (outUnits !== classes)
+    throw new Error(`model has ${outUnits} outputs but the data has ${classes} classes`);
   const inSize = (model.inputs[0].shape as number[])[1];
-  if (inSize !== data.train.header.image.height) throw new Error(`model expects ${inSize} px images, the data has ${data.train.header.image.height} px`);
+  if (inSize !== data.train.header.image.height)
+    throw new Error(
+      `model expects ${inSize} px images, the data has ${data.train.header.image.height} px`,
+    );
 
   const stepsPerEpoch = Math.ceil(data.train.count / cfg.batchSize);
   const totalSteps = cfg.epochs * stepsPerEpoch;
   const warmupSteps = Math.round(cfg.warmupEpochs * stepsPerEpoch);
   const opt = tf.train.adam(cfg.lr);
   const lastDir = opts.checkpointDir && path.join(opts.checkpointDir, "last");
-  let state: TrainerState = { epoch: -1, history: [], bestEpoch: -1, bestValAcc: null, sinceBest: 0, accBeta: [0.9, 0.999] };
+  let state: TrainerState = {
+    epoch: -1,
+    history: [],
+    bestEpoch: -1,
+    bestValAcc: null,
+    sinceBest: 0,
+    accBeta: [0.9, 0.999],
+  };
   if (opts.resume && lastDir && fs.existsSync(lastDir)) {
     state = await restore(model, opt, lastDir);
     const line = `resumed from epoch ${state.epoch + 1} (${lastDir})`;
@@ -147,13 +187,21 @@ export async function train(model: tf.LayersModel, data: { train: SplitReader; v
   try {
     for (let epoch = state.epoch + 1; epoch < cfg.epochs && !stoppedEarly; epoch++) {
       const te = Date.now();
-      const progress = new Progress(`epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch, { unit: "steps", quiet: opts.quiet, onLine: opts.onLine });
+      const progress = new Progress(`epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch, {
+        unit: "steps",
+        quiet: opts.quiet,
+        onLine: opts.onLine,
+      });
       let lossSum = 0;
       let correct = 0;
       let seen = 0;
       let lr = cfg.lr;
       let step = epoch * stepsPerEpoch;
-      for (const b of batches(data.train, epochOrder(data.train.count, cfg.seed, epoch, true), cfg.batchSize)) {
+      for (const b of batches(
+        data.train,
+        epochOrder(data.train.count, cfg.seed, epoch, true),
+        cfg.batchSize,
+      )) {
         lr = cosineWithWarmup(step++, totalSteps, warmupSteps, cfg.lr);
         const { loss, correct: hits } = trainStep(model, opt, b.xs, b.labels, classes, cfg, lr);
         b.xs.dispose();
@@ -162,9 +210,14 @@ export async function train(model: tf.LayersModel, data: { train: SplitReader; v
         correct += hits;
         seen += n;
         const secs = (Date.now() - te) / 1000;
-        progress.tick(1, `loss ${(lossSum / seen).toFixed(4)} acc ${((100 * correct) / seen).toFixed(1)}% ${(seen / secs).toFixed(1)} img/s lr ${lr.toExponential(2)}`);
+        progress.tick(
+          1,
+          `loss ${(lossSum / seen).toFixed(4)} acc ${((100 * correct) / seen).toFixed(1)}% ${(seen / secs).toFixed(1)} img/s lr ${lr.toExponential(2)}`,
+        );
       }
-      const val = data.val ? evaluate(model, data.val, Math.max(cfg.batchSize, 64), cfg.valLimit || undefined) : null;
+      const val = data.val
+        ? evaluate(model, data.val, Math.max(cfg.batchSize, 64), cfg.valLimit || undefined)
+        : null;
       const seconds = (Date.now() - te) / 1000;
       const rec: EpochRecord = {
         epoch: epoch + 1,
@@ -178,13 +231,17 @@ export async function train(model: tf.LayersModel, data: { train: SplitReader; v
       };
       state.history.push(rec);
       state.epoch = epoch;
-      const improved = rec.val_acc !== null && (state.bestValAcc === null || rec.val_acc > state.bestValAcc);
+      const improved =
+        rec.val_acc !== null && (state.bestValAcc === null || rec.val_acc > state.bestValAcc);
       if (improved) {
         state.bestValAcc = rec.val_acc;
         state.bestEpoch = epoch + 1;
         state.sinceBest = 0;
       } else state.sinceBest++;
-      const line = `epoch ${epoch + 1}/${cfg.epochs}: train loss ${rec.train_loss.toFixed(4)} acc ${(100 * rec.train_acc).toFixed(2)}%` + (val ? ` | val loss ${val.loss.toFixed(4)} acc ${(100 * val.accuracy).toFixed(2)}%` : "") + ` | ${rec.images_per_s.toFixed(1)} img/s, ${seconds.toFixed(1)} s`;
+      const line =
+        `epoch ${epoch + 1}/${cfg.epochs}: train loss ${rec.train_loss.toFixed(4)} acc ${(100 * rec.train_acc).toFixed(2)}%` +
+        (val ? ` | val loss ${val.loss.toFixed(4)} acc ${(100 * val.accuracy).toFixed(2)}%` : "") +
+        ` | ${rec.images_per_s.toFixed(1)} img/s, ${seconds.toFixed(1)} s`;
       opts.onLine?.(line);
       if (!opts.quiet) console.log(line);
       if (opts.checkpointDir) {
@@ -194,7 +251,12 @@ export async function train(model: tf.LayersModel, data: { train: SplitReader; v
         const o = await saveOptimizer(opt);
         await commitCheckpoints(opts.checkpointDir, model, {
           epoch: epoch + 1,
-          last: { ...opts.extraFiles, "optimizer.bin": o.bin, "optimizer.json": o.specs, "state.json": state },
+          last: {
+            ...opts.extraFiles,
+            "optimizer.bin": o.bin,
+            "optimizer.json": o.specs,
+            "state.json": state,
+          },
           best: improved ? { ...opts.extraFiles, "state.json": state } : null,
           history: state.history,
         });
@@ -202,12 +264,20 @@ export async function train(model: tf.LayersModel, data: { train: SplitReader; v
       await opts.onEpoch?.(rec, state.history);
       if (patienceSpent()) {
         stoppedEarly = true;
-        opts.onLine?.(`early stop: no better validation accuracy for ${cfg.earlyStopPatience} epochs`);
+        opts.onLine?.(
+          `early stop: no better validation accuracy for ${cfg.earlyStopPatience} epochs`,
+        );
         break;
       }
     }
   } finally {
     opt.dispose();
   }
-  return { history: state.history, bestEpoch: state.bestEpoch, bestValAcc: state.bestValAcc, stoppedEarly, seconds: earlier + (Date.now() - t0) / 1000 };
+  return {
+    history: state.history,
+    bestEpoch: state.bestEpoch,
+    bestValAcc: state.bestValAcc,
+    stoppedEarly,
+    seconds: earlier + (Date.now() - t0) / 1000,
+  };
 }

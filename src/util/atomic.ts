@@ -24,10 +24,19 @@ export function describeWriteError(target: string, e: unknown): Error {
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (a) {
     const code = (a as NodeJS.ErrnoException).code;
-    if (code === "EROFS") return new Error(`cannot write '${target}': '${dir}' is on a read-only file system (EROFS); choose a writable destination`);
-    if (code === "EACCES" || code === "EPERM") return new Error(`cannot write '${target}': no write permission on '${dir}' (${code}); choose a writable destination`);
+    if (code === "EROFS")
+      return new Error(
+        `cannot write '${target}': '${dir}' is on a read-only file system (EROFS); choose a writable destination`,
+      );
+    if (code === "EACCES" || code === "EPERM")
+      return new Error(
+        `cannot write '${target}': no write permission on '${dir}' (${code}); choose a writable destination`,
+      );
   }
-  if (err?.code === "ENOSPC") return new Error(`cannot write '${target}': the disk is full (ENOSPC); free space or choose another destination`);
+  if (err?.code === "ENOSPC")
+    return new Error(
+      `cannot write '${target}': the disk is full (ENOSPC); free space or choose another destination`,
+    );
   return new Error(`cannot write '${target}': ${err?.message ?? err}`);
 }
 
@@ -37,7 +46,8 @@ export function describeWriteError(target: string, e: unknown): Error {
  * directory at `target` is refused, never replaced.
  */
 export function replaceAtomically(target: string, write: (tmp: string) => void): void {
-  if (fs.existsSync(target) && fs.statSync(target).isDirectory()) throw new Error(`'${target}' is an existing directory; name a file path instead`);
+  if (fs.existsSync(target) && fs.statSync(target).isDirectory())
+    throw new Error(`'${target}' is an existing directory; name a file path instead`);
   const tmp = tempPathFor(target);
   try {
     fs.mkdirSync(path.dirname(target), { recursive: true });
@@ -75,7 +85,8 @@ export function writeJsonAtomic(target: string, value: unknown): void {
 export function cleanLeftovers(target: string, opts: { inside?: boolean } = {}): string[] {
   const dir = opts.inside ? target : path.dirname(target);
   if (!fs.existsSync(dir)) return [];
-  const mine = (f: string) => (opts.inside ? /^\..+\.tmp-\d+-\d+/.test(f) : f.startsWith(tempPrefix(target)));
+  const mine = (f: string) =>
+    opts.inside ? /^\..+\.tmp-\d+-\d+/.test(f) : f.startsWith(tempPrefix(target));
   const gone = fs.readdirSync(dir).filter(mine);
   for (const f of gone) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
   return gone;

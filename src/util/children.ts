@@ -17,7 +17,8 @@ function forwardSignals(): void {
       for (const c of live) c.kill(sig);
       // Exit as the default action would (128 + signal number), unless the host handles the
       // signal itself (a notebook kernel interrupts the cell and lives on).
-      if (process.listeners(sig).every((l) => l === handler)) process.exit(sig === "SIGINT" ? 130 : 143);
+      if (process.listeners(sig).every((l) => l === handler))
+        process.exit(sig === "SIGINT" ? 130 : 143);
     };
     process.on(sig, handler);
   }
@@ -38,7 +39,12 @@ export interface ChildResult {
 }
 
 /** Forks a Node module as a child that is stopped with this process. */
-export function forkChild(module: string, args: string[], onOut: (chunk: string) => void, onErr: (chunk: string) => void): { child: ChildProcess; done: Promise<ChildResult> } {
+export function forkChild(
+  module: string,
+  args: string[],
+  onOut: (chunk: string) => void,
+  onErr: (chunk: string) => void,
+): { child: ChildProcess; done: Promise<ChildResult> } {
   forwardSignals();
   const child = fork(module, args, { stdio: ["ignore", "pipe", "pipe", "ipc"] });
   live.add(child);
@@ -88,5 +94,8 @@ export async function runAll(jobs: Job[], workers: number): Promise<void> {
       }
     }),
   );
-  if (failed) throw new Error(`${[...status].map(([n, s]) => `${n}: ${s}`).join("; ")} (see the lines above)`);
+  if (failed)
+    throw new Error(
+      `${[...status].map(([n, s]) => `${n}: ${s}`).join("; ")} (see the lines above)`,
+    );
 }

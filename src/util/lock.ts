@@ -35,7 +35,12 @@ export function acquireLock(file: string, what: string): () => void {
   } catch (e) {
     throw describeWriteError(file, e);
   }
-  const me: LockInfo = { pid: process.pid, host: os.hostname(), what, since: new Date().toISOString() };
+  const me: LockInfo = {
+    pid: process.pid,
+    host: os.hostname(),
+    what,
+    since: new Date().toISOString(),
+  };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = fs.openSync(file, "wx");
@@ -60,7 +65,9 @@ export function acquireLock(file: string, what: string): () => void {
       // Empty or half-written: its writer died between create and write (the write is one call).
     }
     if (holder && (holder.host !== os.hostname() || alive(holder.pid))) {
-      throw new Error(`'${path.dirname(file)}' is in use: ${holder.what} by process ${holder.pid} on ${holder.host} since ${holder.since} (lock ${file}); wait for it to finish or stop that process`);
+      throw new Error(
+        `'${path.dirname(file)}' is in use: ${holder.what} by process ${holder.pid} on ${holder.host} since ${holder.since} (lock ${file}); wait for it to finish or stop that process`,
+      );
     }
     // Stale. Move it aside under a name of our own, then look again: if another process took
     // the lock in between, what we moved is its live lock, and it goes back.

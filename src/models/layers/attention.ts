@@ -27,7 +27,8 @@ export class MultiHeadSelfAttention extends tf.layers.Layer {
 
   constructor(args: AttentionArgs) {
     super(args);
-    if (args.dim % args.heads !== 0) throw new Error(`attention dim ${args.dim} must be divisible by heads ${args.heads}`);
+    if (args.dim % args.heads !== 0)
+      throw new Error(`attention dim ${args.dim} must be divisible by heads ${args.heads}`);
     this.dim = args.dim;
     this.heads = args.heads;
     this.seed = args.seed ?? 0;
@@ -35,9 +36,19 @@ export class MultiHeadSelfAttention extends tf.layers.Layer {
 
   build(): void {
     const d = this.dim;
-    this.wQkv = this.addWeight("qkv_kernel", [d, 3 * d], "float32", tf.initializers.glorotUniform({ seed: this.seed }));
+    this.wQkv = this.addWeight(
+      "qkv_kernel",
+      [d, 3 * d],
+      "float32",
+      tf.initializers.glorotUniform({ seed: this.seed }),
+    );
     this.bQkv = this.addWeight("qkv_bias", [3 * d], "float32", tf.initializers.zeros());
-    this.wOut = this.addWeight("out_kernel", [d, d], "float32", tf.initializers.glorotUniform({ seed: this.seed + 1 }));
+    this.wOut = this.addWeight(
+      "out_kernel",
+      [d, d],
+      "float32",
+      tf.initializers.glorotUniform({ seed: this.seed + 1 }),
+    );
     this.bOut = this.addWeight("out_bias", [d], "float32", tf.initializers.zeros());
     this.built = true;
   }
@@ -61,7 +72,10 @@ export class MultiHeadSelfAttention extends tf.layers.Layer {
         this.capture.maps?.dispose();
         this.capture.maps = tf.keep(tf.reshape(attn, [b, h, n, n]));
       }
-      const out = tf.reshape(tf.transpose(tf.reshape(tf.matMul(attn, v), [b, h, n, dh]), [0, 2, 1, 3]), [b * n, d]);
+      const out = tf.reshape(
+        tf.transpose(tf.reshape(tf.matMul(attn, v), [b, h, n, dh]), [0, 2, 1, 3]),
+        [b * n, d],
+      );
       return tf.reshape(tf.add(tf.matMul(out, this.wOut.read()), this.bOut.read()), [b, n, d]);
     });
   }

@@ -3,7 +3,8 @@ import { channelMeans } from "./reduce";
 import { fusedBatchNormTrain } from "../../backend/native-training-kernels";
 
 // tfjs does not export the BatchNormalization class; an instance tells us its constructor.
-const BatchNormalizationBase = Object.getPrototypeOf(tf.layers.batchNormalization({})).constructor as {
+const BatchNormalizationBase = Object.getPrototypeOf(tf.layers.batchNormalization({}))
+  .constructor as {
   new (args: object): tf.layers.Layer;
 };
 
@@ -24,7 +25,12 @@ interface BNState {
  * where xc = x - mean(x). tfjs's generic BN gradient tiles the statistics to full size and
  * costs several times more; here every reduction is one pooling pass.
  */
-function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
+function batchNormTrain(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
   // Native TensorFlow runs the same maths faster as its two fused kernels.
   const fused = fusedBatchNormTrain(x, gamma, beta, eps);
   if (fused) return fused;
@@ -52,7 +58,11 @@ function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: nu
       },
     };
   };
-  const y = tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0])(x, gamma, beta);
+  const y = tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0])(
+    x,
+    gamma,
+    beta,
+  );
   return { y, mean, variance };
 }
 
@@ -69,11 +79,15 @@ export class FreezableBatchNorm extends BatchNormalizationBase {
     const training = Boolean(kwargs?.training) && this.trainable;
     const s = this as unknown as BNState;
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    if (!training || (s.axis !== -1 && s.axis !== x.rank - 1)) return super.call(inputs, { ...kwargs, training });
+    if (!training || (s.axis !== -1 && s.axis !== x.rank - 1))
+      return super.call(inputs, { ...kwargs, training });
     const { y, mean, variance } = batchNormTrain(x, s.gamma.read(), s.beta.read(), s.epsilon);
     tf.tidy(() => {
       const decay = 1 - s.momentum;
-      for (const [v, batch] of [[s.movingMean, mean], [s.movingVariance, variance]] as const) {
+      for (const [v, batch] of [
+        [s.movingMean, mean],
+        [s.movingVariance, variance],
+      ] as const) {
         const old = v.read();
         v.write(tf.sub(old, tf.mul(tf.sub(old, batch), decay)));
       }
@@ -82,4 +96,6 @@ export class FreezableBatchNorm extends BatchNormalizationBase {
     return y;
   }
 }
-tf.serialization.registerClass(FreezableBatchNorm as unknown as tf.serialization.SerializableConstructor<tf.layers.Layer>);
+tf.serialization.registerClass(
+  FreezableBatchNorm as unknown as tf.serialization.SerializableConstructor<tf.layers.Layer>,
+);

@@ -18,7 +18,10 @@ abstract class BlockLayer extends tf.layers.Layer {
 
   constructor(args: BlockArgs) {
     super(args);
-    if (args.height % args.block !== 0 || args.width % args.block !== 0) throw new Error(`a ${args.height}x${args.width} token map does not split into ${args.block}x${args.block} blocks`);
+    if (args.height % args.block !== 0 || args.width % args.block !== 0)
+      throw new Error(
+        `a ${args.height}x${args.width} token map does not split into ${args.block}x${args.block} blocks`,
+      );
     this.block = args.block;
     this.height = args.height;
     this.width = args.width;

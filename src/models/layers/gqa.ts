@@ -36,8 +36,12 @@ export class GroupedQueryAttention extends tf.layers.Layer {
 
   constructor(args: GqaArgs) {
     super(args);
-    if (args.dim % args.heads !== 0) throw new Error(`attention dim ${args.dim} must be divisible by heads ${args.heads}`);
-    if (args.heads % args.kvHeads !== 0) throw new Error(`query heads ${args.heads} must be a multiple of key/value heads ${args.kvHeads}`);
+    if (args.dim % args.heads !== 0)
+      throw new Error(`attention dim ${args.dim} must be divisible by heads ${args.heads}`);
+    if (args.heads % args.kvHeads !== 0)
+      throw new Error(
+        `query heads ${args.heads} must be a multiple of key/value heads ${args.kvHeads}`,
+      );
     this.dim = args.dim;
     this.heads = args.heads;
     this.kvHeads = args.kvHeads;
@@ -47,11 +51,26 @@ export class GroupedQueryAttention extends tf.layers.Layer {
   build(): void {
     const d = this.dim;
     const kv = 2 * this.kvHeads * (d / this.heads);
-    this.wQ = this.addWeight("q_kernel", [d, d], "float32", tf.initializers.glorotUniform({ seed: this.seed }));
+    this.wQ = this.addWeight(
+      "q_kernel",
+      [d, d],
+      "float32",
+      tf.initializers.glorotUniform({ seed: this.seed }),
+    );
     this.bQ = this.addWeight("q_bias", [d], "float32", tf.initializers.zeros());
-    this.wKv = this.addWeight("kv_kernel", [d, kv], "float32", tf.initializers.glorotUniform({ seed: this.seed + 1 }));
+    this.wKv = this.addWeight(
+      "kv_kernel",
+      [d, kv],
+      "float32",
+      tf.initializers.glorotUniform({ seed: this.seed + 1 }),
+    );
     this.bKv = this.addWeight("kv_bias", [kv], "float32", tf.initializers.zeros());
-    this.wOut = this.addWeight("out_kernel", [d, d], "float32", tf.initializers.glorotUniform({ seed: this.seed + 2 }));
+    this.wOut = this.addWeight(
+      "out_kernel",
+      [d, d],
+      "float32",
+      tf.initializers.glorotUniform({ seed: this.seed + 2 }),
+    );
     this.bOut = this.addWeight("out_bias", [d], "float32", tf.initializers.zeros());
     this.built = true;
   }
@@ -70,26 +89,48 @@ export class GroupedQueryAttention extends tf.layers.Layer {
       const rows = tf.reshape(x, [b * n, d]); // [B, N, D] -> [B*N, D]
       const q = tf.add(tf.matMul(rows, this.wQ.read()), this.bQ.read());
       // [B*N, D] -> [B, N, h, dh] -> [B, h, N, dh] -> [B*h, N, dh]
-      const qh = tf.reshape(tf.transpose(tf.reshape(q, [b, n, h, dh]), [0, 2, 1, 3]), [b * h, n, dh]) as tf.Tensor3D;
+      const qh = tf.reshape(tf.transpose(tf.reshape(q, [b, n, h, dh]), [0, 2, 1, 3]), [
+        b * h,
+        n,
+        dh,
+      ]) as tf.Tensor3D;
       const kv = tf.add(tf.matMul(rows, this.wKv.read()), this.bKv.read());
       // [B*N, 2*g*dh] -> [B, N, 2, g, dh] -> [2, B, g, N, dh]
       const split = tf.transpose(tf.reshape(kv, [b, n, 2, g, dh]), [2, 0, 3, 1, 4]);
       // Each of K, V: [B, g, N, dh] -> [B*g, 1, N*dh] -> tiled [B*g, h/g, N*dh] -> [B*h, N, dh]
       // (rank 3: tfjs's Tile gradient stops at rank 4).
-      const [k, v] = tf.unstack(split).map((t) => tf.reshape(tf.tile(tf.reshape(t, [b * g, 1, n * dh]), [1, h / g, 1]), [b * h, n, dh]) as tf.Tensor3D);
+      const [k, v] = tf
+        .unstack(split)
+        .map(
+          (t) =>
+            tf.reshape(tf.tile(tf.reshape(t, [b * g, 1, n * dh]), [1, h / g, 1]), [
+              b * h,
+              n,
+              dh,
+            ]) as tf.Tensor3D,
+        );
       const attn = tf.softmax(tf.mul(tf.matMul(qh, k, false, true), 1 / Math.sqrt(dh)));
       if (this.capture) {
         this.capture.maps?.dispose();
         this.capture.maps = tf.keep(tf.reshape(attn, [b, h, n, n]));
       }
       // [B*h, N, dh] -> [B, h, N, dh] -> [B, N, h, dh] -> [B*N, D]
-      const out = tf.reshape(tf.transpose(tf.reshape(tf.matMul(attn, v), [b, h, n, dh]), [0, 2, 1, 3]), [b * n, d]);
+      const out = tf.reshape(
+        tf.transpose(tf.reshape(tf.matMul(attn, v), [b, h, n, dh]), [0, 2, 1, 3]),
+        [b * n, d],
+      );
       return tf.reshape(tf.add(tf.matMul(out, this.wOut.read()), this.bOut.read()), [b, n, d]); // -> [B, N, D]
     });
   }
 
   getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), dim: this.dim, heads: this.heads, kvHeads: this.kvHeads, seed: this.seed };
+    return {
+      ...super.getConfig(),
+      dim: this.dim,
+      heads: this.heads,
+      kvHeads: this.kvHeads,
+      seed: this.seed,
+    };
   }
 }
 tf.serialization.registerClass(GroupedQueryAttention);

@@ -47,12 +47,26 @@ export class LayerNorm extends tf.layers.Layer {
           const dy = dyIn as tf.Tensor;
           const [xhatS, invstdS, gS] = saved;
           const gdy = tf.mul(dy, gS);
-          const dx = tf.mul(invstdS, tf.sub(tf.sub(gdy, tf.mean(gdy, -1, true)), tf.mul(xhatS, tf.mean(tf.mul(gdy, xhatS), -1, true))));
-          return [dx, tf.mul(channelMeans(tf.mul(dy, xhatS)), rows), tf.mul(channelMeans(dy), rows)];
+          const dx = tf.mul(
+            invstdS,
+            tf.sub(
+              tf.sub(gdy, tf.mean(gdy, -1, true)),
+              tf.mul(xhatS, tf.mean(tf.mul(gdy, xhatS), -1, true)),
+            ),
+          );
+          return [
+            dx,
+            tf.mul(channelMeans(tf.mul(dy, xhatS)), rows),
+            tf.mul(channelMeans(dy), rows),
+          ];
         },
       };
     };
-    return tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0])(x, this.gamma.read(), this.beta.read());
+    return tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0])(
+      x,
+      this.gamma.read(),
+      this.beta.read(),
+    );
   }
 
   getConfig(): tf.serialization.ConfigDict {

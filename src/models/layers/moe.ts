@@ -59,7 +59,10 @@ export class SwiGLUMoE extends tf.layers.Layer {
 
   constructor(args: MoeArgs) {
     super(args);
-    if (!(Number.isInteger(args.topK) && args.topK >= 1 && args.topK <= args.experts)) throw new Error(`topK must be an integer in 1..${args.experts} (the number of experts), got ${args.topK}`);
+    if (!(Number.isInteger(args.topK) && args.topK >= 1 && args.topK <= args.experts))
+      throw new Error(
+        `topK must be an integer in 1..${args.experts} (the number of experts), got ${args.topK}`,
+      );
     this.dim = args.dim;
     this.hidden = args.hidden;
     this.experts = args.experts;
@@ -72,8 +75,14 @@ export class SwiGLUMoE extends tf.layers.Layer {
     const { dim: d, hidden: h, experts: e } = this;
     // Glorot per expert (fan in d, fan out h), not over the concatenated E*h columns.
     const limit = Math.sqrt(6 / (d + h));
-    const uni = (s: number) => tf.initializers.randomUniform({ minval: -limit, maxval: limit, seed: this.seed + s });
-    this.wGate = this.addWeight("gate_kernel", [d, e], "float32", tf.initializers.glorotUniform({ seed: this.seed }));
+    const uni = (s: number) =>
+      tf.initializers.randomUniform({ minval: -limit, maxval: limit, seed: this.seed + s });
+    this.wGate = this.addWeight(
+      "gate_kernel",
+      [d, e],
+      "float32",
+      tf.initializers.glorotUniform({ seed: this.seed }),
+    );
     this.w1 = this.addWeight("w1_kernel", [d, e * h], "float32", uni(1));
     this.w3 = this.addWeight("w3_kernel", [d, e * h], "float32", uni(2));
     this.w2 = this.addWeight("w2_kernel", [e * h, d], "float32", uni(3));
@@ -103,7 +112,10 @@ export class SwiGLUMoE extends tf.layers.Layer {
       const a = tf.matMul(rows, this.w1.read());
       const act = tf.mul(tf.mul(a, tf.sigmoid(a)), tf.matMul(rows, this.w3.read())); // silu(x W1) * x W3: [T, E*h]
       // [T, E*h] -> [T, E, h], scaled by each token's expert weight, -> [T, E*h]
-      const weighted = tf.reshape(tf.mul(tf.reshape(act, [b * n, e, h]), tf.expandDims(w, 2)), [b * n, e * h]);
+      const weighted = tf.reshape(tf.mul(tf.reshape(act, [b * n, e, h]), tf.expandDims(w, 2)), [
+        b * n,
+        e * h,
+      ]);
       const y = tf.reshape(tf.matMul(weighted, this.w2.read()), [b, n, d]); // [T, D] -> [B, N, D]
       if (!training || this.auxWeight === 0) return [y];
       const f = tf.div(tf.mean(m, 0), k);
@@ -124,7 +136,15 @@ export class SwiGLUMoE extends tf.layers.Layer {
   }
 
   getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), dim: this.dim, hidden: this.hidden, experts: this.experts, topK: this.topK, auxWeight: this.auxWeight, seed: this.seed };
+    return {
+      ...super.getConfig(),
+      dim: this.dim,
+      hidden: this.hidden,
+      experts: this.experts,
+      topK: this.topK,
+      auxWeight: this.auxWeight,
+      seed: this.seed,
+    };
   }
 }
 tf.serialization.registerClass(SwiGLUMoE);

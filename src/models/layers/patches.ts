@@ -51,12 +51,17 @@ export class Unfold extends PatchLayer {
       const [b, h, w, c] = x.shape;
       const hp = padded(h, p);
       const wp = padded(w, p);
-      if (hp !== h || wp !== w) x = tf.pad(x, [[0, 0], [0, hp - h], [0, wp - w], [0, 0]]);
+      if (hp !== h || wp !== w)
+        x = tf.pad(x, [
+          [0, 0],
+          [0, hp - h],
+          [0, wp - w],
+          [0, 0],
+        ]);
       const t = tf.transpose(tf.reshape(x, [b, hp / p, p, wp / p, p, c]), [0, 2, 4, 1, 3, 5]);
       return tf.reshape(t, [b * p * p, (hp / p) * (wp / p), c]);
     });
   }
-
 }
 
 /** The inverse of Unfold, cropping any padding: [B*p*p, N, C] -> [B, H, W, C]. */
@@ -77,10 +82,11 @@ export class Fold extends PatchLayer {
       const wp = padded(this.width, p);
       const t = tf.transpose(tf.reshape(x, [b, p, p, hp / p, wp / p, c]), [0, 3, 1, 4, 2, 5]);
       const y = tf.reshape(t, [b, hp, wp, c]);
-      return hp === this.height && wp === this.width ? y : tf.slice(y, [0, 0, 0, 0], [b, this.height, this.width, c]);
+      return hp === this.height && wp === this.width
+        ? y
+        : tf.slice(y, [0, 0, 0, 0], [b, this.height, this.width, c]);
     });
   }
-
 }
 tf.serialization.registerClass(Unfold);
 tf.serialization.registerClass(Fold);

@@ -11,7 +11,10 @@ export function patchRows(images: tf.Tensor4D, patch: number): tf.Tensor3D {
     const [b, s, , c] = images.shape;
     const g = s / patch;
     // [B, S, S, C] -> [B, g, p, g, p, C] -> [B, g, g, p, p, C] -> [B, N, p*p*C]
-    return tf.reshape(tf.transpose(tf.reshape(images, [b, g, patch, g, patch, c]), [0, 1, 3, 2, 4, 5]), [b, g * g, patch * patch * c]);
+    return tf.reshape(
+      tf.transpose(tf.reshape(images, [b, g, patch, g, patch, c]), [0, 1, 3, 2, 4, 5]),
+      [b, g * g, patch * patch * c],
+    );
   });
 }
 
@@ -27,7 +30,8 @@ export class Patchify extends tf.layers.Layer {
 
   computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape {
     const [b, h, w, c] = s as number[];
-    if (h % this.patch !== 0 || w % this.patch !== 0) throw new Error(`a ${h}x${w} image does not split into ${this.patch}x${this.patch} patches`);
+    if (h % this.patch !== 0 || w % this.patch !== 0)
+      throw new Error(`a ${h}x${w} image does not split into ${this.patch}x${this.patch} patches`);
     return [b, (h / this.patch) * (w / this.patch), this.patch * this.patch * c];
   }
 

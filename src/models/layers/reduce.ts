@@ -9,5 +9,7 @@ export function channelMeans(x: tf.Tensor): tf.Tensor1D {
   const c = x.shape[x.rank - 1];
   const w = x.rank >= 3 ? x.shape[x.rank - 2] : 1;
   const h = x.size / (c * w);
-  return tf.reshape(tf.avgPool(tf.reshape(x, [1, h, w, c]) as tf.Tensor4D, [h, w], 1, "valid"), [c]);
+  return tf.reshape(tf.avgPool(tf.reshape(x, [1, h, w, c]) as tf.Tensor4D, [h, w], 1, "valid"), [
+    c,
+  ]);
 }

@@ -61,7 +61,8 @@ export class PositionEmbedding extends SeededLayer {
 
   build(inputShape: tf.Shape | tf.Shape[]): void {
     const shape = (inputShape as tf.Shape).slice(1) as number[];
-    if (shape.some((v) => v === null)) throw new Error(`PositionEmbedding needs a static shape, got [${shape}]`);
+    if (shape.some((v) => v === null))
+      throw new Error(`PositionEmbedding needs a static shape, got [${shape}]`);
     this.table = this.addWeight("table", shape, "float32", this.init());
     this.built = true;
   }
