@@ -139,9 +139,113 @@ export function trainStep(
   return out;
 }
 
+/** The model's input size and classes must match the data's, before any step is taken. */
+function checkShapes(model: tf.LayersModel, reader: SplitReader): number {
+  const classes = reader.header.spec.difficulty.lanes;
+  const outUnits = (model.outputs[0].shape as number[])[1];
+  if (outUnits !== classes)
+    throw new Error(`model has ${outUnits} outputs but the data has ${classes} classes`);
+  const inSize = (model.inputs[0].shape as number[])[1];
+  if (inSize !== reader.header.image.height)
+    throw new Error(
+      `model expects ${inSize} px images, the data has ${reader.header.image.height} px`,
+    );
+  return classes;
+}
+
+/** Where the learning-rate schedule stands: steps per epoch, all steps, warm-up steps. */
+interface Schedule {
+  stepsPerEpoch: number;
+  totalSteps: number;
+  warmupSteps: number;
+}
+
+/** One pass over the training split in this epoch's order; a progress line per step. */
+function trainEpoch(
+  model: tf.LayersModel,
+  opt: tf.Optimizer,
+  reader: SplitReader,
+  cfg: TrainConfig,
+  epoch: number,
+  sched: Schedule,
+  classes: number,
+  opts: TrainOptions,
+): { loss: number; acc: number; seen: number; lr: number } {
+  const te = Date.now();
+  const progress = new Progress(`epoch ${epoch + 1}/${cfg.epochs}`, sched.stepsPerEpoch, {
+    unit: "steps",
+    quiet: opts.quiet,
+    onLine: opts.onLine,
+  });
+  let lossSum = 0;
+  let correct = 0;
+  let seen = 0;
+  let lr = cfg.lr;
+  let step = epoch * sched.stepsPerEpoch;
+  for (const b of batches(reader, epochOrder(reader.count, cfg.seed, epoch, true), cfg.batchSize)) {
+    lr = cosineWithWarmup(step++, sched.totalSteps, sched.warmupSteps, cfg.lr);
+    const { loss, correct: hits } = trainStep(model, opt, b.xs, b.labels, classes, cfg, lr);
+    b.xs.dispose();
+    const n = b.labels.length;
+    lossSum += loss * n;
+    correct += hits;
+    seen += n;
+    const secs = (Date.now() - te) / 1000;
+    progress.tick(
+      1,
+      `loss ${(lossSum / seen).toFixed(4)} acc ${((100 * correct) / seen).toFixed(1)}% ${(seen / secs).toFixed(1)} img/s lr ${lr.toExponential(2)}`,
+    );
+  }
+  return { loss: lossSum / seen, acc: correct / seen, seen, lr };
+}
+
+/** Adds the epoch to the state; true when its validation accuracy is the best so far. */
+function noteEpoch(state: TrainerState, rec: EpochRecord): boolean {
+  state.history.push(rec);
+  state.epoch = rec.epoch - 1;
+  const improved =
+    rec.val_acc !== null && (state.bestValAcc === null || rec.val_acc > state.bestValAcc);
+  if (improved) {
+    state.bestValAcc = rec.val_acc;
+    state.bestEpoch = rec.epoch;
+    state.sinceBest = 0;
+  } else state.sinceBest++;
+  return improved;
+}
+
+function epochLine(rec: EpochRecord, epochs: number): string {
+  return (
+    `epoch ${rec.epoch}/${epochs}: train loss ${rec.train_loss.toFixed(4)} acc ${(100 * rec.train_acc).toFixed(2)}%` +
+    (rec.val_acc !== null
+      ? ` | val loss ${rec.val_loss!.toFixed(4)} acc ${(100 * rec.val_acc).toFixed(2)}%`
+      : "") +
+    ` | ${rec.images_per_s.toFixed(1)} img/s, ${rec.seconds.toFixed(1)} s`
+  );
+}
+
+/** last/ (with the optimizer, to resume bit-exactly), best/ when improved, and the history, in one commit. */
+async function checkpoint(
+  dir: string,
+  model: tf.LayersModel,
+  opt: tf.Optimizer,
+  state: TrainerState,
+  improved: boolean,
+  extraFiles: TrainOptions["extraFiles"],
+): Promise<void> {
+  const adam = opt as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
+  state.accBeta = [adam.accBeta1.dataSync()[0], adam.accBeta2.dataSync()[0]];
+  const o = await saveOptimizer(opt);
+  await commitCheckpoints(dir, model, {
+    epoch: state.epoch + 1,
+    last: { ...extraFiles, "optimizer.bin": o.bin, "optimizer.json": o.specs, "state.json": state },
+    best: improved ? { ...extraFiles, "state.json": state } : null,
+    history: state.history,
+  });
+}
+
 /**
- * Trains `model` on `data.train` for cfg.epochs, validating on `data.val` after each epoch.
- * Same config, seed and backend give the same weights, whether run straight through or resumed.
+ * Trains `model` for `cfg.epochs` (or until early stop): per epoch, one pass over the training
+ * split, validation, the best-so-far bookkeeping, and a checkpoint; resumes from `last/`.
  */
 export async function train(
   model: tf.LayersModel,
@@ -150,19 +254,13 @@ export async function train(
   opts: TrainOptions = {},
 ): Promise<TrainResult> {
   validateTrainConfig(cfg);
-  const classes = data.train.header.spec.difficulty.lanes;
-  const outUnits = (model.outputs[0].shape as number[])[1];
-  if (outUnits !== classes)
-    throw new Error(`model has ${outUnits} outputs but the data has ${classes} classes`);
-  const inSize = (model.inputs[0].shape as number[])[1];
-  if (inSize !== data.train.header.image.height)
-    throw new Error(
-      `model expects ${inSize} px images, the data has ${data.train.header.image.height} px`,
-    );
-
+  const classes = checkShapes(model, data.train);
   const stepsPerEpoch = Math.ceil(data.train.count / cfg.batchSize);
-  const totalSteps = cfg.epochs * stepsPerEpoch;
-  const warmupSteps = Math.round(cfg.warmupEpochs * stepsPerEpoch);
+  const sched: Schedule = {
+    stepsPerEpoch,
+    totalSteps: cfg.epochs * stepsPerEpoch,
+    warmupSteps: Math.round(cfg.warmupEpochs * stepsPerEpoch),
+  };
   const opt = tf.train.adam(cfg.lr);
   const lastDir = opts.checkpointDir && path.join(opts.checkpointDir, "last");
   let state: TrainerState = {
@@ -187,79 +285,28 @@ export async function train(
   try {
     for (let epoch = state.epoch + 1; epoch < cfg.epochs && !stoppedEarly; epoch++) {
       const te = Date.now();
-      const progress = new Progress(`epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch, {
-        unit: "steps",
-        quiet: opts.quiet,
-        onLine: opts.onLine,
-      });
-      let lossSum = 0;
-      let correct = 0;
-      let seen = 0;
-      let lr = cfg.lr;
-      let step = epoch * stepsPerEpoch;
-      for (const b of batches(
-        data.train,
-        epochOrder(data.train.count, cfg.seed, epoch, true),
-        cfg.batchSize,
-      )) {
-        lr = cosineWithWarmup(step++, totalSteps, warmupSteps, cfg.lr);
-        const { loss, correct: hits } = trainStep(model, opt, b.xs, b.labels, classes, cfg, lr);
-        b.xs.dispose();
-        const n = b.labels.length;
-        lossSum += loss * n;
-        correct += hits;
-        seen += n;
-        const secs = (Date.now() - te) / 1000;
-        progress.tick(
-          1,
-          `loss ${(lossSum / seen).toFixed(4)} acc ${((100 * correct) / seen).toFixed(1)}% ${(seen / secs).toFixed(1)} img/s lr ${lr.toExponential(2)}`,
-        );
-      }
+      const t = trainEpoch(model, opt, data.train, cfg, epoch, sched, classes, opts);
       const val = data.val
         ? evaluate(model, data.val, Math.max(cfg.batchSize, 64), cfg.valLimit || undefined)
         : null;
       const seconds = (Date.now() - te) / 1000;
       const rec: EpochRecord = {
         epoch: epoch + 1,
-        train_loss: lossSum / seen,
-        train_acc: correct / seen,
+        train_loss: t.loss,
+        train_acc: t.acc,
         val_loss: val ? val.loss : null,
         val_acc: val ? val.accuracy : null,
-        lr,
+        lr: t.lr,
         seconds,
-        images_per_s: seen / seconds,
+        images_per_s: t.seen / seconds,
       };
-      state.history.push(rec);
-      state.epoch = epoch;
-      const improved =
-        rec.val_acc !== null && (state.bestValAcc === null || rec.val_acc > state.bestValAcc);
-      if (improved) {
-        state.bestValAcc = rec.val_acc;
-        state.bestEpoch = epoch + 1;
-        state.sinceBest = 0;
-      } else state.sinceBest++;
-      const line =
-        `epoch ${epoch + 1}/${cfg.epochs}: train loss ${rec.train_loss.toFixed(4)} acc ${(100 * rec.train_acc).toFixed(2)}%` +
-        (val ? ` | val loss ${val.loss.toFixed(4)} acc ${(100 * val.accuracy).toFixed(2)}%` : "") +
-        ` | ${rec.images_per_s.toFixed(1)} img/s, ${seconds.toFixed(1)} s`;
+      const improved = noteEpoch(state, rec);
+      const line = epochLine(rec, cfg.epochs);
       opts.onLine?.(line);
       if (!opts.quiet) console.log(line);
       if (opts.checkpointDir) {
-        const adam = opt as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
-        state.accBeta = [adam.accBeta1.dataSync()[0], adam.accBeta2.dataSync()[0]];
         state.seconds = earlier + (Date.now() - t0) / 1000;
-        const o = await saveOptimizer(opt);
-        await commitCheckpoints(opts.checkpointDir, model, {
-          epoch: epoch + 1,
-          last: {
-            ...opts.extraFiles,
-            "optimizer.bin": o.bin,
-            "optimizer.json": o.specs,
-            "state.json": state,
-          },
-          best: improved ? { ...opts.extraFiles, "state.json": state } : null,
-          history: state.history,
-        });
+        await checkpoint(opts.checkpointDir, model, opt, state, improved, opts.extraFiles);
       }
       await opts.onEpoch?.(rec, state.history);
       if (patienceSpent()) {
