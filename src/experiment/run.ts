@@ -35,23 +35,41 @@ export interface RunConfig {
 
 /** One row of the results table (the fields the README and reports/results.json promise). */
 export interface RunMetrics {
+  /** The run's name (its directory under the runs folder). */
   name: string;
+  /** Model name from the registry. */
   model: string;
+  /** Task of the data set it trained and tested on: plain or warp. */
   task: string;
+  /** Warp hops of that data set (0 for plain). */
   hops: number;
+  /** What kind of run: "plain", "<task> from scratch" or "<task> fine-tune". */
   stage: string;
+  /** Freeze group applied during training. */
   frozen: string;
+  /** Training puzzles. */
   train_count: number;
+  /** Epochs actually run (early stopping can end a run sooner). */
   epochs: number;
+  /** Test accuracy of the best-by-validation checkpoint. */
   test_acc: number;
+  /** 95 % Wilson interval of `test_acc` (assumes independent test items). */
   ci95: [number, number];
+  /** Mean test cross-entropy. */
   test_loss: number;
+  /** Test puzzles. */
   test_count: number;
+  /** 1 / classes. */
   chance: number;
+  /** Test counts, confusion[true][predicted]. */
   confusion: number[][];
+  /** Epoch (1-based) whose checkpoint was tested. */
   best_epoch: number;
+  /** Training seconds, summed over every part of a resumed run. */
   seconds: number;
+  /** Backend the run trained on (node, wasm, cpu, node-gpu). */
   backend: string;
+  /** Parameters trained, and frozen (batch-norm moving statistics are not parameters). */
   trainable_params: number;
   frozen_params: number;
   /** The best rung-blind rule's accuracy on this test split (src/data/baselines.ts). */

@@ -98,9 +98,13 @@ const STAGES: Array<[t: number, c: number, n: number, s: number]> = [
 export const MOBILENET_WIDTHS = [0.35, 0.5, 0.75, 1.0] as const;
 
 export interface MobileNetOptions {
+  /** Image side in pixels (a multiple of 32). */
   inputSize: number;
+  /** Output classes (lanes). */
   classes: number;
+  /** Width multiplier: 0.35, 0.5, 0.75 or 1.0 (Table 2 of the paper). */
   width: number;
+  /** Seeds every initializer: same seed, same initial weights. */
   seed: number;
 }
 

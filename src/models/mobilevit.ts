@@ -154,9 +154,13 @@ function mobilevitBlock(x: SymTensor, s: VitStage, name: string, seeds: Seeds): 
 }
 
 export interface MobileViTOptions {
+  /** xxs, xs or s (Table 4 of the paper). */
   variant: string;
+  /** Image side in pixels (a multiple of 32). */
   inputSize: number;
+  /** Output classes (lanes). */
   classes: number;
+  /** Seeds every initializer: same seed, same initial weights. */
   seed: number;
 }
 
