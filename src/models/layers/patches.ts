@@ -58,7 +58,9 @@ export class Unfold extends PatchLayer {
           [0, wp - w],
           [0, 0],
         ]);
+      // [B, Hp, Wp, C] -> [B, Hp/p, p, Wp/p, p, C]: row = (patch row, row in patch), same for columns
       const t = tf.transpose(tf.reshape(x, [b, hp / p, p, wp / p, p, c]), [0, 2, 4, 1, 3, 5]);
+      // -> [B, p, p, Hp/p, Wp/p, C] -> [B*p*p, (Hp/p)*(Wp/p), C]: one sequence per in-patch position
       return tf.reshape(t, [b * p * p, (hp / p) * (wp / p), c]);
     });
   }
@@ -80,7 +82,9 @@ export class Fold extends PatchLayer {
       const b = bpp / (p * p);
       const hp = padded(this.height, p);
       const wp = padded(this.width, p);
+      // [B*p*p, (Hp/p)*(Wp/p), C] -> [B, p, p, Hp/p, Wp/p, C] -> [B, Hp/p, p, Wp/p, p, C]
       const t = tf.transpose(tf.reshape(x, [b, p, p, hp / p, wp / p, c]), [0, 3, 1, 4, 2, 5]);
+      // -> [B, Hp, Wp, C]: patches back in place (the padding is cropped below)
       const y = tf.reshape(t, [b, hp, wp, c]);
       return hp === this.height && wp === this.width
         ? y
