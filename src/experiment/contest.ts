@@ -51,7 +51,7 @@ export const ALL_ARCHITECTURES = [
 export const DEFAULT_CONTEST: ContestConfig = {
   name: "contest",
   models: ALL_ARCHITECTURES,
-  difficulty: "easy",
+  difficulty: "small",
   size: 64,
   tasks: ["plain", "warp"],
   train: 1500,
