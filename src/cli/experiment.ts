@@ -290,6 +290,8 @@ export async function resultsCommand(argv: string[]): Promise<number> {
     throw new Error(
       `no experiment '${name}' under ${runsDir}: ${saved} is missing (run 'amida experiment --name ${name}' first)`,
     );
+  // Validation builds the models (attention spans): on the chosen backend, not tfjs's cpu fallback.
+  await initBackend(undefined, { quiet: true });
   const cfg = validateExperiment(readJson(saved));
   const { results, unfinished } = collectResults(cfg, { runsDir, dataDir: v.data ?? "data" });
   if (results.length === 0)
