@@ -40,9 +40,10 @@ unit:
 notebooks-ci:
 	bash scripts/notebooks-ci.sh
 
-# JupyterLab refuses root unless told; containers and these CI machines run as root.
+# Rooted at the project, so runs/ and reports/ (interactive curves, HTML reports) are in the file
+# browser; opens on notebook 00. JupyterLab refuses root unless told; containers run as root.
 lab: bootstrap
-	.venv/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
+	.venv/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/00_overview.ipynb $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 # Every installed backend; --profile adds each one's top-10 kernels per model.
 bench: bootstrap

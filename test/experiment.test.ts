@@ -79,7 +79,7 @@ test("stage 2 is retrained when stage 1's weights changed, and freezing is recor
     freeze: "first5",
   });
   const m = await runTraining(s2, { runsDir: runs, quiet: true });
-  assert.equal(m.stage, "warp fine-tune");
+  assert.equal(m.stage, "finetune");
   assert.equal(m.frozen, "first5");
   assert.ok(m.frozen_params > 0);
   await runTraining(run({ name: "s1", modelSeed: 5 }), { runsDir: runs, quiet: true });

@@ -142,7 +142,7 @@ test("pre-training lowers the reconstruction loss; the saved classifier fine-tun
         },
         { runsDir: path.join(dir, "runs"), quiet: true },
       );
-      assert.equal(m.stage, "plain fine-tune");
+      assert.equal(m.stage, "finetune");
       assert.ok(m.test_acc >= 0 && m.test_acc <= 1);
     }
   }

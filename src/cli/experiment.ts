@@ -14,7 +14,8 @@ import { parse, intOpt, numOpt, rangeOpt } from "./args";
 import { DEFAULT_TRAIN, TrainConfig, OPTIMIZERS } from "../train/config";
 import { FreezeGroup } from "../models/freeze";
 import { runTraining } from "../experiment/run";
-import { collectResults, runStages, runTrack, Stage, STAGES } from "../experiment/protocol";
+import { collectResults, runStages, runTrack } from "../experiment/protocol";
+import { Stage, STAGES } from "../experiment/stages";
 import {
   applySettings,
   budgetConfig,

@@ -18,15 +18,7 @@ import { RunConfig, RunMetrics, runTraining } from "./run";
 import { writeJsonAtomic } from "../util/atomic";
 import { initBackend, trainingProcesses } from "../backend/select";
 import { ExperimentConfig, Track, TRACKS, validateExperiment } from "./config";
-
-/** The protocol's three kinds of run (one vocabulary: run names, rows and notebooks use these). */
-export const STAGES = ["stage1", "finetune", "scratch"] as const;
-export type Stage = (typeof STAGES)[number];
-export const STAGE_LABELS: Record<Stage, string> = {
-  stage1: "stage 1: plain",
-  finetune: "warp fine-tune",
-  scratch: "warp from scratch",
-};
+import { Stage, STAGES } from "./stages";
 
 /** One run of the protocol, with its place in it. */
 export interface ProtocolRun {

@@ -3,7 +3,8 @@
  * seeds, with the rung-blind baseline beside every accuracy. A cell counts as "learned" only if
  * every seed beats that baseline on unseen ladders (see `verdict`).
  */
-import { RunResult, Stage, STAGE_LABELS } from "./protocol";
+import { RunResult } from "./protocol";
+import { Stage, STAGE_LABELS } from "./stages";
 import * as path from "path";
 import { ExperimentConfig, Track } from "./config";
 import { writeJsonAtomic } from "../util/atomic";

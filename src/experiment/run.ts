@@ -14,6 +14,7 @@ import { formatSummary } from "../models/summary";
 import { train, EpochRecord } from "../train/trainer";
 import { evaluate } from "../train/evaluate";
 import { validityMetrics } from "./validity";
+import { Stage, stageOf } from "./stages";
 import { TrainConfig, validateTrainConfig } from "../train/config";
 import { initBackend, describe, BackendInfo } from "../backend/select";
 import * as os from "os";
@@ -43,8 +44,8 @@ export interface RunMetrics {
   task: string;
   /** Warp hops of that data set (0 for plain). */
   hops: number;
-  /** What kind of run: "plain", "<task> from scratch" or "<task> fine-tune". */
-  stage: string;
+  /** What kind of run (src/experiment/stages.ts): stage1, finetune or scratch. */
+  stage: Stage;
   /** Freeze group applied during training. */
   frozen: string;
   /** Training puzzles. */
@@ -119,11 +120,6 @@ async function loadInit(model: tf.LayersModel, dir: string): Promise<void> {
   } finally {
     src.dispose();
   }
-}
-
-export function stageOf(c: RunConfig, task: string): string {
-  if (c.init) return `${task} fine-tune`;
-  return task === "plain" ? "plain" : `${task} from scratch`;
 }
 
 /**
@@ -325,7 +321,7 @@ async function trainAndTest(
       model: cfg.model,
       task: spec.task,
       hops: spec.hops,
-      stage: stageOf(cfg, spec.task),
+      stage: stageOf(cfg.init, spec.task),
       frozen: cfg.freeze,
       train_count: trainSplit.count,
       epochs: res.history.length,
