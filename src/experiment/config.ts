@@ -58,6 +58,11 @@ export interface ExperimentConfig {
 
 /** Seed 000's freeze groups, plus the arms that make the comparison mean something (issue 8). */
 const SEED_ARMS: Record<Track, string[]> = { cnn: ["first5"], vit: ["stem+early-transformer"] };
+/** The seed's arms, everything but the head, and the earliest layers holding 30 % of the parameters. */
+const ALL_ARMS: Record<Track, string[]> = {
+  cnn: ["first5", "all-but-head", "early:30"],
+  vit: ["stem+early-transformer", "all-but-head", "early:30"],
+};
 
 const train = (o: Partial<TrainConfig>): TrainConfig => ({ ...DEFAULT_TRAIN, ...o });
 
@@ -102,47 +107,28 @@ export const BUDGETS: Record<string, () => ExperimentConfig> = {
     controls: true,
     parallel: true,
   }),
-  /** <= 3 h on 2 cores: 3 seeds of the whole protocol, every freeze arm. */
+  /** <= 3 h on 2 cores: quick's protocol with 5x the data, 3x the epochs and every freeze arm. */
   standard: () => ({
+    ...BUDGETS.quick(),
     name: "standard",
     budget: "standard",
-    difficulty: presetDifficulty("small"),
-    hops: 1,
-    sampling: "debiased",
-    dataSeed: 0,
-    seeds: [0, 1, 2],
     plain: { train: 8000, val: 500, test: 1000 },
     warp: { train: 8000, val: 500, test: 1000 },
-    models: { cnn: "mobilenetv2_100", vit: "mobilevit_xxs" },
-    freeze: {
-      cnn: ["first5", "all-but-head", "early:30"],
-      vit: ["stem+early-transformer", "all-but-head", "early:30"],
-    },
+    freeze: { cnn: [...ALL_ARMS.cnn], vit: [...ALL_ARMS.vit] },
     stage1: train({ epochs: 6, batchSize: 64, lr: 2e-3 }),
     stage2: train({ epochs: 6, batchSize: 64, lr: 2e-3 }),
-    controls: true,
-    parallel: true,
   }),
   /** The seed's sizes and difficulty: hours on a GPU, days on a CPU. */
   full: () => ({
+    ...BUDGETS.quick(),
     name: "full",
     budget: "full",
     difficulty: presetDifficulty("blog"),
-    hops: 1,
-    sampling: "debiased",
-    dataSeed: 0,
-    seeds: [0, 1, 2],
     plain: { train: 20000, val: 2000, test: 5000 },
     warp: { train: 50000, val: 2000, test: 5000 },
-    models: { cnn: "mobilenetv2_100", vit: "mobilevit_xxs" },
-    freeze: {
-      cnn: ["first5", "all-but-head", "early:30"],
-      vit: ["stem+early-transformer", "all-but-head", "early:30"],
-    },
+    freeze: { cnn: [...ALL_ARMS.cnn], vit: [...ALL_ARMS.vit] },
     stage1: train({ epochs: 15, batchSize: 64, lr: 1e-3 }),
     stage2: train({ epochs: 20, batchSize: 64, lr: 1e-3 }),
-    controls: true,
-    parallel: true,
   }),
 };
 

@@ -110,6 +110,33 @@ const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 const sd = (v: number[]) =>
   v.length < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1));
 
+/** The contest's data set spec for one task: the shared difficulty at the contest's size, debiased. */
+function contestSpec(c: ContestConfig, task: "plain" | "warp"): DatasetSpec {
+  return {
+    task,
+    hops: task === "warp" ? 1 : 0,
+    difficulty: { ...presetDifficulty(c.difficulty), size: c.size },
+    nuisance: NO_NUISANCE,
+    seed: c.dataSeed,
+    sampling: DEFAULT_SAMPLING,
+  };
+}
+
+/** The contest's data set for one task (generated once, reused while unchanged). */
+function contestData(
+  c: ContestConfig,
+  task: "plain" | "warp",
+  paths: { dataDir: string },
+  log: (l: string) => void,
+): string {
+  return ensureDataset(
+    contestSpec(c, task),
+    { train: c.train, val: c.val, test: c.test },
+    path.join(paths.dataDir, `${c.name}-${task}`),
+    log,
+  );
+}
+
 /** Trains (or reuses) every run of the contest and aggregates them per model and task. */
 export async function runContest(
   c: ContestConfig,
@@ -121,20 +148,7 @@ export async function runContest(
   const runsDir = path.join(paths.runsDir, c.name);
   const rows: ContestRow[] = [];
   for (const task of c.tasks) {
-    const spec: DatasetSpec = {
-      task,
-      hops: task === "warp" ? 1 : 0,
-      difficulty,
-      nuisance: NO_NUISANCE,
-      seed: c.dataSeed,
-      sampling: DEFAULT_SAMPLING,
-    };
-    const data = ensureDataset(
-      spec,
-      { train: c.train, val: c.val, test: c.test },
-      path.join(paths.dataDir, `${c.name}-${task}`),
-      log,
-    );
+    const data = contestData(c, task, paths, log);
     for (const model of c.models) {
       const metrics: RunMetrics[] = [];
       for (const seed of c.seeds) {
@@ -321,24 +335,11 @@ export async function runPretrainComparison(
   log: (l: string) => void = console.log,
 ): Promise<PretrainRow[]> {
   validateContest({ ...c, models: [o.model] });
-  const difficulty = { ...presetDifficulty(c.difficulty), size: c.size };
   const runsDir = path.join(paths.runsDir, c.name);
   const rows: PretrainRow[] = [];
   for (const task of c.tasks) {
-    const spec: DatasetSpec = {
-      task,
-      hops: task === "warp" ? 1 : 0,
-      difficulty,
-      nuisance: NO_NUISANCE,
-      seed: c.dataSeed,
-      sampling: DEFAULT_SAMPLING,
-    };
-    const full = ensureDataset(
-      spec,
-      { train: c.train, val: c.val, test: c.test },
-      path.join(paths.dataDir, `${c.name}-${task}`),
-      log,
-    );
+    const spec = contestSpec(c, task);
+    const full = contestData(c, task, paths, log);
     const small = ensureDataset(
       spec,
       { train: o.smallTrain, val: c.val, test: c.test },
