@@ -4,7 +4,7 @@
  * every seed beats that baseline on unseen ladders (see `verdict`).
  */
 import { RunResult } from "./protocol";
-import { Stage, STAGE_LABELS } from "./stages";
+import { Stage, STAGE_LABELS, STAGES } from "./stages";
 import * as path from "path";
 import { ExperimentConfig, Track } from "./config";
 import { writeJsonAtomic } from "../util/atomic";
@@ -134,9 +134,12 @@ export function resultsJson(rows: ResultRow[]): Array<Omit<ResultRow, "confusion
   return rows.map(({ confusion, ...row }) => row);
 }
 
-/** A row's column label in charts: the stage, and the freeze arm of a fine-tune. */
-export function cellLabel(r: Pick<ResultRow, "stage" | "frozen">): string {
-  return r.stage === "finetune" ? `${STAGE_LABELS[r.stage]} (${r.frozen})` : STAGE_LABELS[r.stage];
+/** A row's panel in charts: its label (the stage, and the freeze arm of a fine-tune) and its place (stage order). */
+export function cellOf(r: Pick<ResultRow, "stage" | "frozen">): { cell: string; order: number } {
+  return {
+    cell: r.stage === "finetune" ? `fine-tune: ${r.frozen}` : STAGE_LABELS[r.stage],
+    order: STAGES.indexOf(r.stage),
+  };
 }
 
 /**
@@ -160,6 +163,6 @@ export function writeReport(
   writeJsonAtomic(path.join(runsDir, "results.json"), rows);
   const learned = rows
     .filter((r) => r.verdict === "learned")
-    .map((r) => `${r.model} ${cellLabel(r)}`);
+    .map((r) => `${r.model} ${cellOf(r).cell}`);
   return `wrote ${path.join(reportsDir, "results.json")} (${rows.length} rows); learned: ${learned.length ? learned.join("; ") : "nothing"}`;
 }

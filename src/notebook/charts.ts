@@ -329,6 +329,8 @@ export function seedResultsSpec(
   rows: Array<{
     model: string;
     cell: string;
+    /** Panels appear in ascending order (e.g. the stage's index). */
+    order: number;
     test_acc_per_seed: number[];
     rung_blind_bayes: number | null;
     chance: number;
@@ -339,6 +341,7 @@ export function seedResultsSpec(
     r.test_acc_per_seed.map((acc, i) => ({
       model: r.model,
       cell: r.cell,
+      order: r.order,
       seed: i,
       acc,
       baseline: r.rung_blind_bayes ?? r.chance,
@@ -356,10 +359,16 @@ export function seedResultsSpec(
     title,
     data: { values },
     facet: {
-      column: { field: "cell", type: "nominal", title: null, header: { labelFontSize: 10 } },
+      column: {
+        field: "cell",
+        type: "nominal",
+        title: null,
+        sort: { field: "order", op: "min" },
+        header: { labelFontSize: 10, labelLimit: 150 },
+      },
     },
     spec: {
-      width: 120,
+      width: 150,
       height: 220,
       layer: [
         {
