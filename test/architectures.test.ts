@@ -36,7 +36,7 @@ let backend = "";
 let dir = "";
 
 before(async () => {
-  backend = (await initBackend(process.env.AMIDA_BACKEND ?? "auto", { quiet: true })).name;
+  backend = (await initBackend(process.env.AMIDA_BACKEND ?? "auto", { quiet: true })).tfBackend;
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "amida-arch-"));
   generateDataset(
     {

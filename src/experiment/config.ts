@@ -461,6 +461,10 @@ export function validateExperiment(c: ExperimentConfig): ExperimentConfig {
   validateCounts(c.warp, "warp");
   if (c.plain.test < 1 || c.warp.test < 1)
     throw new Error("each data set needs a test split of at least 1 puzzle");
+  if (!c.models.cnn.startsWith("mobilenetv2_"))
+    throw new Error(`the cnn track's model must be a MobileNetV2 variant, got '${c.models.cnn}'`);
+  if (!isMobileViT(c.models.vit))
+    throw new Error(`the vit track's model must be a MobileViT variant, got '${c.models.vit}'`);
   for (const t of TRACKS) {
     validateModelSpec({
       name: c.models[t],
@@ -474,10 +478,6 @@ export function validateExperiment(c: ExperimentConfig): ExperimentConfig {
       );
     for (const g of c.freeze[t]) checkArm(t, g, c.models[t]);
   }
-  if (!c.models.cnn.startsWith("mobilenetv2_"))
-    throw new Error(`the cnn track's model must be a MobileNetV2 variant, got '${c.models.cnn}'`);
-  if (!isMobileViT(c.models.vit))
-    throw new Error(`the vit track's model must be a MobileViT variant, got '${c.models.vit}'`);
   const single = attentionSpanOf(c.models.vit, c.difficulty.size).filter((g) => g.patches < 2);
   if (single.length) {
     throw new Error(
