@@ -248,6 +248,8 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     if (text === undefined) continue;
     p[key] = typeof p[key] === "number" ? numOpt(flag, text, 0) : text;
   }
+  // Validation builds models (attention spans): on the chosen backend, not tfjs's cpu fallback.
+  await initBackend(undefined, { quiet: true });
   const grid = sweepFromParams(p as unknown as SweepParams);
   const runsDir = values.runs ?? "runs";
   const rows = await runSweep(
