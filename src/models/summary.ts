@@ -109,14 +109,21 @@ export function attentionSpan(model: tf.LayersModel): AttentionStage[] {
   return [...stages.values()];
 }
 
-/** attentionSpan of model `name` built at `inputSize` px (built and disposed here). */
+const spans = new Map<string, AttentionStage[]>();
+/** `attentionSpan` of a model by name and size; built once per process (validation asks often). */
 export function attentionSpanOf(name: string, inputSize: number): AttentionStage[] {
-  const m = buildModel({ name, inputSize, classes: 2, seed: 0 });
-  try {
-    return attentionSpan(m);
-  } finally {
-    m.dispose();
+  const key = `${name}@${inputSize}`;
+  let span = spans.get(key);
+  if (!span) {
+    const m = buildModel({ name, inputSize, classes: 2, seed: 0 });
+    try {
+      span = attentionSpan(m);
+    } finally {
+      m.dispose();
+    }
+    spans.set(key, span);
   }
+  return span.map((s) => ({ ...s, featureMap: [...s.featureMap] as [number, number] }));
 }
 
 export function formatSummary(model: tf.LayersModel): string {
