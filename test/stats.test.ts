@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chiSquareSurvival, wilsonInterval } from "../src/util/stats";
+import { chiSquareSurvival, mean, sampleSd, wilsonInterval } from "../src/util/stats";
 import { independenceCheck } from "../src/data/independence";
 
 test("chi-square survival matches table values", () => {
@@ -27,4 +27,11 @@ test("independence check flags dependence and accepts independence", () => {
   const ind = independenceCheck(g1, shifted, 5);
   assert.ok(Math.abs(ind.fraction_equal - 0.2) < 1e-9);
   assert.ok(ind.p_value > 0.5);
+});
+
+test("mean and sample SD over seeds: n - 1 in the denominator, 0 for one seed", () => {
+  assert.ok(Math.abs(mean([0.2, 0.4, 0.6]) - 0.4) < 1e-12);
+  assert.ok(Math.abs(sampleSd([1, 2, 3]) - 1) < 1e-12);
+  assert.ok(Math.abs(sampleSd([2, 4]) - Math.SQRT2) < 1e-12);
+  assert.equal(sampleSd([0.5]), 0);
 });

@@ -6,6 +6,7 @@
  * Runs are ordinary `runTraining` runs, so finished ones are reused and notebook 07 loads them.
  */
 import * as fs from "fs";
+import { mean, sampleSd } from "../util/stats";
 import * as path from "path";
 import { presetDifficulty, validateDifficulty } from "../puzzle/difficulty";
 import { NO_NUISANCE } from "../puzzle/nuisance";
@@ -106,10 +107,6 @@ export interface ContestRow {
 export const contestRunName = (model: string, task: string, seed: number) =>
   `${task}-${model}-s${seed}`;
 
-const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-const sd = (v: number[]) =>
-  v.length < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1));
-
 /** The contest's data set spec for one task: the shared difficulty at the contest's size, debiased. */
 function contestSpec(c: ContestConfig, task: "plain" | "warp"): DatasetSpec {
   return {
@@ -183,7 +180,7 @@ export async function runContest(
         seeds: c.seeds,
         acc_per_seed: accs,
         acc_mean: mean(accs),
-        acc_sd: sd(accs),
+        acc_sd: sampleSd(accs),
         baseline: rungBlind.length ? mean(rungBlind) : metrics[0].chance,
         baseline_kind: rungBlind.length ? "rung_blind_bayes" : "chance",
         chance: metrics[0].chance,
@@ -390,7 +387,7 @@ export async function runPretrainComparison(
         init,
         acc_per_seed: accs,
         acc_mean: mean(accs),
-        acc_sd: sd(accs),
+        acc_sd: sampleSd(accs),
         runs: ms.map((m) => m.name),
       });
     }

@@ -8,7 +8,7 @@ import { Stage, STAGE_LABELS, STAGES } from "./stages";
 import * as path from "path";
 import { ExperimentConfig, Track } from "./config";
 import { writeJsonAtomic } from "../util/atomic";
-import { wilsonInterval } from "../util/stats";
+import { mean, sampleSd, wilsonInterval } from "../util/stats";
 
 export interface ResultRow {
   track: Track;
@@ -49,10 +49,6 @@ export const SEED_RESULTS: Partial<Record<Stage, Record<Track, number>>> = {
   stage1: { cnn: 0.997, vit: 0.9705 },
   finetune: { cnn: 0.213, vit: 0.9272 },
 };
-
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const sd = (xs: number[]) =>
-  xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1));
 
 /**
  * "learned" when every seed's 95 % Wilson lower bound clears the rung-blind baseline (or chance
@@ -96,7 +92,7 @@ export function resultRows(results: RunResult[]): ResultRow[] {
       seeds: rs.map((r) => r.run.seed),
       test_acc_per_seed: accs,
       test_acc_mean: mean(accs),
-      test_acc_sd: sd(accs),
+      test_acc_sd: sampleSd(accs),
       heldout_style_acc_per_seed: rs.map((r) => r.metrics.test_acc_heldout_style ?? null),
       acc_where_rung_blind_wrong_per_seed: rs.map(
         (r) => r.metrics.test_acc_where_rung_blind_wrong ?? null,

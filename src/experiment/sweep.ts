@@ -4,6 +4,7 @@
  * aggregated over seeds into sweep.csv, sweep.json and a heatmap (the difficulty "phase diagram").
  */
 import * as fs from "fs";
+import { mean, sampleSd } from "../util/stats";
 import * as path from "path";
 import { forkChild, Job, runAll } from "../util/children";
 import { presetDifficulty, validateDifficulty } from "../puzzle/difficulty";
@@ -273,18 +274,13 @@ function sweepRows(todo: Cell[], dir: string): SweepRow[] {
       JSON.parse(fs.readFileSync(path.join(dir, c.run, "metrics.json"), "utf8")),
     );
     const accs = ms.map((m) => m.test_acc);
-    const mean = accs.reduce((a, b) => a + b, 0) / accs.length;
-    const sd =
-      accs.length < 2
-        ? 0
-        : Math.sqrt(accs.reduce((a, x) => a + (x - mean) ** 2, 0) / (accs.length - 1));
     const baseline = ms[0].rung_blind_bayes ?? null;
     return {
       ...cs[0].key,
       seeds: cs.map((c) => c.seed),
       acc_per_seed: accs,
-      acc_mean: mean,
-      acc_sd: sd,
+      acc_mean: mean(accs),
+      acc_sd: sampleSd(accs),
       rung_blind_bayes: baseline,
       chance: ms[0].chance,
       verdict: verdict(accs, ms[0].test_count, baseline ?? ms[0].chance),

@@ -1,4 +1,5 @@
 import * as path from "path";
+import { mean, sampleSd } from "../util/stats";
 import * as tf from "@tensorflow/tfjs";
 import { SplitReader } from "../data/format";
 import { splitFile } from "../data/generate";
@@ -108,19 +109,14 @@ export async function contestNoiseCurves(
         }
         perSeed[0].forEach((r, i) => {
           const accs = perSeed.map((p) => p[i].acc);
-          const mean = accs.reduce((a, b) => a + b, 0) / accs.length;
-          const sd =
-            accs.length < 2
-              ? 0
-              : Math.sqrt(accs.reduce((a, b) => a + (b - mean) ** 2, 0) / (accs.length - 1));
           rows.push({
             model,
             task,
             band: r.band,
             strength: r.strength,
             acc_per_seed: accs,
-            acc_mean: mean,
-            acc_sd: sd,
+            acc_mean: mean(accs),
+            acc_sd: sampleSd(accs),
             count: r.count,
           });
         });

@@ -62,3 +62,15 @@ export function wilsonInterval(successes: number, n: number, z = 1.959964): [num
   const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / denom;
   return [Math.max(0, centre - half), Math.min(1, centre + half)];
 }
+
+/** Mean of a non-empty list (NaN for an empty one). */
+export function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/** Sample standard deviation (n - 1 in the denominator); 0 for fewer than two values, e.g. one seed. */
+export function sampleSd(xs: number[]): number {
+  if (xs.length < 2) return 0;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
+}
