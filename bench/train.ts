@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { BACKENDS, describe, initBackend } from "../src/backend/select";
 import { buildModel } from "../src/models/registry";
 import { trainStep } from "../src/train/trainer";
+import { AdamW } from "../src/train/adamw";
 import { checkBenchFlags } from "../src/cli/args";
 import { formatTop, KernelTime, profileKernels } from "./kernel-profile";
 
@@ -48,7 +49,7 @@ async function benchModel(
   const model = buildModel({ name, inputSize: size, classes: 5, seed: 0 });
   const xs = tf.randomUniform([batch, size, size, 3], 0, 1, "float32", 1) as tf.Tensor4D;
   const labels = Int32Array.from({ length: batch }, (_, i) => i % 5);
-  const opt = tf.train.adam(1e-3);
+  const opt = new AdamW(model.trainableWeights);
   const step = () =>
     void trainStep(
       model,

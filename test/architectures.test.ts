@@ -28,6 +28,7 @@ import { presetDifficulty } from "../src/puzzle/difficulty";
 import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { batches } from "../src/data/batches";
 import { trainStep } from "../src/train/trainer";
+import { AdamW } from "../src/train/adamw";
 import { DEFAULT_TRAIN } from "../src/train/config";
 import { gradCam } from "../src/explain/gradcam";
 
@@ -172,7 +173,7 @@ test("one model of each new family lowers its loss on a few plain puzzles; mmLiT
   const data = [...batches(reader, order, 4)];
   for (const name of ["vit_seed001", "nest_tiny", "mmlit_xxs"]) {
     const m = buildModel({ name, inputSize: 32, classes: 3, seed: 1 });
-    const opt = tf.train.adam(2e-3);
+    const opt = new AdamW(m.trainableWeights);
     const cfg = { ...DEFAULT_TRAIN, weightDecay: 0 };
     if (name === "mmlit_xxs") {
       // The reported loss is cross-entropy + the experts' balancing loss of this forward pass.

@@ -31,6 +31,7 @@ import { patchRows } from "../models/layers/patchify";
 import { Seeds } from "../models/layers/init";
 import { saveModel } from "../models/io";
 import { cosineWithWarmup } from "../train/schedule";
+import { AdamW } from "../train/adamw";
 import { rngFor, shuffled } from "../util/rng";
 import { Progress } from "../util/progress";
 
@@ -199,7 +200,7 @@ export async function pretrain(
   validateModelSpec({ name: cfg.model, inputSize: size, classes, seed: cfg.seed });
   const net = maeNetwork(cfg, size);
   const { patch, grid } = patchGeometry(cfg.model, size);
-  const opt = tf.train.adam(cfg.lr);
+  const opt = new AdamW(net.trainableWeights);
   const stepsPerEpoch = Math.ceil(reader.count / cfg.batchSize);
   const total = cfg.epochs * stepsPerEpoch;
   const history: PretrainEpoch[] = [];
@@ -223,7 +224,7 @@ export async function pretrain(
         epochOrder(reader.count, cfg.seed, epoch, true),
         cfg.batchSize,
       )) {
-        (opt as unknown as { learningRate: number }).learningRate = cosineWithWarmup(
+        const lr = cosineWithWarmup(
           epoch * stepsPerEpoch + step,
           total,
           Math.min(stepsPerEpoch, Math.round(total / 10)),
@@ -233,16 +234,17 @@ export async function pretrain(
         const mask = randomMask(n, grid * grid, cfg.maskRatio, cfg.seed, epoch, step++);
         const target = patchRows(b.xs, patch);
         const vars = net.trainableWeights.map((w) => w.read() as tf.Variable);
-        const loss = opt.minimize(
+        const { value: loss, grads } = tf.variableGrads(
           () =>
             reconstructionLoss(
               net.apply([b.xs, mask], { training: true }) as tf.Tensor3D,
               target,
               mask,
             ),
-          true,
           vars,
-        )!;
+        );
+        opt.step(grads, lr, 0);
+        tf.dispose(Object.values(grads));
         sum += loss.dataSync()[0] * n;
         seen += n;
         tf.dispose([loss, mask, target, b.xs]);

@@ -9,6 +9,7 @@ import { TrainConfig, validateTrainConfig } from "./config";
 import { ExtraFiles, loadModel } from "../models/io";
 import { Progress } from "../util/progress";
 import { commitCheckpoints } from "./checkpoints";
+import { AdamW } from "./adamw";
 
 export interface EpochRecord {
   epoch: number;
@@ -56,39 +57,13 @@ interface TrainerState {
   seconds?: number;
 }
 
-/** AdamW's decay applies to weight matrices and conv kernels, not to norms or biases. */
-const decayed = (w: tf.LayerVariable) => /kernel$/.test(w.originalName);
-
-async function saveOptimizer(
-  opt: tf.Optimizer,
-): Promise<{ bin: Uint8Array; specs: tf.io.WeightsManifestEntry[] }> {
-  const weights = await opt.getWeights();
-  const { data, specs } = await tf.io.encodeWeights(weights);
-  // getWeights() makes a fresh scalar for the iteration count; the moments are live variables.
-  weights.filter((w) => w.name === "iter").forEach((w) => w.tensor.dispose());
-  return { bin: new Uint8Array(data as ArrayBuffer), specs };
-}
-
-async function restore(
-  model: tf.LayersModel,
-  opt: tf.Optimizer,
-  dir: string,
-): Promise<TrainerState> {
+async function restore(model: tf.LayersModel, opt: AdamW, dir: string): Promise<TrainerState> {
   const saved = await loadModel(dir);
   model.setWeights(saved.getWeights());
   saved.dispose();
-  const specs = JSON.parse(fs.readFileSync(path.join(dir, "optimizer.json"), "utf8"));
-  const bin = fs.readFileSync(path.join(dir, "optimizer.bin"));
-  const named = tf.io.decodeWeights(
-    bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
-    specs,
-  );
-  await opt.setWeights(Object.entries(named).map(([name, tensor]) => ({ name, tensor })));
   const state: TrainerState = JSON.parse(fs.readFileSync(path.join(dir, "state.json"), "utf8"));
-  // tfjs recomputes beta^t with pow() on restore; training accumulated it by products.
-  const adam = opt as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
-  adam.accBeta1.assign(tf.scalar(state.accBeta[0]));
-  adam.accBeta2.assign(tf.scalar(state.accBeta[1]));
+  const specs = JSON.parse(fs.readFileSync(path.join(dir, "optimizer.json"), "utf8"));
+  opt.restore(fs.readFileSync(path.join(dir, "optimizer.bin")), specs, state.accBeta);
   return state;
 }
 
@@ -99,41 +74,27 @@ async function restore(
  */
 export function trainStep(
   model: tf.LayersModel,
-  opt: tf.Optimizer,
+  opt: AdamW,
   xs: tf.Tensor4D,
   labelValues: Int32Array,
   classes: number,
   cfg: Pick<TrainConfig, "labelSmoothing" | "optimizer" | "weightDecay">,
   lr: number,
 ): { loss: number; correct: number } {
-  (opt as unknown as { learningRate: number }).learningRate = lr;
   const labels = tf.tensor1d(labelValues, "int32");
   const y = tf.oneHot(labels, classes);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   let hits: tf.Tensor | null = null;
-  const loss = opt.minimize(
-    () => {
-      const logits = model.apply(xs, { training: true }) as tf.Tensor2D;
-      hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "int32")));
-      const ce = tf.losses.softmaxCrossEntropy(
-        y,
-        logits,
-        undefined,
-        cfg.labelSmoothing,
-      ) as tf.Scalar;
-      // Losses the layers add themselves (mmLiT's expert load balancing), from this forward pass.
-      const added = model.calculateLosses();
-      return added.length ? (tf.addN([ce, ...added]) as tf.Scalar) : ce;
-    },
-    true,
-    vars,
-  )!;
-  if (cfg.optimizer === "adamw" && cfg.weightDecay > 0) {
-    const shrink = 1 - lr * cfg.weightDecay;
-    tf.tidy(() =>
-      model.trainableWeights.filter(decayed).forEach((w) => w.write(tf.mul(w.read(), shrink))),
-    );
-  }
+  const { value: loss, grads } = tf.variableGrads(() => {
+    const logits = model.apply(xs, { training: true }) as tf.Tensor2D;
+    hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "int32")));
+    const ce = tf.losses.softmaxCrossEntropy(y, logits, undefined, cfg.labelSmoothing) as tf.Scalar;
+    // Losses the layers add themselves (mmLiT's expert load balancing), from this forward pass.
+    const added = model.calculateLosses();
+    return added.length ? (tf.addN([ce, ...added]) as tf.Scalar) : ce;
+  }, vars);
+  opt.step(grads, lr, cfg.optimizer === "adamw" ? cfg.weightDecay : 0);
+  tf.dispose(Object.values(grads));
   const out = { loss: loss.dataSync()[0], correct: (hits as unknown as tf.Tensor).dataSync()[0] };
   tf.dispose([loss, hits as unknown as tf.Tensor, y, labels]);
   return out;
@@ -163,7 +124,7 @@ interface Schedule {
 /** One pass over the training split in this epoch's order; a progress line per step. */
 function trainEpoch(
   model: tf.LayersModel,
-  opt: tf.Optimizer,
+  opt: AdamW,
   reader: SplitReader,
   cfg: TrainConfig,
   epoch: number,
@@ -227,14 +188,13 @@ function epochLine(rec: EpochRecord, epochs: number): string {
 async function checkpoint(
   dir: string,
   model: tf.LayersModel,
-  opt: tf.Optimizer,
+  opt: AdamW,
   state: TrainerState,
   improved: boolean,
   extraFiles: TrainOptions["extraFiles"],
 ): Promise<void> {
-  const adam = opt as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
-  state.accBeta = [adam.accBeta1.dataSync()[0], adam.accBeta2.dataSync()[0]];
-  const o = await saveOptimizer(opt);
+  state.accBeta = opt.accBeta;
+  const o = await opt.save();
   await commitCheckpoints(dir, model, {
     epoch: state.epoch + 1,
     last: { ...extraFiles, "optimizer.bin": o.bin, "optimizer.json": o.specs, "state.json": state },
@@ -261,7 +221,7 @@ export async function train(
     totalSteps: cfg.epochs * stepsPerEpoch,
     warmupSteps: Math.round(cfg.warmupEpochs * stepsPerEpoch),
   };
-  const opt = tf.train.adam(cfg.lr);
+  const opt = new AdamW(model.trainableWeights);
   const lastDir = opts.checkpointDir && path.join(opts.checkpointDir, "last");
   let state: TrainerState = {
     epoch: -1,

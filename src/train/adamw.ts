@@ -1,0 +1,148 @@
+/**
+ * Adam with AdamW's decoupled weight decay, updating every trainable weight at once on flat buffers.
+ *
+ * Why: tf.train.adam runs 14 kernels (and uploads 7 scalars) per weight tensor; MobileViT-XXS has
+ * 215 of them, so on native TensorFlow a step spent ~3,000 kernel launches on the optimizer alone.
+ * Here the gradients and weights are concatenated into one vector each, the update is ~15 kernels
+ * on those, and one split hands the pieces back (~650 launches in all, most of them reshapes).
+ *
+ * The arithmetic is tf.train.adam's, element by element and in the same float32 order, followed by
+ * the decay `w * (1 - lr * weightDecay)` of kernels (not norms or biases), so training is bit for bit
+ * what `tf.train.adam` + that decay gave (test/adamw.test.ts checks it), and checkpoints keep
+ * tf.train.adam's layout (`iter`, then each weight's `/m`, then each `/v`).
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** AdamW's decay applies to weight matrices and conv kernels, not to norms or biases. */
+export const decayed = (w: tf.LayerVariable) => /kernel$/.test(w.originalName);
+
+/** tf.train.adam's defaults: beta1, beta2, and epsilon = the float32 backends' epsilon. */
+const BETA1 = 0.9;
+const BETA2 = 0.999;
+const EPSILON = 1e-7;
+
+export class AdamW {
+  private readonly vars: tf.Variable[];
+  private readonly sizes: number[];
+  /** 1 where the weight decays (a kernel), 0 elsewhere; expanded per element on each step. */
+  private readonly decays: boolean[];
+  /** First and second moments of every weight, concatenated in `vars` order. */
+  private m: tf.Variable;
+  private v: tf.Variable;
+  /** beta^t as float32, accumulated by products as tf.train.adam does on the device. */
+  accBeta: [number, number] = [Math.fround(BETA1), Math.fround(BETA2)];
+  /** Steps taken (checkpointed as tf.train.adam's `iter`). */
+  iterations = 0;
+
+  constructor(weights: tf.LayerVariable[]) {
+    if (!weights.length) throw new Error("AdamW: no trainable weights to optimise");
+    this.vars = weights.map((w) => w.read() as tf.Variable);
+    this.sizes = this.vars.map((v) => v.size);
+    this.decays = weights.map(decayed);
+    const total = this.sizes.reduce((a, b) => a + b, 0);
+    this.m = tf.variable(tf.zeros([total]), false);
+    this.v = tf.variable(tf.zeros([total]), false);
+  }
+
+  /** Every weight as one vector, in `vars` order: [total]. */
+  private flat(ts: tf.Tensor[]): tf.Tensor1D {
+    return tf.concat(ts.map((t) => tf.reshape(t, [-1]))) as tf.Tensor1D;
+  }
+
+  /**
+   * One update from `grads` (by variable name, as tf.variableGrads gives them; a weight without a
+   * gradient counts as a zero gradient) at learning rate `lr`; `weightDecay` 0 is plain Adam.
+   */
+  step(grads: tf.NamedTensorMap, lr: number, weightDecay: number): void {
+    const b1 = this.accBeta[0];
+    const b2 = this.accBeta[1];
+    tf.tidy(() => {
+      const g = this.flat(this.vars.map((v) => grads[v.name] ?? tf.zerosLike(v)));
+      const m = tf.add(tf.mul(this.m, BETA1), tf.mul(g, 1 - BETA1));
+      const v = tf.add(tf.mul(this.v, BETA2), tf.mul(tf.square(g), 1 - BETA2));
+      this.m.assign(m);
+      this.v.assign(v);
+      const mHat = tf.div(m, Math.fround(1 - b1));
+      const vHat = tf.div(v, Math.fround(1 - b2));
+      let w = tf.add(
+        tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), EPSILON)), -lr),
+        this.flat(this.vars),
+      );
+      if (weightDecay > 0) w = tf.mul(w, this.decayFactors(Math.fround(1 - lr * weightDecay)));
+      tf.split(w, this.sizes).forEach((part, i) =>
+        this.vars[i].assign(tf.reshape(part, this.vars[i].shape)),
+      );
+    });
+    // Float32 products, as tf.train.adam's accBeta variables accumulate them.
+    this.accBeta = [Math.fround(b1 * Math.fround(BETA1)), Math.fround(b2 * Math.fround(BETA2))];
+    this.iterations++;
+  }
+
+  /** Per element: `shrink` for kernels, exactly 1 for the rest (x * 1 leaves them bit for bit). */
+  private decayFactors(shrink: number): tf.Tensor1D {
+    const out = new Float32Array(this.m.size);
+    let at = 0;
+    this.sizes.forEach((n, i) => {
+      out.fill(this.decays[i] ? shrink : 1, at, at + n);
+      at += n;
+    });
+    return tf.tensor1d(out);
+  }
+
+  /** The moments in tf.train.adam's checkpoint layout: `iter`, each weight's `/m`, each `/v`. */
+  async save(): Promise<{ bin: Uint8Array; specs: tf.io.WeightsManifestEntry[] }> {
+    const named = tf.tidy(() => {
+      const split = (flat: tf.Tensor, suffix: string) =>
+        tf.split(flat, this.sizes).map((part, i) => ({
+          name: `${this.vars[i].name}/${suffix}`,
+          tensor: tf.reshape(part, this.vars[i].shape),
+        }));
+      return [
+        { name: "iter", tensor: tf.scalar(this.iterations, "int32") },
+        ...split(this.m, "m"),
+        ...split(this.v, "v"),
+      ];
+    });
+    try {
+      const { data, specs } = await tf.io.encodeWeights(named);
+      return { bin: new Uint8Array(data as ArrayBuffer), specs };
+    } finally {
+      tf.dispose(named.map((n) => n.tensor));
+    }
+  }
+
+  /** Restores what `save` wrote (or tf.train.adam did) and beta^t as the run accumulated it. */
+  restore(bin: Uint8Array, specs: tf.io.WeightsManifestEntry[], accBeta: [number, number]): void {
+    const named = tf.io.decodeWeights(
+      bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer,
+      specs,
+    );
+    try {
+      const moments = specs.filter((s) => s.name !== "iter");
+      const n = this.vars.length;
+      if (moments.length !== 2 * n)
+        throw new Error(
+          `optimizer state holds ${moments.length / 2} weights' moments, the model trains ${n}`,
+        );
+      moments.forEach((s, i) => {
+        const want = this.vars[i % n].shape;
+        if (named[s.name].size !== this.sizes[i % n])
+          throw new Error(
+            `optimizer state '${s.name}' has shape [${named[s.name].shape}], the weight has [${want}]`,
+          );
+      });
+      tf.tidy(() => {
+        this.m.assign(this.flat(moments.slice(0, n).map((s) => named[s.name])));
+        this.v.assign(this.flat(moments.slice(n).map((s) => named[s.name])));
+      });
+      this.iterations = named.iter ? named.iter.dataSync()[0] : 0;
+      this.accBeta = accBeta;
+    } finally {
+      tf.dispose(Object.values(named));
+    }
+  }
+
+  dispose(): void {
+    tf.dispose([this.m, this.v]);
+  }
+}
