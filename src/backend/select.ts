@@ -146,15 +146,6 @@ function cores(): number {
 }
 
 /**
- * Training batch size with the best images/s on this backend (`npx amida bench train`, 64 px,
- * environment.md): TensorFlow's kernels keep gaining up to batch 128; wasm's single thread is
- * saturated at 32. A default for presets: batch size is also a hyperparameter.
- */
-export function preferredBatchSize(b: BackendInfo): number {
-  return b.tfBackend === "tensorflow" ? 128 : 32;
-}
-
-/**
  * How many training processes to run side by side (the experiment's two model tracks, the
  * sweep's cells): wasm and cpu use one thread each, so one process per core; native TensorFlow
  * already spreads one process over every core, and a second would only contend for them.
