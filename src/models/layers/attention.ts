@@ -8,6 +8,38 @@ export interface AttentionArgs {
   trainable?: boolean;
 }
 
+/** Where an attention layer stores its maps [batch, heads, n, n] (kept) when asked to. */
+export type AttentionCapture = { maps: tf.Tensor | null } | null;
+
+/**
+ * Scaled dot-product attention of h heads and the output projection, shared by every attention
+ * layer here: q, k, v are [B*h, N, dh]; returns concat_h(softmax(Q_h K_h^T / sqrt(dh)) V_h) Wo + bo
+ * as [B, N, h*dh], and stores the maps in `capture` when set.
+ */
+export function attendHeads(
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  b: number,
+  h: number,
+  capture: AttentionCapture,
+  wOut: tf.Tensor,
+  bOut: tf.Tensor,
+): tf.Tensor3D {
+  const [, n, dh] = q.shape;
+  const attn = tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)));
+  if (capture) {
+    capture.maps?.dispose();
+    capture.maps = tf.keep(tf.reshape(attn, [b, h, n, n]));
+  }
+  // [B*h, N, dh] -> [B, h, N, dh] -> [B, N, h, dh] -> [B*N, h*dh]
+  const out = tf.reshape(
+    tf.transpose(tf.reshape(tf.matMul(attn, v), [b, h, n, dh]), [0, 2, 1, 3]),
+    [b * n, h * dh],
+  );
+  return tf.reshape(tf.add(tf.matMul(out, wOut), bOut), [b, n, h * dh]); // -> [B, N, D]
+}
+
 /**
  * Multi-head self-attention over tokens [batch, n, dim], built on tf.matMul: tfjs has no
  * gradient for Einsum, so the layers API's attention cannot train.
@@ -23,7 +55,7 @@ export class MultiHeadSelfAttention extends tf.layers.Layer {
   private wOut!: tf.LayerVariable;
   private bOut!: tf.LayerVariable;
   /** When set, the next call stores its attention maps [batch, heads, n, n] here (kept). */
-  capture: { maps: tf.Tensor | null } | null = null;
+  capture: AttentionCapture = null;
 
   constructor(args: AttentionArgs) {
     super(args);
@@ -67,16 +99,7 @@ export class MultiHeadSelfAttention extends tf.layers.Layer {
       // [b, n, 3, h, dh] -> [3, b, h, n, dh]: one transpose splits Q, K, V and the heads.
       const split = tf.transpose(tf.reshape(qkv, [b, n, 3, h, dh]), [2, 0, 3, 1, 4]);
       const [q, k, v] = tf.unstack(split).map((t) => tf.reshape(t, [b * h, n, dh]) as tf.Tensor3D);
-      const attn = tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)));
-      if (this.capture) {
-        this.capture.maps?.dispose();
-        this.capture.maps = tf.keep(tf.reshape(attn, [b, h, n, n]));
-      }
-      const out = tf.reshape(
-        tf.transpose(tf.reshape(tf.matMul(attn, v), [b, h, n, dh]), [0, 2, 1, 3]),
-        [b * n, d],
-      );
-      return tf.reshape(tf.add(tf.matMul(out, this.wOut.read()), this.bOut.read()), [b, n, d]);
+      return attendHeads(q, k, v, b, h, this.capture, this.wOut.read(), this.bOut.read());
     });
   }
 

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { AttentionCapture, attendHeads } from "./attention";
 
 export interface GqaArgs {
   dim: number;
@@ -32,7 +33,7 @@ export class GroupedQueryAttention extends tf.layers.Layer {
   private wOut!: tf.LayerVariable;
   private bOut!: tf.LayerVariable;
   /** When set, the next call stores its attention maps [batch, heads, n, n] here (kept). */
-  capture: { maps: tf.Tensor | null } | null = null;
+  capture: AttentionCapture = null;
 
   constructor(args: GqaArgs) {
     super(args);
@@ -109,17 +110,7 @@ export class GroupedQueryAttention extends tf.layers.Layer {
               dh,
             ]) as tf.Tensor3D,
         );
-      const attn = tf.softmax(tf.mul(tf.matMul(qh, k, false, true), 1 / Math.sqrt(dh)));
-      if (this.capture) {
-        this.capture.maps?.dispose();
-        this.capture.maps = tf.keep(tf.reshape(attn, [b, h, n, n]));
-      }
-      // [B*h, N, dh] -> [B, h, N, dh] -> [B, N, h, dh] -> [B*N, D]
-      const out = tf.reshape(
-        tf.transpose(tf.reshape(tf.matMul(attn, v), [b, h, n, dh]), [0, 2, 1, 3]),
-        [b * n, d],
-      );
-      return tf.reshape(tf.add(tf.matMul(out, this.wOut.read()), this.bOut.read()), [b, n, d]); // -> [B, N, D]
+      return attendHeads(qh, k, v, b, h, this.capture, this.wOut.read(), this.bOut.read());
     });
   }
 
