@@ -37,7 +37,7 @@ def failed_cell(nb):
             text.append(out.get("text", ""))
         elif out.get("output_type") == "error":
             text.append(f"{out.get('ename')}: {out.get('evalue')}\n" + "\n".join(out.get("traceback", [])))
-    return ran[-1], cell.source, "".join(text) or "(the cell wrote no error; see the output)"
+    return ran[-1], cell.source, "".join(text)
 
 
 def brief(text):
@@ -71,10 +71,12 @@ def run(path, out_dir, html, timeout):
     name = os.path.splitext(os.path.basename(path))[0]
     t0 = time.time()
     ok = True
+    reply = ""  # the kernel's own error reply: all there is when the cell wrote no error output
     try:
         client.execute()
-    except CellExecutionError:
+    except CellExecutionError as e:
         ok = False
+        reply = str(e)
     except Exception as e:  # kernel died, timeout: still report what ran
         ok = False
         print(f"[{name}] {type(e).__name__}: {e}", file=sys.stderr)
@@ -92,7 +94,7 @@ def run(path, out_dir, html, timeout):
             print(f"[{name}] FAILED in cell {i} after {secs:.1f} s:", file=sys.stderr)
             for l in code[-3:]:
                 print(f"  > {l[:160]}", file=sys.stderr)
-            for l in brief(text):
+            for l in brief(text if text else f"(the cell wrote no error; the kernel replied:)\n{reply}"):
                 print(f"  {l[:400]}", file=sys.stderr)
         else:
             print(f"[{name}] FAILED after {secs:.1f} s (no cell error recorded)", file=sys.stderr)
