@@ -233,18 +233,16 @@ export async function pretrain(
         const n = b.labels.length;
         const mask = randomMask(n, grid * grid, cfg.maskRatio, cfg.seed, epoch, step++);
         const target = patchRows(b.xs, patch);
-        const vars = net.trainableWeights.map((w) => w.read() as tf.Variable);
-        const { value: loss, grads } = tf.variableGrads(
+        const loss = opt.minimize(
           () =>
             reconstructionLoss(
               net.apply([b.xs, mask], { training: true }) as tf.Tensor3D,
               target,
               mask,
             ),
-          vars,
+          lr,
+          0,
         );
-        opt.step(grads, lr, 0);
-        tf.dispose(Object.values(grads));
         sum += loss.dataSync()[0] * n;
         seen += n;
         tf.dispose([loss, mask, target, b.xs]);

@@ -21,6 +21,19 @@ const BETA1 = 0.9;
 const BETA2 = 0.999;
 const EPSILON = 1e-7;
 
+/** The next float32 product, as tf.train.adam's accBeta variables accumulate beta^t on the device. */
+const nextAccBeta = ([b1, b2]: [number, number]): [number, number] => [
+  Math.fround(b1 * Math.fround(BETA1)),
+  Math.fround(b2 * Math.fround(BETA2)),
+];
+
+/** [beta1, beta2]^(steps + 1) by the same products: what a run holds after `steps` updates. */
+function accBetaAfter(steps: number): [number, number] {
+  let acc: [number, number] = [Math.fround(BETA1), Math.fround(BETA2)];
+  for (let t = 0; t < steps; t++) acc = nextAccBeta(acc);
+  return acc;
+}
+
 export class AdamW {
   private readonly vars: tf.Variable[];
   private readonly sizes: number[];
@@ -29,10 +42,10 @@ export class AdamW {
   /** First and second moments of every weight, concatenated in `vars` order. */
   private m: tf.Variable;
   private v: tf.Variable;
-  /** beta^t as float32, accumulated by products as tf.train.adam does on the device. */
-  accBeta: [number, number] = [Math.fround(BETA1), Math.fround(BETA2)];
   /** Steps taken (checkpointed as tf.train.adam's `iter`). */
   iterations = 0;
+  /** beta^(iterations + 1) as float32 products, as tf.train.adam's accBeta variables hold it. */
+  private accBeta = accBetaAfter(0);
 
   constructor(weights: tf.LayerVariable[]) {
     if (!weights.length) throw new Error("AdamW: no trainable weights to optimise");
@@ -50,10 +63,21 @@ export class AdamW {
   }
 
   /**
-   * One update from `grads` (by variable name, as tf.variableGrads gives them; a weight without a
-   * gradient counts as a zero gradient) at learning rate `lr`; `weightDecay` 0 is plain Adam.
+   * One step on `loss` (a scalar of the weights given to the constructor): its gradients, then the
+   * update at learning rate `lr` (`weightDecay` 0 is plain Adam). Returns the loss; the caller disposes it.
    */
-  step(grads: tf.NamedTensorMap, lr: number, weightDecay: number): void {
+  minimize(loss: () => tf.Scalar, lr: number, weightDecay: number): tf.Scalar {
+    const { value, grads } = tf.variableGrads(loss, this.vars);
+    try {
+      this.step(grads, lr, weightDecay);
+    } finally {
+      tf.dispose(Object.values(grads));
+    }
+    return value;
+  }
+
+  /** One update from `grads` by variable name; a weight without a gradient counts as a zero gradient. */
+  private step(grads: tf.NamedTensorMap, lr: number, weightDecay: number): void {
     const b1 = this.accBeta[0];
     const b2 = this.accBeta[1];
     tf.tidy(() => {
@@ -73,9 +97,8 @@ export class AdamW {
         this.vars[i].assign(tf.reshape(part, this.vars[i].shape)),
       );
     });
-    // Float32 products, as tf.train.adam's accBeta variables accumulate them.
-    this.accBeta = [Math.fround(b1 * Math.fround(BETA1)), Math.fround(b2 * Math.fround(BETA2))];
     this.iterations++;
+    this.accBeta = nextAccBeta(this.accBeta);
   }
 
   /** Per element: `shrink` for kernels, exactly 1 for the rest (x * 1 leaves them bit for bit). */
@@ -111,8 +134,8 @@ export class AdamW {
     }
   }
 
-  /** Restores what `save` wrote (or tf.train.adam did) and beta^t as the run accumulated it. */
-  restore(bin: Uint8Array, specs: tf.io.WeightsManifestEntry[], accBeta: [number, number]): void {
+  /** Restores what `save` wrote (or tf.train.adam did); beta^t follows from the step count. */
+  restore(bin: Uint8Array, specs: tf.io.WeightsManifestEntry[]): void {
     const named = tf.io.decodeWeights(
       bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer,
       specs,
@@ -136,7 +159,7 @@ export class AdamW {
         this.v.assign(this.flat(moments.slice(n).map((s) => named[s.name])));
       });
       this.iterations = named.iter ? named.iter.dataSync()[0] : 0;
-      this.accBeta = accBeta;
+      this.accBeta = accBetaAfter(this.iterations);
     } finally {
       tf.dispose(Object.values(named));
     }

@@ -52,7 +52,6 @@ interface TrainerState {
   bestEpoch: number;
   bestValAcc: number | null;
   sinceBest: number;
-  accBeta: [number, number];
   /** Training seconds of every part so far (a resumed run adds its own). */
   seconds?: number;
 }
@@ -63,7 +62,7 @@ async function restore(model: tf.LayersModel, opt: AdamW, dir: string): Promise<
   saved.dispose();
   const state: TrainerState = JSON.parse(fs.readFileSync(path.join(dir, "state.json"), "utf8"));
   const specs = JSON.parse(fs.readFileSync(path.join(dir, "optimizer.json"), "utf8"));
-  opt.restore(fs.readFileSync(path.join(dir, "optimizer.bin")), specs, state.accBeta);
+  opt.restore(fs.readFileSync(path.join(dir, "optimizer.bin")), specs);
   return state;
 }
 
@@ -83,18 +82,24 @@ export function trainStep(
 ): { loss: number; correct: number } {
   const labels = tf.tensor1d(labelValues, "int32");
   const y = tf.oneHot(labels, classes);
-  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   let hits: tf.Tensor | null = null;
-  const { value: loss, grads } = tf.variableGrads(() => {
-    const logits = model.apply(xs, { training: true }) as tf.Tensor2D;
-    hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "int32")));
-    const ce = tf.losses.softmaxCrossEntropy(y, logits, undefined, cfg.labelSmoothing) as tf.Scalar;
-    // Losses the layers add themselves (mmLiT's expert load balancing), from this forward pass.
-    const added = model.calculateLosses();
-    return added.length ? (tf.addN([ce, ...added]) as tf.Scalar) : ce;
-  }, vars);
-  opt.step(grads, lr, cfg.optimizer === "adamw" ? cfg.weightDecay : 0);
-  tf.dispose(Object.values(grads));
+  const loss = opt.minimize(
+    () => {
+      const logits = model.apply(xs, { training: true }) as tf.Tensor2D;
+      hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "int32")));
+      const ce = tf.losses.softmaxCrossEntropy(
+        y,
+        logits,
+        undefined,
+        cfg.labelSmoothing,
+      ) as tf.Scalar;
+      // Losses the layers add themselves (mmLiT's expert load balancing), from this forward pass.
+      const added = model.calculateLosses();
+      return added.length ? (tf.addN([ce, ...added]) as tf.Scalar) : ce;
+    },
+    lr,
+    cfg.optimizer === "adamw" ? cfg.weightDecay : 0,
+  );
   const out = { loss: loss.dataSync()[0], correct: (hits as unknown as tf.Tensor).dataSync()[0] };
   tf.dispose([loss, hits as unknown as tf.Tensor, y, labels]);
   return out;
@@ -193,7 +198,6 @@ async function checkpoint(
   improved: boolean,
   extraFiles: TrainOptions["extraFiles"],
 ): Promise<void> {
-  state.accBeta = opt.accBeta;
   const o = await opt.save();
   await commitCheckpoints(dir, model, {
     epoch: state.epoch + 1,
@@ -229,7 +233,6 @@ export async function train(
     bestEpoch: -1,
     bestValAcc: null,
     sinceBest: 0,
-    accBeta: [0.9, 0.999],
   };
   if (opts.resume && lastDir && fs.existsSync(lastDir)) {
     state = await restore(model, opt, lastDir);
