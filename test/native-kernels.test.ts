@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../src/backend/select";
 import { FreezableBatchNorm } from "../src/models/layers/batchnorm";
+import { LayerNorm } from "../src/models/layers/layernorm";
 import {
   checkConvGradients,
   checkTransposedMatMuls,
@@ -78,6 +79,34 @@ nativeTest(
 );
 
 nativeTest(
+  "native layer norm (fused batch norm over rows): output and gradients match the closed form on cpu",
+  async () => {
+    for (const shape of [
+      [6, 5, 16],
+      [40, 3],
+    ]) {
+      const c = shape.at(-1)!;
+      const x = () => tf.add(tf.mul(rand(shape, 41)(), 3), 1); // rows far from zero mean, unit variance
+      const w = rand(shape, 42);
+      await compare(B, `layer norm ${shape}`, () => {
+        const ln = new LayerNorm({ epsilon: 1e-5 });
+        ln.build(shape);
+        ln.setWeights([tf.add(tf.mul(rand([c], 43)(), 0.5), 1), rand([c], 44)()]);
+        const vars = ln.trainableWeights.map((v) => v.read() as tf.Variable);
+        const f = (xin: tf.Tensor) => tf.sum(tf.mul(ln.apply(xin) as tf.Tensor, w()));
+        const [dx] = tf.grads(f)([x()]);
+        const { grads } = tf.variableGrads(() => f(x()) as tf.Scalar, vars);
+        return [ln.apply(x()) as tf.Tensor, dx, grads[vars[0].name], grads[vars[1].name]];
+      });
+    }
+    const ln = new LayerNorm({});
+    ln.build([4, 8]);
+    const info = await tf.profile(() => ln.apply(tf.ones([4, 8])) as tf.Tensor);
+    assert.ok(info.kernelNames.includes("AmidaFusedBatchNormTrain"), "the fused path ran");
+  },
+);
+
+nativeTest(
   "native relu6 and swish activations: same values and gradients as tfjs-layers' on cpu",
   async () => {
     const x = () => tf.mul(rand([5, 7, 9], 31)(), 8); // values in (-8, 8): relu6's bends are crossed
@@ -94,7 +123,13 @@ nativeTest(
 );
 
 nativeTest("native training kernels are registered for the native backend only", async () => {
-  for (const k of ["AmidaFusedBatchNormTrain", "AmidaFusedBatchNormGrad", "AmidaRelu6Grad"]) {
+  for (const k of [
+    "AmidaFusedBatchNormTrain",
+    "AmidaFusedBatchNormGrad",
+    "AmidaRelu6Grad",
+    "AmidaSigmoidGrad",
+    "AmidaSoftplusGrad",
+  ]) {
     assert.ok(tf.getKernel(k, "tensorflow"), `${k} on tensorflow`);
     assert.equal(tf.getKernel(k, "wasm"), undefined);
     assert.equal(tf.getKernel(k, "cpu"), undefined);

@@ -5,7 +5,8 @@
  * batch-norm gradient written for wasm costs ~15 kernels per layer where TensorFlow's
  * FusedBatchNormV3 / FusedBatchNormGradV3 take two; tfjs-layers' ReLU6, min(6, relu(x)), costs
  * two kernels forward and ~10 backward (tfjs-node's Step alone is six) where TensorFlow's Relu6
- * and Relu6Grad take one each; swish multiplies by 1 and differentiates term by term.
+ * and Relu6Grad take one each; swish multiplies by 1 and differentiates term by term; layer
+ * norm's closed form is ~23 elementwise kernels where two fused batch norms in NCHW do it.
  *
  * Each is a kernel registered for the 'tensorflow' backend only, calling the TensorFlow op
  * through tfjs-node's `executeMultipleOutputs`, so tf.profile sees and names it. Other
@@ -40,18 +41,21 @@ interface NodeBackend {
 const BN_TRAIN = "AmidaFusedBatchNormTrain";
 const BN_GRAD = "AmidaFusedBatchNormGrad";
 const RELU6_GRAD = "AmidaRelu6Grad";
+const SIGMOID_GRAD = "AmidaSigmoidGrad";
+const SOFTPLUS_GRAD = "AmidaSoftplusGrad";
 
 function typeAttr(b: NodeBackend, name: string): OpAttr {
   return { name, type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_FLOAT };
 }
 
-function bnAttrs(b: NodeBackend, eps: number): OpAttr[] {
+/** `format` NHWC normalizes each channel (the last axis); NCHW each row of [1, rows, 1, c]. */
+function bnAttrs(b: NodeBackend, eps: number, format: unknown): OpAttr[] {
   const { binding } = b;
   return [
     typeAttr(b, "T"),
     typeAttr(b, "U"),
     { name: "epsilon", type: binding.TF_ATTR_FLOAT, value: eps },
-    { name: "data_format", type: binding.TF_ATTR_STRING, value: "NHWC" },
+    { name: "data_format", type: binding.TF_ATTR_STRING, value: format },
     { name: "is_training", type: binding.TF_ATTR_BOOL, value: true },
   ];
 }
@@ -77,11 +81,11 @@ function nativeKernel(
 }
 
 /** Outputs: y, batch mean, batch variance (Bessel-corrected), and 3 reserve spaces for the gradient. */
-const bnTrain = nativeKernel(BN_TRAIN, (b, { x, scale, offset }, { epsilon }) => {
+const bnTrain = nativeKernel(BN_TRAIN, (b, { x, scale, offset }, { epsilon, format }) => {
   const empty = tf.tensor1d([], "float32"); // training mode computes the statistics itself
   const out = b.executeMultipleOutputs(
     "FusedBatchNormV3",
-    bnAttrs(b, epsilon as number),
+    bnAttrs(b, epsilon as number, format),
     [x, scale, offset, empty, empty],
     6,
   );
@@ -90,10 +94,10 @@ const bnTrain = nativeKernel(BN_TRAIN, (b, { x, scale, offset }, { epsilon }) =>
 });
 
 /** Outputs: dx, dscale, doffset (TensorFlow's two trailing placeholders are dropped). */
-const bnGrad = nativeKernel(BN_GRAD, (b, { dy, x, scale, r1, r2, r3 }, { epsilon }) => {
+const bnGrad = nativeKernel(BN_GRAD, (b, { dy, x, scale, r1, r2, r3 }, { epsilon, format }) => {
   const [dx, dScale, dOffset, p4, p5] = b.executeMultipleOutputs(
     "FusedBatchNormGradV3",
-    bnAttrs(b, epsilon as number),
+    bnAttrs(b, epsilon as number, format),
     [dy, x, scale, r1, r2, r3],
     5,
   );
@@ -104,6 +108,18 @@ const bnGrad = nativeKernel(BN_GRAD, (b, { dy, x, scale, r1, r2, r3 }, { epsilon
 const relu6Grad = nativeKernel(
   RELU6_GRAD,
   (b, { dy, x }) => b.executeMultipleOutputs("Relu6Grad", [typeAttr(b, "T")], [dy, x], 1)[0],
+);
+
+/** dy * y * (1 - y), y = sigmoid(x). */
+const sigmoidGrad = nativeKernel(
+  SIGMOID_GRAD,
+  (b, { y, dy }) => b.executeMultipleOutputs("SigmoidGrad", [typeAttr(b, "T")], [y, dy], 1)[0],
+);
+
+/** dy * sigmoid(x), in one pass. */
+const softplusGrad = nativeKernel(
+  SOFTPLUS_GRAD,
+  (b, { dy, x }) => b.executeMultipleOutputs("SoftplusGrad", [typeAttr(b, "T")], [dy, x], 1)[0],
 );
 
 type ActivationClass = {
@@ -117,12 +133,12 @@ let registered = false;
  * Idempotent. Registers the kernels above for the 'tensorflow' backend; there, tfjs's ReLU6
  * gradient becomes TensorFlow's Relu6Grad, the layers' "relu6" activation the one Relu6
  * kernel (the same function; at exactly 0 and 6 the gradient is 0 instead of 1, as in
- * TensorFlow), and "swish" the closed form below. Models built afterwards use them.
+ * TensorFlow), and "swish" the fused form below. Models built afterwards use them.
  */
 export function registerNativeTrainingKernels(): void {
   if (registered) return;
   registered = true;
-  for (const k of [bnTrain, bnGrad, relu6Grad])
+  for (const k of [bnTrain, bnGrad, relu6Grad, sigmoidGrad, softplusGrad])
     if (!tf.getKernel(k.kernelName, "tensorflow")) tf.registerKernel(k);
   const original = tf.getGradient("Relu6");
   if (original) {
@@ -165,20 +181,82 @@ function onNative(className: string, apply: (x: tf.Tensor) => tf.Tensor): void {
 }
 
 /**
- * x * sigmoid(x) with its gradient in closed form, dy * s * (1 + x * (1 - s)): 2 kernels
- * forward and 5 backward, where tfjs-layers' mul(sigmoid(mul(x, 1)), x) takes 3 and ~8.
+ * x * sigmoid(x) as TensorFlow's SoftplusGrad(x, x) (= x * sigmoid(x), one pass), with the
+ * gradient dy * s + SigmoidGrad(s, dy * x) = dy * s * (1 + x * (1 - s)): 6 full-size passes for
+ * forward and backward where tfjs-layers' mul(sigmoid(mul(x, 1)), x) takes ~11, and only x is
+ * kept for the backward pass.
  */
 function swish(x: tf.Tensor): tf.Tensor {
+  if (x.dtype !== "float32") return tf.mul(x, tf.sigmoid(x));
   const forward = (xIn: tf.Tensor, save: tf.GradSaveFunc) => {
-    const s = tf.sigmoid(xIn);
-    save([xIn, s]);
+    save([xIn]);
     return {
-      value: tf.mul(xIn, s),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], [xS, sS]: tf.Tensor[]) =>
-        tf.mul(dy as tf.Tensor, tf.mul(sS, tf.add(1, tf.mul(xS, tf.sub(1, sS))))),
+      value: tf.engine().runKernel(SOFTPLUS_GRAD, { dy: xIn, x: xIn }) as tf.Tensor,
+      gradFunc: (dyIn: tf.Tensor | tf.Tensor[], [xS]: tf.Tensor[]) => {
+        const dy = dyIn as tf.Tensor;
+        const s = tf.sigmoid(xS);
+        const curvature = tf.engine().runKernel(SIGMOID_GRAD, { y: s, dy: tf.mul(dy, xS) });
+        return tf.add(tf.mul(dy, s), curvature as tf.Tensor);
+      },
     };
   };
   return tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0])(x);
+}
+
+/** Whether the fused kernels here can take `x`: native backend active and float32. */
+function fusable(x: tf.Tensor): boolean {
+  return (
+    tf.getBackend() === "tensorflow" &&
+    !!tf.getKernel(BN_TRAIN, "tensorflow") &&
+    x.dtype === "float32"
+  );
+}
+
+/**
+ * Layer norm over the last axis of `x` with TensorFlow's fused batch norm, forward and
+ * gradient; null unless the native backend is active. Seen as NCHW [1, rows, 1, c], each row is
+ * a "channel" normalized over its c values, which is layer norm without its affine part; gamma
+ * and beta are applied outside. 2 fused kernels and ~8 light ones replace ~23 elementwise
+ * kernels of the closed form (test/native-kernels.test.ts checks both against each other).
+ */
+export function fusedLayerNorm(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+): tf.Tensor | null {
+  if (!fusable(x)) return null;
+  const c = x.shape[x.rank - 1];
+  const rows = x.size / c;
+  const attrs = { epsilon: eps, format: "NCHW" };
+  const forward = (xIn: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    const x4 = tf.reshape(xIn, [1, rows, 1, c]); // NCHW: channel = row, spatial = the c values
+    const ones = tf.ones([rows]);
+    const zeros = tf.zeros([rows]);
+    const [xhat4, , , r1, r2, r3] = tf
+      .engine()
+      .runKernel(BN_TRAIN, { x: x4, scale: ones, offset: zeros }, attrs) as tf.Tensor[];
+    const xhat = tf.reshape(xhat4, xIn.shape);
+    save([x4, ones, r1, r2, r3, xhat, g]);
+    return {
+      value: tf.add(tf.mul(xhat, g), b),
+      gradFunc: (dyIn: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [x4S, onesS, r1S, r2S, r3S, xhatS, gS] = saved;
+        const dy = dyIn as tf.Tensor;
+        const dxhat = tf.reshape(tf.mul(dy, gS), [1, rows, 1, c]);
+        const [dx] = tf
+          .engine()
+          .runKernel(
+            BN_GRAD,
+            { dy: dxhat, x: x4S, scale: onesS, r1: r1S, r2: r2S, r3: r3S },
+            attrs,
+          ) as tf.Tensor[];
+        const perChannel = (t: tf.Tensor) => tf.sum(tf.reshape(t, [rows, c]), 0);
+        return [tf.reshape(dx, xIn.shape), perChannel(tf.mul(dy, xhatS)), perChannel(dy)];
+      },
+    };
+  };
+  return tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0])(x, gamma, beta);
 }
 
 /**
@@ -193,12 +271,7 @@ export function fusedBatchNormTrain(
   beta: tf.Tensor,
   eps: number,
 ): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } | null {
-  if (
-    tf.getBackend() !== "tensorflow" ||
-    !tf.getKernel(BN_TRAIN, "tensorflow") ||
-    x.dtype !== "float32"
-  )
-    return null;
+  if (!fusable(x)) return null;
   const c = x.shape[x.rank - 1];
   const n = x.size / c;
   let mean!: tf.Tensor;
@@ -207,7 +280,11 @@ export function fusedBatchNormTrain(
     const x4 = tf.reshape(xIn, [1, n, 1, c]); // every position of every sample is one "pixel"
     const [y, batchMean, , r1, r2, r3] = tf
       .engine()
-      .runKernel(BN_TRAIN, { x: x4, scale: g, offset: b }, { epsilon: eps }) as tf.Tensor[];
+      .runKernel(
+        BN_TRAIN,
+        { x: x4, scale: g, offset: b },
+        { epsilon: eps, format: "NHWC" },
+      ) as tf.Tensor[];
     mean = tf.keep(batchMean);
     // The second reserve space is the biased batch variance (TensorFlow's CPU kernel; checked
     // against tf.moments in test/native-kernels.test.ts). A clone: the caller disposes it.
@@ -223,7 +300,7 @@ export function fusedBatchNormTrain(
           .runKernel(
             BN_GRAD,
             { dy, x: x4S, scale: gS, r1: r1S, r2: r2S, r3: r3S },
-            { epsilon: eps },
+            { epsilon: eps, format: "NHWC" },
           ) as tf.Tensor[];
         return [tf.reshape(dx, xIn.shape), dGamma, dBeta];
       },
