@@ -28,7 +28,13 @@ interface NodeBackend {
     TF_ATTR_STRING: number;
     TF_ATTR_BOOL: number;
     TF_FLOAT: number;
+    TF_INT32: number;
+    createTensor(shape: number[], dtype: number, values: Int32Array): number;
+    executeOp(name: string, attrs: OpAttr[], inputIds: number[], numOutputs: number): unknown[];
   };
+  getDTypeInteger(dtype: string): number;
+  getInputTensorIds(inputs: tf.TensorInfo[]): number[];
+  createOutputTensor(metadata: unknown): tf.Tensor;
   /** Outputs are engine-tracked tensors. */
   executeMultipleOutputs(
     name: string,
@@ -122,6 +128,36 @@ const softplusGrad = nativeKernel(
   (b, { dy, x }) => b.executeMultipleOutputs("SoftplusGrad", [typeAttr(b, "T")], [dy, x], 1)[0],
 );
 
+/** TensorFlow handles of int32 shape vectors, one per target shape, kept for the process. */
+const shapeHandles = new Map<string, number>();
+
+/**
+ * tfjs-node's Reshape uploads the target shape as a new int32 tensor on every call and frees it
+ * after; a training step reshapes ~1,000 times (tfjs's gradients, matMul, the optimizer). This
+ * one uploads each distinct shape once and keeps its handle: half the cost per reshape.
+ */
+const reshape: tf.KernelConfig = {
+  kernelName: "Reshape",
+  backendName: "tensorflow",
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as NodeBackend;
+    const shape = (attrs as unknown as tf.ReshapeAttrs).shape;
+    const x = (inputs as unknown as tf.ReshapeInputs).x as tf.TensorInfo;
+    const key = shape.join(",");
+    let id = shapeHandles.get(key);
+    if (id === undefined) {
+      id = b.binding.createTensor([shape.length], b.binding.TF_INT32, Int32Array.from(shape));
+      shapeHandles.set(key, id);
+    }
+    const opAttrs = [
+      { name: "T", type: b.binding.TF_ATTR_TYPE, value: b.getDTypeInteger(x.dtype) },
+      { name: "Tshape", type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_INT32 },
+    ];
+    const [out] = b.binding.executeOp("Reshape", opAttrs, [b.getInputTensorIds([x])[0], id], 1);
+    return b.createOutputTensor(out);
+  },
+};
+
 type ActivationClass = {
   new (...args: unknown[]): { apply(x: tf.Tensor): tf.Tensor };
   className: string;
@@ -140,6 +176,8 @@ export function registerNativeTrainingKernels(): void {
   registered = true;
   for (const k of [bnTrain, bnGrad, relu6Grad, sigmoidGrad, softplusGrad])
     if (!tf.getKernel(k.kernelName, "tensorflow")) tf.registerKernel(k);
+  tf.unregisterKernel(reshape.kernelName, "tensorflow");
+  tf.registerKernel(reshape);
   const original = tf.getGradient("Relu6");
   if (original) {
     tf.unregisterGradient("Relu6");

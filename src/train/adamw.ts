@@ -4,7 +4,7 @@
  * Why: tf.train.adam runs 14 kernels (and uploads 7 scalars) per weight tensor; MobileViT-XXS has
  * 215 of them, so on native TensorFlow a step spent ~3,000 kernel launches on the optimizer alone.
  * Here the gradients and weights are concatenated into one vector each, the update is ~15 kernels
- * on those, and one split hands the pieces back (~650 launches in all, most of them reshapes).
+ * on those, and one split hands the pieces back (~300 launches in all, most of them reshapes).
  *
  * The arithmetic is tf.train.adam's, element by element and in the same float32 order, followed by
  * the decay `w * (1 - lr * weightDecay)` of kernels (not norms or biases), so training is bit for bit
@@ -34,6 +34,12 @@ function accBetaAfter(steps: number): [number, number] {
   return acc;
 }
 
+/**
+ * `t` as [size]. A reshape is a kernel launch on native TensorFlow, and most of a model's weights
+ * (biases, norms) are vectors already: skipping theirs halves the optimizer's reshapes.
+ */
+const asVector = (t: tf.Tensor): tf.Tensor => (t.rank === 1 ? t : tf.reshape(t, [-1]));
+
 export class AdamW {
   private readonly vars: tf.Variable[];
   private readonly sizes: number[];
@@ -59,7 +65,7 @@ export class AdamW {
 
   /** Every weight as one vector, in `vars` order: [total]. */
   private flat(ts: tf.Tensor[]): tf.Tensor1D {
-    return tf.concat(ts.map((t) => tf.reshape(t, [-1]))) as tf.Tensor1D;
+    return tf.concat(ts.map(asVector)) as tf.Tensor1D;
   }
 
   /**
@@ -94,7 +100,7 @@ export class AdamW {
       );
       if (weightDecay > 0) w = tf.mul(w, this.decayFactors(Math.fround(1 - lr * weightDecay)));
       tf.split(w, this.sizes).forEach((part, i) =>
-        this.vars[i].assign(tf.reshape(part, this.vars[i].shape)),
+        this.vars[i].assign(this.vars[i].rank === 1 ? part : tf.reshape(part, this.vars[i].shape)),
       );
     });
     this.iterations++;
