@@ -6,7 +6,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../src/backend/select";
+import * as os from "os";
+import { execFileSync } from "child_process";
+import { initBackend, trainingProcesses } from "../src/backend/select";
 import { FreezableBatchNorm } from "../src/models/layers/batchnorm";
 import { LayerNorm } from "../src/models/layers/layernorm";
 import {
@@ -35,6 +37,38 @@ function nativeTest(name: string, body: () => Promise<void>): void {
     await body();
   });
 }
+
+test("training processes fill the cores at the backend's threads per process; one on a GPU", () => {
+  const cores = os.availableParallelism();
+  const info = (threads: number, gpu = false) => ({
+    name: "node" as const,
+    tfBackend: "tensorflow",
+    threads,
+    gpu,
+  });
+  assert.equal(trainingProcesses(info(1)), cores);
+  assert.equal(trainingProcesses(info(cores)), 1);
+  assert.equal(trainingProcesses(info(2 * cores)), 1);
+  assert.equal(trainingProcesses(info(1, true)), 1);
+});
+
+nativeTest(
+  "native TensorFlow runs one intra-op thread unless TF_NUM_INTRAOP_THREADS says otherwise",
+  async () => {
+    const threadsWith = (env: NodeJS.ProcessEnv) => {
+      const code =
+        'require("./src/backend/select").initBackend("node", { quiet: true }).then((b) => console.log(b.threads))';
+      const out = execFileSync(process.execPath, ["--import", "tsx", "-e", code], {
+        env,
+        encoding: "utf8",
+      });
+      return Number(out.trim().split("\n").at(-1));
+    };
+    const { TF_NUM_INTRAOP_THREADS: _, ...env } = process.env;
+    assert.equal(threadsWith(env), 1);
+    assert.equal(threadsWith({ ...env, TF_NUM_INTRAOP_THREADS: "2" }), 2);
+  },
+);
 
 nativeTest("native conv2d and depthwise gradients match the cpu backend", () =>
   checkConvGradients(B),

@@ -47,11 +47,24 @@ function installHint(name: BackendName): string {
   return "npm ci  (it is a regular dependency)";
 }
 
+/**
+ * Intra-op threads of native TensorFlow per process, unless TF_NUM_INTRAOP_THREADS says otherwise.
+ * One, and one training process per core instead: on the 2-core machines a second thread speeds
+ * one MobileViT process by only ~12 % (handing a kernel to the other thread costs ~100 us, and a
+ * step runs ~3,700 kernels), while two one-thread processes train 1.3-1.4x the images/s of one
+ * two-thread process (`npx amida bench parallel --backend node`, environment.md). The thread count
+ * also changes results in the last digits (reduction order), so it is fixed rather than chosen by
+ * how many runs share the machine: a run gives the same numbers alone or in a sweep.
+ */
+const NATIVE_THREADS = 1;
+
 /** tfjs-node(-gpu) from node_modules if installed there, else the one built in .native/. */
 function requireNative(name: "node-gpu" | "node"): void {
   // TensorFlow's C++ start-up logging (oneDNN, CPU features) would interleave with our output;
   // errors still reach JavaScript as exceptions.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= "3";
+  // Read once, when TensorFlow's eager context is created (loading the addon).
+  process.env.TF_NUM_INTRAOP_THREADS ??= String(NATIVE_THREADS);
   try {
     require(NATIVE[name]);
   } catch (first) {
@@ -83,8 +96,8 @@ async function tryBackend(name: BackendName, auto: boolean): Promise<BackendInfo
       throw new Error(`backend '${name}' loaded but tfjs could not initialise it`);
     registerNativeTrainingKernels();
     const gpu = name === "node-gpu";
-    // TensorFlow's intra-op thread pool spans every core by default.
-    return { name, tfBackend: "tensorflow", threads: cores(), gpu };
+    const threads = Number(process.env.TF_NUM_INTRAOP_THREADS) || cores(); // 0: TensorFlow's default, every core
+    return { name, tfBackend: "tensorflow", threads, gpu };
   }
   if (name === "wasm") {
     const wasm = require("@tensorflow/tfjs-backend-wasm");
@@ -147,9 +160,9 @@ function cores(): number {
 
 /**
  * How many training processes to run side by side (the experiment's two model tracks, the
- * sweep's cells): wasm and cpu use one thread each, so one process per core; native TensorFlow
- * already spreads one process over every core, and a second would only contend for them.
+ * sweep's cells): as many as the cores hold at the backend's threads per process (wasm, cpu and
+ * native all use one), and one on a GPU, which the processes would share.
  */
 export function trainingProcesses(b: BackendInfo): number {
-  return b.tfBackend === "tensorflow" ? 1 : cores();
+  return b.gpu ? 1 : Math.max(1, Math.floor(cores() / b.threads));
 }
