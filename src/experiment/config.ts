@@ -52,7 +52,7 @@ export interface ExperimentConfig {
   stage2: TrainConfig;
   /** Also train each model on warp from scratch (the control for the fine-tune). */
   controls: boolean;
-  /** Run the two tracks in two processes where the backend uses one core per process (wasm); ignored on native TensorFlow, which threads one process. */
+  /** Run the two tracks in two processes, one core each (native and wasm run one thread per process); ignored on a GPU. */
   parallel: boolean;
 }
 
@@ -315,7 +315,7 @@ export const KNOBS: Knob[] = [
   knob(
     "parallel",
     "bool",
-    "two processes, one per track, where the backend uses one core each (wasm)",
+    "two processes, one per track, one core each (not on a GPU)",
     (c) => c.parallel,
     (c, v) => (c.parallel = v as boolean),
   ),

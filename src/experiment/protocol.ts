@@ -5,8 +5,8 @@
  *             `first5` / `stem+early-transformer`, and arms that freeze comparable shares), it
  *             is fine-tuned on k-hop warp puzzles;
  *   scratch   the control: each model learns warp from scratch, nothing frozen, stage 2's budget.
- * Every run is repeated once per training seed. The CNN and ViT tracks are independent; on a
- * single-threaded backend (wasm) they run in two processes.
+ * Every run is repeated once per training seed. The CNN and ViT tracks are independent; they run
+ * in two processes where the backend runs one thread per process (native, wasm; not on a GPU).
  */
 import * as fs from "fs";
 import * as path from "path";
