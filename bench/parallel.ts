@@ -5,13 +5,13 @@
  * process here (src/backend/select.ts), so processes are the way to use more cores. With
  * TF_NUM_INTRAOP_THREADS=N set, each native process runs N threads instead.
  *
- *   npx amida bench parallel [--backend node|wasm] [--size 32] [--batch 32] [--steps 10] [--model mobilenetv2|mobilevit_xxs]
+ *   npx amida bench parallel [--backend node|wasm|...] [--size 32] [--batch 32] [--steps 10] [--model mobilenetv2|mobilevit_xxs]
  */
 import { spawn } from "child_process";
 import * as os from "os";
 import * as path from "path";
 import { checkBenchFlags } from "../src/cli/args";
-import { initBackend } from "../src/backend/select";
+import { BACKENDS, initBackend } from "../src/backend/select";
 
 function trainBench(backend: string, args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     !checkBenchFlags(
       argv,
       { backend: "list", size: "int", batch: "int", steps: "int", model: "list" },
-      "usage: amida bench parallel [--backend node|wasm] [--size 32] [--batch 32] [--steps 10] [--model mobilenetv2|mobilevit_xxs]",
+      "usage: amida bench parallel [--backend node|wasm|...] [--size 32] [--batch 32] [--steps 10] [--model mobilenetv2|mobilevit_xxs]",
     )
   )
     return 0;
@@ -62,8 +62,10 @@ export async function main(argv: string[]): Promise<number> {
     get("--model", "mobilenetv2"),
   ];
   const backend = get("--backend", "") || (await initBackend(undefined, { quiet: true })).name;
-  if (backend !== "node" && backend !== "wasm")
-    throw new Error(`bench parallel: --backend must be node or wasm, not '${backend}'`);
+  if (!(BACKENDS as readonly string[]).includes(backend))
+    throw new Error(
+      `bench parallel: unknown --backend '${backend}'; allowed: ${BACKENDS.join(", ")}`,
+    );
   const cores = os.availableParallelism?.() ?? os.cpus().length;
   const one = await trainBench(backend, args);
   console.log(`${backend}, 1 process:  ${one.toFixed(1)} img/s`);

@@ -53,20 +53,37 @@ test("training processes fill the cores at the backend's threads per process; on
 });
 
 nativeTest(
-  "native TensorFlow runs one intra-op thread unless TF_NUM_INTRAOP_THREADS says otherwise",
+  "native TensorFlow runs one intra-op thread unless TF_NUM_INTRAOP_THREADS says otherwise, and rejects a bad value",
   async () => {
-    const threadsWith = (env: NodeJS.ProcessEnv) => {
-      const code =
-        'require("./src/backend/select").initBackend("node", { quiet: true }).then((b) => console.log(b.threads))';
+    // The child reports the threads it was given and how busy TensorFlow kept the CPU during
+    // matmuls: CPU time / wall time stays near 1 with one thread, whatever the cores.
+    const code = `
+      const tf = require("@tensorflow/tfjs");
+      require("./src/backend/select").initBackend("node", { quiet: true }).then((b) => {
+        const a = tf.randomNormal([512, 512]);
+        tf.matMul(a, a).dataSync();
+        const cpu0 = process.cpuUsage(), t0 = performance.now();
+        for (let i = 0; i < 60; i++) tf.matMul(a, a).dataSync();
+        const cpu = process.cpuUsage(cpu0);
+        console.log(JSON.stringify({ threads: b.threads, busy: (cpu.user + cpu.system) / 1000 / (performance.now() - t0) }));
+      });`;
+    const run = (env: NodeJS.ProcessEnv) => {
       const out = execFileSync(process.execPath, ["--import", "tsx", "-e", code], {
         env,
         encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
       });
-      return Number(out.trim().split("\n").at(-1));
+      return JSON.parse(out.trim().split("\n").at(-1)!) as { threads: number; busy: number };
     };
     const { TF_NUM_INTRAOP_THREADS: _, ...env } = process.env;
-    assert.equal(threadsWith(env), 1);
-    assert.equal(threadsWith({ ...env, TF_NUM_INTRAOP_THREADS: "2" }), 2);
+    const one = run(env);
+    assert.equal(one.threads, 1);
+    assert.ok(one.busy < 1.2, `one thread kept ${one.busy.toFixed(2)} cores busy`);
+    assert.equal(run({ ...env, TF_NUM_INTRAOP_THREADS: "2" }).threads, 2);
+    assert.throws(
+      () => run({ ...env, TF_NUM_INTRAOP_THREADS: "1.5" }),
+      /TF_NUM_INTRAOP_THREADS must be a whole number of threads \(0: every core\), got '1.5'/,
+    );
   },
 );
 
@@ -153,6 +170,55 @@ nativeTest(
         return [act.apply(x()) as tf.Tensor, dx];
       });
     }
+    const kernelsOf = async (activation: "relu6" | "swish") => {
+      const act = tf.layers.activation({ activation });
+      const info = await tf.profile(() => {
+        const [dx] = tf.grads((a: tf.Tensor) => tf.sum(act.apply(a) as tf.Tensor))([x()]);
+        return dx;
+      });
+      return info.kernelNames;
+    };
+    assert.ok((await kernelsOf("swish")).includes("AmidaSoftplusGrad"), "the fused swish ran");
+    assert.ok((await kernelsOf("relu6")).includes("AmidaRelu6Grad"), "TensorFlow's Relu6Grad ran");
+  },
+);
+
+nativeTest(
+  "native Reshape with cached shape operands: every dtype, -1 and scalar shapes",
+  async () => {
+    const ints = tf.tensor1d([1, 2, 3, 4, 5, 6], "int32");
+    for (let i = 0; i < 2; i++) {
+      // The second pass takes the cached shape operands.
+      const a = tf.reshape(ints, [2, -1]);
+      assert.equal(a.dtype, "int32");
+      assert.deepEqual(a.arraySync(), [
+        [1, 2, 3],
+        [4, 5, 6],
+      ]);
+      assert.deepEqual(tf.reshape(ints, [3, 2]).shape, [3, 2]); // same size, another shape
+      const flags = tf.reshape(tf.tensor1d([true, false, true, true], "bool"), [2, 2]);
+      assert.equal(flags.dtype, "bool");
+      assert.deepEqual(flags.arraySync(), [
+        [1, 0],
+        [1, 1],
+      ]);
+      const scalar = tf.reshape(tf.tensor1d([7.5]), []);
+      assert.deepEqual([scalar.shape, scalar.arraySync()], [[], 7.5]);
+    }
+    assert.throws(() => tf.reshape(ints, [4, 2]));
+    const [dx] = tf.grads((a: tf.Tensor) =>
+      tf.sum(
+        tf.mul(tf.reshape(a, [3, 2]), [
+          [1, 2],
+          [3, 4],
+          [5, 6],
+        ]),
+      ),
+    )([tf.zeros([2, 3])]);
+    assert.deepEqual(dx.arraySync(), [
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
   },
 );
 

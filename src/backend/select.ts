@@ -130,6 +130,13 @@ export async function initBackend(
   if (choice !== "auto" && !(BACKENDS as readonly string[]).includes(choice)) {
     throw new Error(`unknown backend '${choice}'; allowed: auto, ${BACKENDS.join(", ")}`);
   }
+  // TensorFlow ignores a value that is not a whole number and aborts the process on a negative
+  // one; checked here, before any backend is tried, so that it is an error and not a quiet wasm.
+  const threads = process.env.TF_NUM_INTRAOP_THREADS;
+  if (threads !== undefined && !/^\d+$/.test(threads))
+    throw new Error(
+      `TF_NUM_INTRAOP_THREADS must be a whole number of threads (0: every core), got '${threads}'`,
+    );
   if (current && (choice === "auto" || choice === current.name)) return current;
   let info: BackendInfo | null = null;
   if (choice === "auto") {
