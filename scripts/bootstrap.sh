@@ -54,6 +54,20 @@ git_filters() {
   git config filter.nbstrip.smudge cat
 }
 
+# The browser tests (the explorer page, JupyterLab) drive Debian's chromium with playwright-core
+# (npm): no browser download from anywhere else. AMIDA_BROWSER=0 skips it (those tests then fail
+# with the install line).
+browser() {
+  [ "${AMIDA_BROWSER:-1}" = 0 ] && return 0
+  { [ -x /usr/bin/chromium ] || [ -n "${AMIDA_CHROMIUM:-}" ]; } && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "bootstrap: installing Debian's chromium for the browser tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "bootstrap: the browser tests need chromium. Run:  sudo apt-get install -y chromium" >&2; exit 1
+  fi
+}
+
 kernelspec() {
   local dest=.venv/share/jupyter/kernels/amida-tslab
   if [ -f "$dest/kernel.json" ] && cmp -s "$dest/kernel.json" jupyter/kernels/amida-tslab/kernel.json; then return 0; fi
@@ -135,6 +149,7 @@ node_modules
 if [ "${1:-}" != "--node-only" ]; then
   python_venv
   kernelspec
+  browser
 fi
 git_filters
 native_tf
