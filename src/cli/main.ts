@@ -3,12 +3,13 @@ import { baselinesCommand, generateCommand, showCommand } from "./data";
 import { modelsCommand } from "./models";
 import { pretrainCommand } from "./pretrain";
 import {
+  contestCommand,
   experimentCommand,
   resultsCommand,
   sweepCommand,
-  trackCommand,
   trainCommand,
 } from "./experiment";
+import { serveRunnerJobs } from "../experiment/runner";
 
 const BENCHES = ["train", "generate", "parallel"];
 
@@ -56,6 +57,10 @@ const COMMANDS: Record<string, Command> = {
     run: sweepCommand,
     help: "train a grid of settings (model, difficulty, data size, task, epochs); CSV + heatmap",
   },
+  contest: {
+    run: contestCommand,
+    help: "every architecture at one budget, 3 seeds, plus masked-image pre-training vs scratch",
+  },
   bench: {
     run: benchCommand,
     help: "benchmarks: train (images/s per backend), generate (puzzles/s)",
@@ -75,7 +80,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return name ? 0 : 2;
   }
-  if (name === "_track") return trackCommand(rest);
+  if (name === "_worker") return serveRunnerJobs();
   const cmd = COMMANDS[name];
   if (!cmd) throw new Error(`unknown command '${name}'\n${USAGE}`);
   return cmd.run(rest);

@@ -2,6 +2,7 @@ import { Difficulty, validateDifficulty } from "../puzzle/difficulty";
 import { Nuisance, NO_NUISANCE, validateNuisance } from "../puzzle/nuisance";
 import { RENDER_STYLES, RenderStyle } from "../puzzle/layout";
 import { debiasedProblem } from "../puzzle/ladders";
+import * as path from "path";
 
 
 export const TASKS = ["plain", "warp"] as const;
@@ -72,3 +73,26 @@ export function heldoutSpec(spec: DatasetSpec): DatasetSpec {
 export function fileSpec(fileName: string, spec: DatasetSpec): DatasetSpec {
   return fileName === HELDOUT_TEST_NAME ? heldoutSpec(spec) : spec;
 }
+
+export type SplitCounts = Record<Split, number>;
+
+export function splitFile(dir: string, split: Split): string {
+  return path.join(dir, `${split}.amida`);
+}
+
+/** `what` names the data set in the message (e.g. "plain" for an experiment's plain data set). */
+export function validateCounts(c: SplitCounts, what = ""): SplitCounts {
+  for (const s of SPLITS) {
+    const v = c[s];
+    const lo = s === "train" ? 1 : 0;
+    if (!Number.isInteger(v) || v < lo || v > 10_000_000) throw new Error(`${what ? `${what} ` : ""}${s} count must be an integer in ${lo}..10000000, got ${v}`);
+  }
+  return c;
+}
+
+/** Val and test default to a tenth of train each (at least one puzzle when train allows). */
+export function defaultCounts(train: number): SplitCounts {
+  const side = Math.max(1, Math.round(train / 10));
+  return { train, val: side, test: side };
+}
+

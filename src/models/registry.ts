@@ -34,6 +34,11 @@ export interface ModelSpec {
   seed: number;
 }
 
+/** Every model name, or those of one family. */
+export function modelNames(family?: Family): string[] {
+  return MODEL_NAMES.filter((n) => family === undefined || familyOf(n) === family);
+}
+
 /** The family of a model name ("vit_xxs" -> "vit"); an error for a name that is none. */
 export function familyOf(name: string): Family {
   const f = name.slice(0, name.indexOf("_")) as Family;

@@ -5,7 +5,7 @@
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { SplitReader } from "../data/format";
-import { splitFile } from "../data/generate";
+import { splitFile } from "../data/spec";
 import { imagesToTensor } from "../data/batches";
 import { dataDirs, Paths, protocolRuns } from "../experiment/protocol";
 import { Stage } from "../experiment/stages";

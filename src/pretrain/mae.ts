@@ -18,8 +18,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { SplitReader } from "../data/format";
-import { splitFile } from "../data/generate";
+import { canonicalJson, SplitReader } from "../data/format";
+import { splitFile } from "../data/spec";
 import { batches, epochOrder } from "../data/batches";
 import { buildModel, familyOf, validateModelSpec } from "../models/registry";
 import { vitEncoder, vitGeometry, VIT_VARIANTS, VitVariant } from "../models/vit";
@@ -29,7 +29,8 @@ import { PositionEmbedding } from "../models/layers/tokens";
 import { LayerNorm } from "../models/layers/layernorm";
 import { patchRows } from "../models/layers/patchify";
 import { Seeds } from "../models/layers/init";
-import { saveModel } from "../models/io";
+import { CHECKSUMS, saveModel, verifyCheckpoint } from "../models/io";
+import { checkOutput, readJsonFile } from "../util/json";
 import { cosineWithWarmup } from "../train/schedule";
 import { AdamW } from "../train/adamw";
 import { rngFor, shuffled } from "../util/rng";
@@ -194,6 +195,7 @@ export async function pretrain(
   opts: { classes?: number; quiet?: boolean; onLine?: (l: string) => void } = {},
 ): Promise<PretrainEpoch[]> {
   validatePretrainConfig(cfg);
+  checkPretrainOut(out);
   const reader = new SplitReader(splitFile(cfg.data, "train"));
   const size = reader.header.image.height;
   const classes = opts.classes ?? reader.header.spec.difficulty.lanes;
@@ -258,6 +260,7 @@ export async function pretrain(
     try {
       const copied = copyEncoder(net, classifier);
       fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+      checkPretrainOut(out);
       await saveModel(classifier, out, {
         "pretrain.json": { config: cfg, classes, copiedLayers: copied, history },
       });
@@ -273,6 +276,54 @@ export async function pretrain(
     reader.close();
   }
   return history;
+}
+
+/** What a pre-training output directory holds (saveModel's files and pretrain.json). */
+const PRETRAIN_FILES = ["model.json", "weights.bin", "pretrain.json", CHECKSUMS];
+
+/**
+ * Refuses, before any work, an output path that pre-training did not make: it may replace only
+ * nothing, an empty directory, or an earlier pre-training's output (never a file, a run directory
+ * or a folder holding anything else).
+ */
+export function checkPretrainOut(out: string): void {
+  checkOutput(out, "dir", "pretrain --out");
+  if (!fs.existsSync(out)) return;
+  const foreign = fs.readdirSync(out).filter((f) => !PRETRAIN_FILES.includes(f));
+  if (
+    foreign.length ||
+    (fs.readdirSync(out).length > 0 && !fs.existsSync(path.join(out, "pretrain.json")))
+  )
+    throw new Error(
+      `pretrain --out '${out}' exists and is not a pre-training output (it holds ${fs.readdirSync(out).slice(0, 3).join(", ")}${fs.readdirSync(out).length > 3 ? ", ..." : ""}); pre-training replaces the whole directory, so choose a new or empty --out`,
+    );
+}
+
+/**
+ * The pre-trained classifier at `out`: reused when it holds exactly this config's output (its
+ * checkpoint verified), otherwise pre-trained (an earlier pre-training's output is replaced).
+ */
+export async function ensurePretrained(
+  cfg: PretrainConfig,
+  out: string,
+  opts: { classes: number; quiet?: boolean; onLine?: (l: string) => void },
+): Promise<void> {
+  validatePretrainConfig(cfg);
+  checkPretrainOut(out);
+  const file = path.join(out, "pretrain.json");
+  if (fs.existsSync(file)) {
+    verifyCheckpoint(out);
+    const saved = readJsonFile(
+      file,
+      "pre-training record",
+      (v) => v as { config: unknown; classes: number },
+    );
+    if (canonicalJson(saved.config) === canonicalJson(cfg) && saved.classes === opts.classes) {
+      opts.onLine?.(`reusing the pre-trained encoder in ${out} (same config)`);
+      return;
+    }
+  }
+  await pretrain(cfg, out, opts);
 }
 
 /** Copies every weight layer of `to` that `from` has (by name); returns their names. */

@@ -1,3 +1,5 @@
+import { Knob } from "../util/knobs";
+
 /**
  * Difficulty decides whether the task can be learned at all with a given budget
  * (TASK_SPEC), so it is a named, validated, recorded setting rather than loose numbers.
@@ -85,4 +87,73 @@ export function parseRange(text: string): [number, number] {
   const lo = Number(m[1]);
   const hi = m[2] === undefined ? lo : Number(m[2]);
   return [lo, hi];
+}
+
+/** The preset whose lanes, rows and rung range `d` has (its size aside), or "custom". */
+export function presetName(d: Difficulty): string {
+  const same = (p: Difficulty) =>
+    p.lanes === d.lanes &&
+    p.rows === d.rows &&
+    p.rungsMin === d.rungsMin &&
+    p.rungsMax === d.rungsMax;
+  return Object.entries(DIFFICULTY_PRESETS).find(([, p]) => same(p))?.[0] ?? "custom";
+}
+
+/**
+ * The knobs of a Difficulty inside a config C: a preset (applied first, so explicit fields win
+ * whatever their order; it keeps the image size unless `presetSize`) and the five fields.
+ */
+export function difficultyKnobs<C>(
+  get: (c: C) => Difficulty,
+  opts: { presetSize?: boolean } = {},
+): Knob<C>[] {
+  return [
+    {
+      key: "difficulty",
+      kind: "string",
+      first: true,
+      choices: () => Object.keys(DIFFICULTY_PRESETS),
+      doc: `a preset for lanes, rows, rungs${opts.presetSize ? " and size" : ""}: ${Object.keys(DIFFICULTY_PRESETS).join(" | ")}`,
+      get: (c) => presetName(get(c)),
+      set: (c, v) =>
+        Object.assign(get(c), {
+          ...presetDifficulty(v as string),
+          ...(opts.presetSize ? {} : { size: get(c).size }),
+        }),
+    },
+    {
+      key: "lanes",
+      kind: "int",
+      min: LANES_MIN,
+      max: LANES_MAX,
+      doc: `lanes = classes, ${LANES_MIN}..${LANES_MAX}`,
+      get: (c) => get(c).lanes,
+      set: (c, v) => (get(c).lanes = v as number),
+    },
+    {
+      key: "rows",
+      kind: "int",
+      min: 1,
+      max: 64,
+      doc: "rung rows",
+      get: (c) => get(c).rows,
+      set: (c, v) => (get(c).rows = v as number),
+    },
+    {
+      key: "rungs",
+      kind: "range",
+      doc: "rungs per puzzle, e.g. 2..6",
+      get: (c) => `${get(c).rungsMin}..${get(c).rungsMax}`,
+      set: (c, v) => ([get(c).rungsMin, get(c).rungsMax] = v as number[]),
+    },
+    {
+      key: "size",
+      kind: "int",
+      min: 16,
+      max: 1024,
+      doc: "image side in pixels (>= 64: every MobileViT block then attends over > 1 patch)",
+      get: (c) => get(c).size,
+      set: (c, v) => (get(c).size = v as number),
+    },
+  ];
 }

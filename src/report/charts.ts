@@ -1,0 +1,144 @@
+/**
+ * Chart specs (vega-lite): pure functions from rows to a spec, used by notebooks, the CLI and
+ * reports alike; rendering to SVG or the screen is elsewhere (notebook/charts.ts).
+ */
+export type VegaLiteSpec = Record<string, unknown>;
+
+/** Mean accuracy vs parameters, one point per model, one panel per task, baseline as a rule. */
+export function accuracyVsParamsSpec(
+  rows: Array<{
+    model: string;
+    task: string;
+    params: number;
+    acc_mean: number;
+    acc_sd: number;
+    rung_blind_bayes: number | null;
+    chance: number;
+  }>,
+  title: string,
+): VegaLiteSpec {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title,
+    data: {
+      values: rows.map((r) => ({
+        ...r,
+        acc: r.acc_mean,
+        lo: r.acc_mean - r.acc_sd,
+        hi: r.acc_mean + r.acc_sd,
+        baseline: r.rung_blind_bayes ?? r.chance,
+      })),
+    },
+    facet: { column: { field: "task", type: "nominal" } },
+    spec: {
+      width: 260,
+      height: 220,
+      layer: [
+        {
+          mark: "rule",
+          encoding: {
+            x: { field: "params", type: "quantitative" },
+            y: { field: "lo", type: "quantitative" },
+            y2: { field: "hi" },
+            color: { field: "model", type: "nominal" },
+          },
+        },
+        {
+          mark: { type: "point", filled: true, size: 70 },
+          encoding: {
+            x: {
+              field: "params",
+              type: "quantitative",
+              scale: { type: "log" },
+              title: "parameters",
+            },
+            y: {
+              field: "acc",
+              type: "quantitative",
+              scale: { domain: [0, 1] },
+              title: "test accuracy (mean ± SD over seeds)",
+            },
+            color: { field: "model", type: "nominal" },
+            tooltip: [{ field: "model" }, { field: "acc", format: ".3f" }, { field: "params" }],
+          },
+        },
+        {
+          mark: { type: "rule", strokeDash: [4, 3], color: "gray" },
+          encoding: { y: { aggregate: "mean", field: "baseline", type: "quantitative" } },
+        },
+      ],
+    },
+  };
+}
+
+/** Validation accuracy vs images seen: one line per model, one panel per task. */
+export function learningCurveSpec(
+  points: Array<{ model: string; task: string; images_seen: number; val_acc: number }>,
+  title: string,
+): VegaLiteSpec {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title,
+    data: { values: points },
+    facet: { column: { field: "task", type: "nominal" } },
+    spec: {
+      width: 260,
+      height: 200,
+      mark: { type: "line", point: true },
+      encoding: {
+        x: { field: "images_seen", type: "quantitative", title: "training images seen" },
+        y: {
+          field: "val_acc",
+          type: "quantitative",
+          scale: { domain: [0, 1] },
+          title: "validation accuracy (mean over seeds)",
+        },
+        color: { field: "model", type: "nominal" },
+      },
+    },
+  };
+}
+
+/** Accuracy vs noise strength: one line per model, one panel per band (columns) and task (rows). */
+export function noiseCurvesSpec(
+  rows: Array<{
+    model: string;
+    task: string;
+    band: string;
+    strength: number;
+    acc_mean: number;
+    acc_sd: number;
+  }>,
+  title: string,
+): VegaLiteSpec {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title,
+    data: { values: rows },
+    facet: {
+      column: { field: "band", type: "nominal", title: "noise band" },
+      row: { field: "task", type: "nominal" },
+    },
+    spec: {
+      width: 220,
+      height: 180,
+      mark: { type: "line", point: true },
+      encoding: {
+        x: { field: "strength", type: "quantitative", title: "noise RMS (0..1 pixel units)" },
+        y: {
+          field: "acc_mean",
+          type: "quantitative",
+          scale: { domain: [0, 1] },
+          title: "test accuracy (mean over seeds)",
+        },
+        color: { field: "model", type: "nominal" },
+        tooltip: [
+          { field: "model" },
+          { field: "strength" },
+          { field: "acc_mean", format: ".3f" },
+          { field: "acc_sd", format: ".3f" },
+        ],
+      },
+    },
+  };
+}
