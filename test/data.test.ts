@@ -143,7 +143,10 @@ test("corrupt, truncated and foreign files are refused with a clear error", () =
     () => new SplitReader(path.join(dir, "foreign.amida")),
     /does not start with the magic/,
   );
-  assert.throws(() => new SplitReader(path.join(dir, "missing.amida")), /cannot read data file/);
+  assert.throws(
+    () => new SplitReader(path.join(dir, "missing.amida")),
+    /data file: no such file '.*missing\.amida'/,
+  );
 });
 
 test("bad specs fail before any file is written", () => {

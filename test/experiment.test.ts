@@ -8,7 +8,8 @@ import { generateDataset } from "../src/data/generate";
 import { presetDifficulty } from "../src/puzzle/difficulty";
 import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { DEFAULT_TRAIN } from "../src/train/config";
-import { RunConfig, runTraining } from "../src/experiment/run";
+import { runTraining } from "../src/experiment/run";
+import { RunConfig } from "../src/experiment/rundir";
 import { protocolRuns, runStages } from "../src/experiment/protocol";
 import { budgetConfig, EXPERIMENT, validateExperiment } from "../src/experiment/config";
 import { applySettings } from "../src/util/knobs";
@@ -155,6 +156,53 @@ test("verdict: above chance is not enough, every seed must clear the rung-blind 
     verdict([0.45, 0.46, 0.47], 1000, 0.5),
     "not learned",
     "above chance (33 %) but below the rung-blind rule",
+  );
+});
+
+test("edited knobs land in the runs the protocol makes (config.json) and in the results table", async () => {
+  const small = experimentFromNotebook(
+    {
+      budget: "tiny",
+      name: "knobs",
+      seeds: [5],
+      stage1Lr: 0.004,
+      stage1BatchSize: 8,
+      stage1WeightDecay: 0.03,
+      cnn: "mobilenetv2_050",
+      controls: false,
+    },
+    {
+      env: { AMIDA_NB_RUNS: path.join(root, "nbruns"), AMIDA_NB_DATA: path.join(root, "nbdata") },
+      print: () => {},
+    },
+  );
+  const res = await runStages(small.cfg, ["stage1"], small.paths, {
+    log: () => {},
+    runLine: () => {},
+  });
+  const cnnRun = protocolRuns(small.cfg, { plain: "p", warp: "w" }, small.runsDir).find(
+    (r) => r.stage === "stage1" && r.track === "cnn",
+  )!;
+  const saved = JSON.parse(
+    fs.readFileSync(path.join(small.runsDir, cnnRun.config.name, "config.json"), "utf8"),
+  );
+  assert.equal(saved.model, "mobilenetv2_050");
+  assert.deepEqual(
+    [
+      saved.train.lr,
+      saved.train.batchSize,
+      saved.train.weightDecay,
+      saved.train.seed,
+      saved.modelSeed,
+    ],
+    [0.004, 8, 0.03, 5, 5],
+  );
+  const rows = resultRows(res);
+  assert.equal(rows.length, 2);
+  assert.deepEqual(rows[0].seeds, [5]);
+  assert.match(
+    resultsMarkdown(rows),
+    /\| mobilenetv2_050 \| stage 1: plain \| none \(0 %\) \| 32 \| \d+\.\d ± 0\.0 \| \d+\.\d \| /,
   );
 });
 

@@ -10,7 +10,8 @@ import { generateDataset } from "../src/data/generate";
 import { presetDifficulty } from "../src/puzzle/difficulty";
 import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { DEFAULT_TRAIN } from "../src/train/config";
-import { RunConfig, RunMetrics, runTraining } from "../src/experiment/run";
+import { runTraining } from "../src/experiment/run";
+import { RunConfig, RunMetrics } from "../src/experiment/rundir";
 import { acquireLock } from "../src/util/lock";
 import { runLockFile } from "../src/experiment/rundir";
 
@@ -169,7 +170,6 @@ test("6: corrupt checkpoints (weights, optimizer state, swapped names) are refus
 });
 
 test("5: a second writer of a run is refused while the first holds it; a dead holder's lock is taken over", async () => {
-  const dir = path.join(runs, "ref");
   const release = acquireLock(runLockFile(runs, "ref"), "another training of this run");
   await assert.rejects(
     runTraining(cfg("ref", { train: { ...DEFAULT_TRAIN, epochs: 2, batchSize: 16 } }), {

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { gridMarkdown, heatmapRows, runGrid, SWEEP, CONTEST, GridConfig } from "../experiment/grid";
-import { heatmapSpec, vegaLiteToSVG } from "../notebook/charts";
+import { heatmapSpec, vegaLiteToSVG } from "../report/charts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic";
 import { RUN, runTraining } from "../experiment/run";
 import { collectResults, runStages } from "../experiment/protocol";

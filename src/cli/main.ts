@@ -1,3 +1,6 @@
+import { spawnSync } from "child_process";
+import * as path from "path";
+import { pathToFileURL } from "url";
 import { dieWithParent } from "../util/children";
 import { baselinesCommand, generateCommand, showCommand } from "./data";
 import { modelsCommand } from "./models";
@@ -13,6 +16,10 @@ import { serveRunnerJobs } from "../experiment/runner";
 
 const BENCHES = ["train", "generate", "parallel"];
 
+/**
+ * Runs bench/<name>.ts as its own process: benchmarks are scripts beside the project, not part of
+ * the CLI's code (they import src/, never the reverse).
+ */
 async function benchCommand(argv: string[]): Promise<number> {
   const [which, ...rest] = argv;
   if (!which || which === "--help" || which === "-h") {
@@ -21,7 +28,12 @@ async function benchCommand(argv: string[]): Promise<number> {
   }
   if (!BENCHES.includes(which))
     throw new Error(`unknown benchmark '${which}'; allowed: ${BENCHES.join(", ")}`);
-  return require(`../../bench/${which}`).main(rest);
+  const script = path.join(__dirname, "..", "..", "bench", `${which}.ts`);
+  const tsx = pathToFileURL(
+    require.resolve("tsx/package.json").replace(/package\.json$/, "dist/loader.mjs"),
+  ).href;
+  const r = spawnSync(process.execPath, ["--import", tsx, script, ...rest], { stdio: "inherit" });
+  return r.status ?? 1;
 }
 
 type Command = { run: (argv: string[]) => Promise<number>; help: string };

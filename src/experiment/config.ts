@@ -12,9 +12,10 @@ import {
 } from "../puzzle/difficulty";
 import { SplitCounts, validateCounts } from "../data/spec";
 import { DEFAULT_TRAIN, TrainConfig, trainKnobs, validateTrainConfig } from "../train/config";
-import { Family, familyOf, modelNames, validateModelSpec } from "../models/registry";
+import { familyOf, modelNames, validateModelSpec } from "../models/registry";
+import { Family } from "../models/entry";
 import { FREEZE_GROUPS, validateFreezeGroup } from "../models/freeze";
-import { attentionSpanOf } from "../models/summary";
+import { attentionSpanOf } from "../models/registry";
 import { Sampling, SAMPLINGS } from "../data/spec";
 import { validateName } from "../util/names";
 import { budgetOf, describeConfig, Knob, Mode, Source } from "../util/knobs";

@@ -13,7 +13,7 @@ import { DIFFICULTY_PRESETS, presetDifficulty, validateDifficulty } from "../puz
 import { NO_NUISANCE } from "../puzzle/nuisance";
 import { DatasetSpec, Sampling, SAMPLINGS, TASKS } from "../data/spec";
 import { modelNames, validateModelSpec } from "../models/registry";
-import { attentionSpanOf } from "../models/summary";
+import { attentionSpanOf } from "../models/registry";
 import { PRETRAIN_FAMILIES, DEFAULT_PRETRAIN } from "../pretrain/mae";
 import { DEFAULT_TRAIN, TrainConfig, trainKnobs, validateTrainConfig } from "../train/config";
 import { validateName } from "../util/names";
@@ -21,7 +21,7 @@ import { Knob, Mode, validateSaved } from "../util/knobs";
 import { readJsonFile } from "../util/json";
 import * as fs from "fs";
 import { familyOf } from "../models/registry";
-import { RunConfig, RunMetrics } from "./run";
+import { RunConfig, RunMetrics } from "./rundir";
 import { DataJob, Plan, PlannedRun, PretrainJob, runPlan } from "./runner";
 import { loadHistory } from "./rundir";
 import { SeedSummary, summarizeSeeds, verdictText } from "./results";
@@ -575,7 +575,15 @@ export async function runGrid(
     log: opts.log,
     runLine: opts.runLine,
   });
-  return gridRows(g, plan.cells, metrics, plan.dir);
+  const rows = gridRows(g, plan.cells, metrics, plan.dir);
+  writeJsonAtomic(path.join(plan.dir, "rows.json"), rows);
+  const cols = Object.keys(rows[0]) as Array<keyof GridRow>;
+  const csv = (v: unknown) => (Array.isArray(v) ? v.join(";") : String(v));
+  writeFileAtomic(
+    path.join(plan.dir, "rows.csv"),
+    [cols.join(","), ...rows.map((r) => cols.map((k) => csv(r[k])).join(","))].join("\n") + "\n",
+  );
+  return rows;
 }
 
 /** The grid as a markdown table: each cell's mean ± SD over seeds beside its rung-blind baseline and verdict. */

@@ -12,7 +12,7 @@
 import * as path from "path";
 import { NO_NUISANCE } from "../puzzle/nuisance";
 import { DatasetSpec } from "../data/spec";
-import { RunConfig, RunMetrics } from "./run";
+import { RunConfig, RunMetrics } from "./rundir";
 import { EXPERIMENT, ExperimentConfig, Track, TRACKS, validateExperiment } from "./config";
 import { Stage, STAGES } from "./stages";
 import { finishedResult, Plan, runPlan } from "./runner";

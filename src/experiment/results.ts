@@ -4,7 +4,7 @@
  * every seed beats that baseline on unseen ladders (see `verdict`).
  */
 import type { RunResult } from "./protocol";
-import type { RunMetrics } from "./run";
+import type { RunMetrics } from "./rundir";
 import { pct } from "../report/table";
 import { Stage, STAGE_LABELS, STAGES } from "./stages";
 import * as path from "path";

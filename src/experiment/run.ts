@@ -15,75 +15,22 @@ import { formatSummary } from "../models/summary";
 import { train, EpochRecord } from "../train/trainer";
 import { evaluate } from "../train/evaluate";
 import { validityMetrics } from "./validity";
-import { Stage, stageOf } from "./stages";
-import { DEFAULT_TRAIN, TrainConfig, trainKnobs, validateTrainConfig } from "../train/config";
+import { stageOf } from "./stages";
+import { DEFAULT_TRAIN, trainKnobs, validateTrainConfig } from "../train/config";
 import { Mode } from "../util/knobs";
 import { checkExisting } from "../util/json";
 import { initBackend, describe, BackendInfo } from "../backend/select";
 import * as os from "os";
 import { cleanLeftovers, writeJsonAtomic } from "../util/atomic";
-import { commitRun, readRun, runLockFile, supersededDir, verifyRunCheckpoints } from "./rundir";
-
-/** One training run: what to train, on what, from where, with what frozen. Saved as config.json. */
-export interface RunConfig {
-  name: string;
-  model: string;
-  /** Data set directory (train/val/test.amida). */
-  data: string;
-  /** Checkpoint directory whose weights start this run (stage 2), or null for from scratch. */
-  init: string | null;
-  freeze: FreezeGroup;
-  train: TrainConfig;
-  /** Seeds the model's initial weights. */
-  modelSeed: number;
-}
-
-/** One row of the results table (the fields the README and reports/results.json promise). */
-export interface RunMetrics {
-  /** The run's name (its directory under the runs folder). */
-  name: string;
-  /** Model name from the registry. */
-  model: string;
-  /** Task of the data set it trained and tested on: plain or warp. */
-  task: string;
-  /** Warp hops of that data set (0 for plain). */
-  hops: number;
-  /** What kind of run (src/experiment/stages.ts): stage1, finetune or scratch. */
-  stage: Stage;
-  /** Freeze group applied during training. */
-  frozen: string;
-  /** Training puzzles. */
-  train_count: number;
-  /** Epochs actually run (early stopping can end a run sooner). */
-  epochs: number;
-  /** Test accuracy of the best-by-validation checkpoint. */
-  test_acc: number;
-  /** 95 % Wilson interval of `test_acc` (assumes independent test items). */
-  ci95: [number, number];
-  /** Mean test cross-entropy. */
-  test_loss: number;
-  /** Test puzzles. */
-  test_count: number;
-  /** 1 / classes. */
-  chance: number;
-  /** Test counts, confusion[true][predicted]. */
-  confusion: number[][];
-  /** Epoch (1-based) whose checkpoint was tested. */
-  best_epoch: number;
-  /** Training seconds, summed over every part of a resumed run. */
-  seconds: number;
-  /** Backend the run trained on (node, wasm, cpu, node-gpu). */
-  backend: string;
-  /** Parameters trained, and frozen (batch-norm moving statistics are not parameters). */
-  trainable_params: number;
-  frozen_params: number;
-  /** The best rung-blind rule's accuracy on this test split (src/data/baselines.ts). */
-  rung_blind_bayes?: number;
-  /** Accuracy on the test puzzles drawn by the held-out renderer (test-heldout.amida). */
-  test_acc_heldout_style?: number;
-  /** Accuracy on the test puzzles that the rung-blind rule gets wrong. */
-  test_acc_where_rung_blind_wrong?: number;
-}
+import {
+  commitRun,
+  readRun,
+  RunConfig,
+  RunMetrics,
+  runLockFile,
+  supersededDir,
+  verifyRunCheckpoints,
+} from "./rundir";
 
 export function validateRunConfig(c: RunConfig): RunConfig {
   for (const k of ["name", "model", "data"] as const)

@@ -1,4 +1,3 @@
-import * as path from "path";
 import { mean, sampleSd } from "../util/stats";
 import * as tf from "@tensorflow/tfjs";
 import { SplitReader } from "../data/format";

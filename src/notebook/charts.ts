@@ -3,18 +3,7 @@ import * as path from "path";
 import { showBundle } from "./display";
 import { writeFileAtomic } from "../util/atomic";
 
-const importEsm: (s: string) => Promise<any> = require("../util/import-esm.cjs");
-
-export type VegaLiteSpec = Record<string, unknown>;
-
-/** vega-lite -> static SVG in Node (vega's headless view, no browser). */
-export async function vegaLiteToSVG(spec: VegaLiteSpec): Promise<string> {
-  const [vega, vl] = await Promise.all([importEsm("vega"), importEsm("vega-lite")]);
-  const view = new vega.View(vega.parse(vl.compile(spec as never).spec), { renderer: "none" });
-  const svg: string = await view.toSVG();
-  view.finalize();
-  return svg;
-}
+import { VegaLiteSpec, vegaLiteToSVG } from "../report/charts";
 
 /**
  * Shows a vega-lite chart (interactive in JupyterLab, SVG in HTML exports) and, given a path,
@@ -238,46 +227,6 @@ export function resultsBarSpec(rows: ResultBar[], title: string): VegaLiteSpec {
         {
           mark: { type: "rule", strokeDash: [4, 3], color: "black" },
           encoding: { y: { aggregate: "mean", field: "chance", ...y } },
-        },
-      ],
-    },
-  };
-}
-
-/** The difficulty "phase diagram": accuracy per (difficulty, data size) cell, per model and task. */
-export function heatmapSpec(
-  rows: Array<{ difficulty: string; train: number; model: string; task: string; acc: number }>,
-  title: string,
-): VegaLiteSpec {
-  return {
-    title,
-    data: { values: rows },
-    facet: { row: { field: "task", type: "nominal" }, column: { field: "model", type: "nominal" } },
-    spec: {
-      width: 160,
-      height: 120,
-      layer: [
-        {
-          mark: "rect",
-          encoding: {
-            x: { field: "difficulty", type: "nominal", sort: null },
-            y: { field: "train", type: "ordinal", title: "train puzzles" },
-            color: {
-              field: "acc",
-              type: "quantitative",
-              scale: { domain: [0, 1], scheme: "viridis" },
-              title: "acc",
-            },
-          },
-        },
-        {
-          mark: { type: "text", fontSize: 10 },
-          encoding: {
-            x: { field: "difficulty", type: "nominal", sort: null },
-            y: { field: "train", type: "ordinal" },
-            text: { field: "acc", type: "quantitative", format: ".0%" },
-            color: { value: "white" },
-          },
         },
       ],
     },

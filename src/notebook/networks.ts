@@ -1,6 +1,7 @@
 /** The networks of an experiment as a markdown table: parameters, and what MobileViT's attention spans. */
 import { buildModel } from "../models/registry";
-import { attentionSpanOf, parameterCount } from "../models/summary";
+import { parameterCount } from "../models/summary";
+import { attentionSpanOf } from "../models/registry";
 import { freeze, FreezeGroup } from "../models/freeze";
 import { ExperimentConfig, TRACKS } from "../experiment/config";
 

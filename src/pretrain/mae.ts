@@ -24,7 +24,7 @@ import { batches, epochOrder } from "../data/batches";
 import { buildModel, familyOf, validateModelSpec } from "../models/registry";
 import { vitEncoder, vitGeometry, VIT_VARIANTS, VitVariant } from "../models/vit";
 import { mmlitEncoder, MMLIT_GRID } from "../models/mmlit";
-import { transformerLayer } from "../models/mobilevit";
+import { transformerLayer } from "../models/layers/transformer";
 import { PositionEmbedding } from "../models/layers/tokens";
 import { LayerNorm } from "../models/layers/layernorm";
 import { patchRows } from "../models/layers/patchify";

@@ -4,6 +4,57 @@
  */
 export type VegaLiteSpec = Record<string, unknown>;
 
+const importEsm: (s: string) => Promise<any> = require("../util/import-esm.cjs");
+
+/** vega-lite -> static SVG in Node (vega's headless view, no browser). */
+export async function vegaLiteToSVG(spec: VegaLiteSpec): Promise<string> {
+  const [vega, vl] = await Promise.all([importEsm("vega"), importEsm("vega-lite")]);
+  const view = new vega.View(vega.parse(vl.compile(spec as never).spec), { renderer: "none" });
+  const svg: string = await view.toSVG();
+  view.finalize();
+  return svg;
+}
+
+/** The difficulty "phase diagram": accuracy per (difficulty, data size) cell, per model and task. */
+export function heatmapSpec(
+  rows: Array<{ difficulty: string; train: number; model: string; task: string; acc: number }>,
+  title: string,
+): VegaLiteSpec {
+  return {
+    title,
+    data: { values: rows },
+    facet: { row: { field: "task", type: "nominal" }, column: { field: "model", type: "nominal" } },
+    spec: {
+      width: 160,
+      height: 120,
+      layer: [
+        {
+          mark: "rect",
+          encoding: {
+            x: { field: "difficulty", type: "nominal", sort: null },
+            y: { field: "train", type: "ordinal", title: "train puzzles" },
+            color: {
+              field: "acc",
+              type: "quantitative",
+              scale: { domain: [0, 1], scheme: "viridis" },
+              title: "acc",
+            },
+          },
+        },
+        {
+          mark: { type: "text", fontSize: 10 },
+          encoding: {
+            x: { field: "difficulty", type: "nominal", sort: null },
+            y: { field: "train", type: "ordinal" },
+            text: { field: "acc", type: "quantitative", format: ".0%" },
+            color: { value: "white" },
+          },
+        },
+      ],
+    },
+  };
+}
+
 /** Mean accuracy vs parameters, one point per model, one panel per task, baseline as a rule. */
 export function accuracyVsParamsSpec(
   rows: Array<{
