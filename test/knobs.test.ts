@@ -5,6 +5,7 @@ import { CONTEST, SWEEP } from "../src/experiment/grid";
 import { NOISE } from "../src/noise/evaluate";
 import { DATA } from "../src/data/config";
 import { RUN } from "../src/experiment/run";
+import { PRETRAIN } from "../src/pretrain/mae";
 import {
   applySettings,
   checkShape,
@@ -84,15 +85,19 @@ const VALUES: Record<string, string> = {
   freeze: "all-but-head",
   modelSeed: "9",
   seed: "5",
+  maskRatio: "0.5",
+  decoderDim: "32",
+  decoderDepth: "2",
 };
 // The grid's `epochs` is a list; the single run's is one number; in the data mode `hops` must be 0 for plain.
 const PER_MODE: Record<string, Record<string, string>> = {
   "training run": { epochs: "2" },
   "data overview": { hops: "0" },
   sweep: { parallel: "false" },
+  "pre-training": { model: "vit_xxs", epochs: "2" },
 };
 
-const MODES = [EXPERIMENT, SWEEP, CONTEST, NOISE, DATA, RUN] as Array<Mode<unknown>>;
+const MODES = [EXPERIMENT, SWEEP, CONTEST, NOISE, DATA, RUN, PRETRAIN] as Array<Mode<unknown>>;
 const valueFor = (m: Mode<unknown>, key: string) => PER_MODE[m.name]?.[key] ?? VALUES[key];
 const shown = (v: unknown) => (Array.isArray(v) ? v.join(",") : String(v));
 

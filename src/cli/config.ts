@@ -104,3 +104,25 @@ export function configFromArgv<C>(
   const { config, sources } = resolveConfig(mode, base, settings);
   return { config, sources, flags, positionals: parsed.positionals, help };
 }
+
+/**
+ * A mode's command in one call: its usage (the head, the extra flags, every knob), the parsed and
+ * validated config, and `--backend` put where every later step reads it. Returns null after
+ * printing the usage for --help.
+ */
+export function modeCommand<C>(
+  mode: Mode<C>,
+  head: string,
+  extra: Record<string, ExtraFlag>,
+  argv: string[],
+  opts: { positionals?: number; withBudget?: boolean } = {},
+): ReturnType<typeof configFromArgv<C>> | null {
+  const usage = modeUsage(mode, head, extra, opts.withBudget ?? true);
+  const r = configFromArgv(mode, argv, extra, usage, opts);
+  if (r.help) {
+    console.log(usage);
+    return null;
+  }
+  if (r.flags.backend) process.env.AMIDA_BACKEND = r.flags.backend as string;
+  return r;
+}

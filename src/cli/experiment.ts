@@ -9,7 +9,7 @@ import { STAGES } from "../experiment/stages";
 import { describeExperiment, EXPERIMENT } from "../experiment/config";
 import { resultRows, resultsJson, resultsMarkdown } from "../experiment/results";
 import { initBackend } from "../backend/select";
-import { configFromArgv, ExtraFlag, modeUsage } from "./config";
+import { ExtraFlag, modeCommand } from "./config";
 import { describeConfig, Mode, validateSaved } from "../util/knobs";
 import { checkOutput, readJsonFile } from "../util/json";
 import { parse } from "./args";
@@ -43,15 +43,9 @@ const TRAIN_EXTRA: Record<string, ExtraFlag> = {
 };
 
 export async function trainCommand(argv: string[]): Promise<number> {
-  const usage = modeUsage(RUN, TRAIN_HEAD, TRAIN_EXTRA, false);
-  const r = configFromArgv(RUN, argv, TRAIN_EXTRA, usage, { withBudget: false });
-  if (r.help) {
-    console.log(usage);
-    return 0;
-  }
+  const r = modeCommand(RUN, TRAIN_HEAD, TRAIN_EXTRA, argv, { withBudget: false });
+  if (!r) return 0;
   const runsDir = checkOutput((r.flags.runs as string | undefined) ?? "runs", "dir", "--runs");
-  // Everything below (runTraining included) asks for the backend again: one source of truth.
-  if (r.flags.backend) process.env.AMIDA_BACKEND = r.flags.backend as string;
   await initBackend();
   const m = await runTraining(r.config, { runsDir, fresh: !!r.flags.fresh });
   const { confusion: _c, ...row } = m;
@@ -66,14 +60,9 @@ baseline) and writes RUNS/NAME/results.json. --config starts from a saved experi
 Options (knobs default to the budget's value):`;
 
 export async function experimentCommand(argv: string[]): Promise<number> {
-  const usage = modeUsage(EXPERIMENT, EXP_HEAD, PLACES);
-  const r = configFromArgv(EXPERIMENT, argv, PLACES, usage);
-  if (r.help) {
-    console.log(usage);
-    return 0;
-  }
+  const r = modeCommand(EXPERIMENT, EXP_HEAD, PLACES, argv);
+  if (!r) return 0;
   const paths = places(r.flags);
-  if (r.flags.backend) process.env.AMIDA_BACKEND = r.flags.backend as string;
   const backend = await initBackend();
   const cfg = r.config;
   console.log(describeExperiment(cfg, r.sources));
@@ -100,14 +89,9 @@ List knobs take comma-separated values. Options (knobs default to the budget's v
 }
 
 async function gridCommand(cmd: string, mode: Mode<GridConfig>, argv: string[]): Promise<number> {
-  const usage = modeUsage(mode, gridHead(cmd, mode), PLACES);
-  const r = configFromArgv(mode, argv, PLACES, usage);
-  if (r.help) {
-    console.log(usage);
-    return 0;
-  }
+  const r = modeCommand(mode, gridHead(cmd, mode), PLACES, argv);
+  if (!r) return 0;
   const paths = places(r.flags);
-  if (r.flags.backend) process.env.AMIDA_BACKEND = r.flags.backend as string;
   await initBackend(undefined, { quiet: true });
   const g = r.config;
   console.log(

@@ -3,7 +3,7 @@
  * its cell, `AMIDA_NB_*` variables and `AMIDA_NB_BUDGET` work as in every other notebook.
  */
 import { Difficulty, difficultyKnobs, presetDifficulty, validateDifficulty } from "../puzzle/difficulty";
-import { Mode } from "../util/knobs";
+import { fieldKnob, Mode } from "../util/knobs";
 import { Sampling, SAMPLINGS, Task, TASKS } from "./spec";
 
 export interface DataConfig {
@@ -32,53 +32,19 @@ export const DATA_BUDGETS: Record<string, () => DataConfig> = {
   tiny: () => ({ ...DATA_BUDGETS.quick(), budget: "tiny", count: 60 }),
 };
 
+const K = fieldKnob<DataConfig>;
+
 export const DATA: Mode<DataConfig> = {
   name: "data overview",
   knobs: [
-    ...difficultyKnobs<DataConfig>((c) => c.difficulty, { presetSize: true }),
-    {
-      key: "task",
-      kind: "string",
-      choices: () => TASKS,
-      doc: TASKS.join(" | "),
-      get: (c) => c.task,
-      set: (c, v) => (c.task = v as Task),
-    },
-    {
-      key: "hops",
-      kind: "int",
-      min: 0,
-      max: 16,
-      doc: "warp hops (0 for plain)",
-      get: (c) => c.hops,
-      set: (c, v) => (c.hops = v as number),
-    },
-    {
-      key: "count",
-      kind: "int",
-      min: 1,
-      max: 10_000_000,
-      doc: "training puzzles; val and test get a tenth each",
-      get: (c) => c.count,
-      set: (c, v) => (c.count = v as number),
-    },
-    {
-      key: "dataSeed",
-      kind: "int",
-      min: 0,
-      max: 2 ** 31,
-      doc: "seeds the data sets",
-      get: (c) => c.dataSeed,
-      set: (c, v) => (c.dataSeed = v as number),
-    },
-    {
-      key: "sampling",
-      kind: "string",
+    ...difficultyKnobs<DataConfig>(["difficulty"], { presetSize: true }),
+    K("task", "string", ["task"], TASKS.join(" | "), { choices: () => TASKS }),
+    K("hops", "int", ["hops"], "warp hops (0 for plain)", { min: 0, max: 16 }),
+    K("count", "int", ["count"], "training puzzles; val and test get a tenth each", { min: 1, max: 10_000_000 }),
+    K("dataSeed", "int", ["dataSeed"], "seeds the data sets", { min: 0, max: 2 ** 31 }),
+    K("sampling", "string", ["sampling"], `which data set the pictures show: ${SAMPLINGS.join(" | ")}`, {
       choices: () => SAMPLINGS,
-      doc: `which data set the pictures show: ${SAMPLINGS.join(" | ")}`,
-      get: (c) => c.sampling,
-      set: (c, v) => (c.sampling = v as Sampling),
-    },
+    }),
   ],
   budgets: DATA_BUDGETS,
   validate: (c) => {

@@ -3,6 +3,7 @@ import { Nuisance, NO_NUISANCE, validateNuisance } from "../puzzle/nuisance";
 import { RENDER_STYLES, RenderStyle } from "../puzzle/layout";
 import { debiasedProblem } from "../puzzle/ladders";
 import * as path from "path";
+import { fieldKnob, Knob } from "../util/knobs";
 
 
 export const TASKS = ["plain", "warp"] as const;
@@ -96,3 +97,13 @@ export function defaultCounts(train: number): SplitCounts {
   return { train, val: side, test: side };
 }
 
+
+/** The knobs every mode that makes data sets shares: `sampling` and `dataSeed` (top-level fields). */
+export function dataKnobs<C>(): Knob<C>[] {
+  return [
+    fieldKnob<C>("sampling", "string", ["sampling"], `${SAMPLINGS.join(" | ")}: debiased = rung-blind rules score chance`, {
+      choices: () => SAMPLINGS,
+    }),
+    fieldKnob<C>("dataSeed", "int", ["dataSeed"], "seeds the data sets", { min: 0, max: 2 ** 31 }),
+  ];
+}

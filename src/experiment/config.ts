@@ -11,14 +11,20 @@ import {
   validateDifficulty,
 } from "../puzzle/difficulty";
 import { SplitCounts, validateCounts } from "../data/spec";
-import { DEFAULT_TRAIN, TrainConfig, trainKnobs, validateTrainConfig } from "../train/config";
+import {
+  DEFAULT_TRAIN,
+  seedsKnob,
+  TrainConfig,
+  trainKnobs,
+  validateTrainConfig,
+} from "../train/config";
 import { familyOf, modelNames, validateModelSpec } from "../models/registry";
 import { Family } from "../models/entry";
 import { FREEZE_GROUPS, validateFreezeGroup } from "../models/freeze";
 import { attentionSpanOf } from "../models/registry";
-import { Sampling, SAMPLINGS } from "../data/spec";
+import { dataKnobs, Sampling } from "../data/spec";
 import { validateName } from "../util/names";
-import { budgetOf, describeConfig, Knob, Mode, Source } from "../util/knobs";
+import { budgetOf, describeConfig, fieldKnob, Knob, Mode, Source } from "../util/knobs";
 
 /** The two contestants of the seed's experiment. */
 export const TRACKS = ["cnn", "vit"] as const;
@@ -142,129 +148,57 @@ export function budgetConfig(name: string): ExperimentConfig {
   return budgetOf(EXPERIMENT, name);
 }
 
-const int = (
-  key: string,
-  doc: string,
-  min: number,
-  max: number,
-  get: (c: ExperimentConfig) => number,
-  set: (c: ExperimentConfig, v: number) => void,
-): Knob<ExperimentConfig> => ({
-  key,
-  kind: "int",
-  doc,
-  min,
-  max,
-  get,
-  set: (c, v) => set(c, v as number),
-});
-
 const cap = (s: string) => s[0].toUpperCase() + s.slice(1);
+const K = fieldKnob<ExperimentConfig>;
 
 /**
  * Every knob of the experiment. `seeds` sets the training seeds (each run's TrainConfig.seed and
  * model seed come from it), so the per-stage `seed` field is not a knob.
  */
 export const KNOBS: Knob<ExperimentConfig>[] = [
-  {
-    key: "name",
-    kind: "string",
-    doc: "runs/<name>/ and data/<name>-<task>/",
-    get: (c) => c.name,
-    set: (c, v) => (c.name = v as string),
-  },
-  ...difficultyKnobs<ExperimentConfig>((c) => c.difficulty),
-  int(
-    "hops",
-    "warp hops of the stage-2 task (1 = the seed's warp)",
-    1,
-    16,
-    (c) => c.hops,
-    (c, v) => (c.hops = v),
-  ),
-  {
-    key: "sampling",
-    kind: "string",
-    choices: () => SAMPLINGS,
-    doc: `${SAMPLINGS.join(" | ")}: debiased = rung-blind rules score chance`,
-    get: (c) => c.sampling,
-    set: (c, v) => (c.sampling = v as Sampling),
-  },
-  int(
-    "dataSeed",
-    "seeds the data sets",
-    0,
-    2 ** 31,
-    (c) => c.dataSeed,
-    (c, v) => (c.dataSeed = v),
-  ),
-  {
-    key: "seeds",
-    kind: "ints",
-    min: 0,
-    max: 2 ** 31,
-    doc: "training seeds; every run is repeated once per seed",
-    get: (c) => c.seeds,
-    set: (c, v) => (c.seeds = v as number[]),
-  },
+  K("name", "string", ["name"], "runs/<name>/ and data/<name>-<task>/"),
+  ...difficultyKnobs<ExperimentConfig>(["difficulty"]),
+  K("hops", "int", ["hops"], "warp hops of the stage-2 task (1 = the seed's warp)", {
+    min: 1,
+    max: 16,
+  }),
+  ...dataKnobs<ExperimentConfig>(),
+  seedsKnob<ExperimentConfig>(),
   ...(["plain", "warp"] as const).flatMap((task) =>
     (["train", "val", "test"] as const).map((split) =>
-      int(
-        `${task}${cap(split)}`,
-        `${split} puzzles of the ${task} data set`,
-        split === "test" ? 1 : split === "train" ? 1 : 0,
-        10_000_000,
-        (c) => c[task][split],
-        (c, v) => (c[task][split] = v),
-      ),
+      K(`${task}${cap(split)}`, "int", [task, split], `${split} puzzles of the ${task} data set`, {
+        min: split === "val" ? 0 : 1,
+        max: 10_000_000,
+      }),
     ),
   ),
-  {
-    key: "cnn",
-    kind: "string",
+  K("cnn", "string", ["models", "cnn"], "the CNN track's model (mobilenetv2_035 .. _100)", {
     choices: () => modelNames("mobilenetv2"),
-    doc: "the CNN track's model (mobilenetv2_035 .. _100)",
-    get: (c) => c.models.cnn,
-    set: (c, v) => (c.models.cnn = v as string),
-  },
-  {
-    key: "vit",
-    kind: "string",
+  }),
+  K("vit", "string", ["models", "vit"], "the hybrid track's model (mobilevit_xxs | _xs | _s)", {
     choices: () => modelNames("mobilevit"),
-    doc: "the hybrid track's model (mobilevit_xxs | _xs | _s)",
-    get: (c) => c.models.vit,
-    set: (c, v) => (c.models.vit = v as string),
-  },
-  {
-    key: "cnnFreeze",
-    kind: "strings",
-    doc: "the CNN's fine-tune arms: first5 | all-but-head | early:<percent> | none",
-    get: (c) => c.freeze.cnn,
-    set: (c, v) => (c.freeze.cnn = v as string[]),
-  },
-  {
-    key: "vitFreeze",
-    kind: "strings",
-    doc: "the hybrid's fine-tune arms: stem+early-transformer | all-but-head | early:<percent> | none",
-    get: (c) => c.freeze.vit,
-    set: (c, v) => (c.freeze.vit = v as string[]),
-  },
-  ...trainKnobs<ExperimentConfig>("stage1", "plain", (c) => c.stage1, ["seed"]),
-  ...trainKnobs<ExperimentConfig>("stage2", "warp", (c) => c.stage2, ["seed"]),
-  {
-    key: "controls",
-    kind: "bool",
-    doc: "also train warp from scratch (the fine-tune's control)",
-    get: (c) => c.controls,
-    set: (c, v) => (c.controls = v as boolean),
-  },
-  {
-    key: "parallel",
-    kind: "bool",
-    doc: "train in one process per core (native and wasm run one thread per process; not on a GPU)",
-    get: (c) => c.parallel,
-    set: (c, v) => (c.parallel = v as boolean),
-  },
+  }),
+  K(
+    "cnnFreeze",
+    "strings",
+    ["freeze", "cnn"],
+    "the CNN's fine-tune arms: first5 | all-but-head | early:<percent> | none",
+  ),
+  K(
+    "vitFreeze",
+    "strings",
+    ["freeze", "vit"],
+    "the hybrid's fine-tune arms: stem+early-transformer | all-but-head | early:<percent> | none",
+  ),
+  ...trainKnobs<ExperimentConfig>("stage1", "plain", ["stage1"], ["seed"]),
+  ...trainKnobs<ExperimentConfig>("stage2", "warp", ["stage2"], ["seed"]),
+  K("controls", "bool", ["controls"], "also train warp from scratch (the fine-tune's control)"),
+  K(
+    "parallel",
+    "bool",
+    ["parallel"],
+    "train in one process per core (native and wasm run one thread per process; not on a GPU)",
+  ),
 ];
 
 /** A fine-tune arm must be a freeze group that exists for the track's model. */

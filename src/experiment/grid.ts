@@ -11,13 +11,19 @@ import * as path from "path";
 import { mean } from "../util/stats";
 import { DIFFICULTY_PRESETS, presetDifficulty, validateDifficulty } from "../puzzle/difficulty";
 import { NO_NUISANCE } from "../puzzle/nuisance";
-import { DatasetSpec, Sampling, SAMPLINGS, TASKS } from "../data/spec";
+import { dataKnobs, DatasetSpec, Sampling, TASKS } from "../data/spec";
 import { modelNames, validateModelSpec } from "../models/registry";
 import { attentionSpanOf } from "../models/registry";
 import { PRETRAIN_FAMILIES, DEFAULT_PRETRAIN } from "../pretrain/mae";
-import { DEFAULT_TRAIN, TrainConfig, trainKnobs, validateTrainConfig } from "../train/config";
+import {
+  DEFAULT_TRAIN,
+  seedsKnob,
+  TrainConfig,
+  trainKnobs,
+  validateTrainConfig,
+} from "../train/config";
 import { validateName } from "../util/names";
-import { Knob, Mode, validateSaved } from "../util/knobs";
+import { fieldKnob, Knob, Mode, validateSaved } from "../util/knobs";
 import { readJsonFile } from "../util/json";
 import * as fs from "fs";
 import { familyOf } from "../models/registry";
@@ -123,21 +129,15 @@ export const SWEEP_BUDGETS: Record<string, () => GridConfig> = {
 /** The contest's budgets (notebook 06, `amida contest`). */
 export const CONTEST_BUDGETS: Record<string, () => GridConfig> = {
   quick: () => ({
+    ...SWEEP_BUDGETS.quick(),
     name: "contest",
-    budget: "quick",
     models: [...ALL_ARCHITECTURES],
     difficulty: ["small"],
-    size: 64,
-    tasks: ["plain", "warp"],
-    hops: 1,
     train: [1500],
     val: 200,
     test: 400,
     epochs: [3],
     recipe: recipe({ batchSize: 32, lr: 2e-3 }),
-    sampling: "debiased",
-    dataSeed: 0,
-    seeds: [0, 1, 2],
     maeModel: "mmlit_xxs",
     maeTrain: 300,
     maeEpochs: 3,
@@ -158,182 +158,69 @@ export const CONTEST_BUDGETS: Record<string, () => GridConfig> = {
   }),
 };
 
-const list = (
-  key: string,
-  kind: "strings" | "ints",
-  doc: string,
-  get: (c: GridConfig) => string[] | number[],
-  set: (c: GridConfig, v: string[] | number[]) => void,
-  more: Partial<Knob<GridConfig>> = {},
-): Knob<GridConfig> => ({ key, kind, doc, get, set: (c, v) => set(c, v as never), ...more });
-
-const scalar = (
-  key: string,
-  kind: "int" | "string" | "bool",
-  doc: string,
-  get: (c: GridConfig) => number | string | boolean,
-  set: (c: GridConfig, v: never) => void,
-  more: Partial<Knob<GridConfig>> = {},
-): Knob<GridConfig> => ({ key, kind, doc, get, set: (c, v) => set(c, v as never), ...more });
+const K = fieldKnob<GridConfig>;
 
 /** Every knob of a grid (sweep or contest). */
 export const GRID_KNOBS: Knob<GridConfig>[] = [
-  scalar(
-    "name",
-    "string",
-    "runs/<name>/ and data/<name>-.../",
-    (c) => c.name,
-    (c, v) => (c.name = v),
-  ),
-  list(
-    "models",
-    "strings",
-    "models trained in every cell",
-    (c) => c.models,
-    (c, v) => (c.models = v as string[]),
-    {
-      choices: () => modelNames(),
-    },
-  ),
-  list(
+  K("name", "string", ["name"], "runs/<name>/ and data/<name>-.../"),
+  K("models", "strings", ["models"], "models trained in every cell", {
+    choices: () => modelNames(),
+  }),
+  K(
     "difficulty",
     "strings",
+    ["difficulty"],
     `difficulty presets: ${Object.keys(DIFFICULTY_PRESETS).join(" | ")}`,
-    (c) => c.difficulty,
-    (c, v) => (c.difficulty = v as string[]),
-    { choices: () => Object.keys(DIFFICULTY_PRESETS) },
+    {
+      choices: () => Object.keys(DIFFICULTY_PRESETS),
+    },
   ),
-  scalar(
+  K(
     "size",
     "int",
+    ["size"],
     "image side for every difficulty (>= 64: MobileViT attends over > 1 patch)",
-    (c) => c.size,
-    (c, v) => (c.size = v),
-    { min: 16, max: 1024 },
-  ),
-  list(
-    "tasks",
-    "strings",
-    "plain | warp",
-    (c) => c.tasks,
-    (c, v) => (c.tasks = v as Task[]),
     {
-      choices: () => TASKS,
+      min: 16,
+      max: 1024,
     },
   ),
-  scalar(
-    "hops",
+  K("tasks", "strings", ["tasks"], "plain | warp", { choices: () => TASKS }),
+  K("hops", "int", ["hops"], "warp hops of the warp task", { min: 1, max: 16 }),
+  K("train", "ints", ["train"], "training-set sizes", { min: 1, max: 10_000_000 }),
+  K("val", "int", ["val"], "validation puzzles per data set", { min: 0, max: 10_000_000 }),
+  K("test", "int", ["test"], "test puzzles per data set", { min: 1, max: 10_000_000 }),
+  K("epochs", "ints", ["epochs"], "epoch budgets", { min: 1, max: 10_000 }),
+  ...trainKnobs<GridConfig>("", "", ["recipe"], ["epochs", "seed"]),
+  ...dataKnobs<GridConfig>(),
+  seedsKnob<GridConfig>(),
+  K(
+    "maeModel",
+    "string",
+    ["maeModel"],
+    `pre-training comparison: a ${PRETRAIN_FAMILIES.join("_* | ")}_* model ("": none)`,
+  ),
+  K(
+    "maeTrain",
     "int",
-    "warp hops of the warp task",
-    (c) => c.hops,
-    (c, v) => (c.hops = v),
-    {
-      min: 1,
-      max: 16,
-    },
-  ),
-  list(
-    "train",
-    "ints",
-    "training-set sizes",
-    (c) => c.train,
-    (c, v) => (c.train = v as number[]),
-    {
-      min: 1,
-      max: 10_000_000,
-    },
-  ),
-  scalar(
-    "val",
-    "int",
-    "validation puzzles per data set",
-    (c) => c.val,
-    (c, v) => (c.val = v),
+    ["maeTrain"],
+    "labelled puzzles the pre-trained and scratch models are fine-tuned on",
     {
       min: 0,
       max: 10_000_000,
     },
   ),
-  scalar(
-    "test",
+  K(
+    "maeEpochs",
     "int",
-    "test puzzles per data set",
-    (c) => c.test,
-    (c, v) => (c.test = v),
+    ["maeEpochs"],
+    "masked-image pre-training epochs (on the largest training set's images)",
     {
-      min: 1,
-      max: 10_000_000,
-    },
-  ),
-  list(
-    "epochs",
-    "ints",
-    "epoch budgets",
-    (c) => c.epochs,
-    (c, v) => (c.epochs = v as number[]),
-    {
-      min: 1,
+      min: 0,
       max: 10_000,
     },
   ),
-  ...trainKnobs<GridConfig>("", "", (c) => c.recipe, ["epochs", "seed"]),
-  scalar(
-    "sampling",
-    "string",
-    `${SAMPLINGS.join(" | ")}: debiased = rung-blind rules score chance`,
-    (c) => c.sampling,
-    (c, v) => (c.sampling = v),
-    { choices: () => SAMPLINGS },
-  ),
-  scalar(
-    "dataSeed",
-    "int",
-    "seeds the data sets",
-    (c) => c.dataSeed,
-    (c, v) => (c.dataSeed = v),
-    {
-      min: 0,
-      max: 2 ** 31,
-    },
-  ),
-  list(
-    "seeds",
-    "ints",
-    "training seeds; every cell runs once per seed",
-    (c) => c.seeds,
-    (c, v) => (c.seeds = v as number[]),
-    { min: 0, max: 2 ** 31 },
-  ),
-  scalar(
-    "maeModel",
-    "string",
-    `pre-training comparison: a ${PRETRAIN_FAMILIES.join("_* | ")}_* model ("": none)`,
-    (c) => c.maeModel,
-    (c, v) => (c.maeModel = v),
-  ),
-  scalar(
-    "maeTrain",
-    "int",
-    "labelled puzzles the pre-trained and scratch models are fine-tuned on",
-    (c) => c.maeTrain,
-    (c, v) => (c.maeTrain = v),
-    { min: 0, max: 10_000_000 },
-  ),
-  scalar(
-    "maeEpochs",
-    "int",
-    "masked-image pre-training epochs (on the largest training set's images)",
-    (c) => c.maeEpochs,
-    (c, v) => (c.maeEpochs = v),
-    { min: 0, max: 10_000 },
-  ),
-  scalar(
-    "parallel",
-    "bool",
-    "train in one process per core (not on a GPU)",
-    (c) => c.parallel,
-    (c, v) => (c.parallel = v),
-  ),
+  K("parallel", "bool", ["parallel"], "train in one process per core (not on a GPU)"),
 ];
 
 /** Throws a message naming the bad field and what is allowed; returns the grid. */

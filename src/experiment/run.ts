@@ -6,7 +6,7 @@ import { readManifest, SplitReader, verifyDataset } from "../data/format";
 import { readDataset } from "../data/generate";
 import { splitFile } from "../data/spec";
 import { buildModel, modelNames, validateModelName, validateModelSpec } from "../models/registry";
-import { freeze, FreezeGroup, FreezeReport, validateFreezeGroup } from "../models/freeze";
+import { freeze, FreezeReport, validateFreezeGroup } from "../models/freeze";
 import { loadModel, verifyCheckpoint } from "../models/io";
 import { acquireLock } from "../util/lock";
 import { validateName } from "../util/names";
@@ -17,7 +17,7 @@ import { evaluate } from "../train/evaluate";
 import { validityMetrics } from "./validity";
 import { stageOf } from "./stages";
 import { DEFAULT_TRAIN, trainKnobs, validateTrainConfig } from "../train/config";
-import { Mode } from "../util/knobs";
+import { fieldKnob, Mode } from "../util/knobs";
 import { checkExisting } from "../util/json";
 import { initBackend, describe, BackendInfo } from "../backend/select";
 import * as os from "os";
@@ -53,32 +53,17 @@ export function validateRunConfig(c: RunConfig): RunConfig {
   return c;
 }
 
+const K = fieldKnob<RunConfig>;
+
 /** A single training run as a mode: `amida train`'s flags are these knobs. */
 export const RUN: Mode<RunConfig> = {
   name: "training run",
   knobs: [
-    {
-      key: "model",
-      kind: "string",
+    K("model", "string", ["model"], "the model (see 'amida models')", {
       choices: () => modelNames(),
-      doc: "the model (see 'amida models')",
-      get: (c) => c.model,
-      set: (c, v) => (c.model = v as string),
-    },
-    {
-      key: "data",
-      kind: "string",
-      doc: "the data set directory (amida generate --out)",
-      get: (c) => c.data,
-      set: (c, v) => (c.data = v as string),
-    },
-    {
-      key: "name",
-      kind: "string",
-      doc: "the run's name: it trains into RUNS/NAME/",
-      get: (c) => c.name,
-      set: (c, v) => (c.name = v as string),
-    },
+    }),
+    K("data", "string", ["data"], "the data set directory (amida generate --out)"),
+    K("name", "string", ["name"], "the run's name: it trains into RUNS/NAME/"),
     {
       key: "init",
       kind: "string",
@@ -86,23 +71,17 @@ export const RUN: Mode<RunConfig> = {
       get: (c) => c.init ?? "",
       set: (c, v) => (c.init = v === "" ? null : (v as string)),
     },
-    {
-      key: "freeze",
-      kind: "string",
-      doc: "none | first5 | stem+early-transformer | all-but-head | early:<percent>",
-      get: (c) => c.freeze,
-      set: (c, v) => (c.freeze = v as FreezeGroup),
-    },
-    {
-      key: "modelSeed",
-      kind: "int",
+    K(
+      "freeze",
+      "string",
+      ["freeze"],
+      "none | first5 | stem+early-transformer | all-but-head | early:<percent>",
+    ),
+    K("modelSeed", "int", ["modelSeed"], "seeds the model's initial weights", {
       min: 0,
       max: 2 ** 31,
-      doc: "seeds the model's initial weights",
-      get: (c) => c.modelSeed,
-      set: (c, v) => (c.modelSeed = v as number),
-    },
-    ...trainKnobs<RunConfig>("", "", (c) => c.train),
+    }),
+    ...trainKnobs<RunConfig>("", "", ["train"]),
   ],
   budgets: {
     default: () => ({

@@ -5,7 +5,7 @@ import { splitFile } from "../data/spec";
 import { loadRunModel } from "../experiment/run";
 import { GridConfig, gridPlan } from "../experiment/grid";
 import { runPlan } from "../experiment/runner";
-import { Mode } from "../util/knobs";
+import { fieldKnob, Mode } from "../util/knobs";
 import { markdownTable, pct } from "../report/table";
 import { validateName } from "../util/names";
 import { addNoise, NOISE_BANDS, NoiseBand, NoiseSpec, validateNoise } from "./filtered";
@@ -106,51 +106,24 @@ export const NOISE_BUDGETS: Record<string, () => NoiseConfig> = {
   tiny: () => ({ ...NOISE_BUDGETS.quick(), budget: "tiny", strengths: [0, 0.2], limit: 16 }),
 };
 
+const K = fieldKnob<NoiseConfig>;
+
 export const NOISE: Mode<NoiseConfig> = {
   name: "noise study",
   knobs: [
-    {
-      key: "name",
-      kind: "string",
-      doc: "the contest whose runs are tested (notebook 06's name)",
-      get: (c) => c.name,
-      set: (c, v) => (c.name = v as string),
-    },
-    {
-      key: "bands",
-      kind: "strings",
+    K("name", "string", ["name"], "the contest whose runs are tested (notebook 06's name)"),
+    K("bands", "strings", ["bands"], `noise bands: ${NOISE_BANDS.join(" | ")}`, {
       choices: () => NOISE_BANDS,
-      doc: `noise bands: ${NOISE_BANDS.join(" | ")}`,
-      get: (c) => c.bands,
-      set: (c, v) => (c.bands = v as NoiseBand[]),
-    },
-    {
-      key: "strengths",
-      kind: "numbers",
+    }),
+    K("strengths", "numbers", ["strengths"], "noise RMS in 0..1 pixel units (0: clean)", {
       min: 0,
       max: 10,
-      doc: "noise RMS in 0..1 pixel units (0: clean)",
-      get: (c) => c.strengths,
-      set: (c, v) => (c.strengths = v as number[]),
-    },
-    {
-      key: "noiseSeed",
-      kind: "int",
-      min: 0,
-      max: 2 ** 31,
-      doc: "fixes every noise field",
-      get: (c) => c.noiseSeed,
-      set: (c, v) => (c.noiseSeed = v as number),
-    },
-    {
-      key: "limit",
-      kind: "int",
+    }),
+    K("noiseSeed", "int", ["noiseSeed"], "fixes every noise field", { min: 0, max: 2 ** 31 }),
+    K("limit", "int", ["limit"], "test images per model (0: the whole test split)", {
       min: 0,
       max: 1e9,
-      doc: "test images per model (0: the whole test split)",
-      get: (c) => c.limit,
-      set: (c, v) => (c.limit = v as number),
-    },
+    }),
   ],
   budgets: NOISE_BUDGETS,
   validate: (c) => {

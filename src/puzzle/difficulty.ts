@@ -1,4 +1,4 @@
-import { Knob } from "../util/knobs";
+import { fieldKnob, Knob } from "../util/knobs";
 
 /**
  * Difficulty decides whether the task can be learned at all with a given budget
@@ -100,13 +100,20 @@ export function presetName(d: Difficulty): string {
 }
 
 /**
- * The knobs of a Difficulty inside a config C: a preset (applied first, so explicit fields win
- * whatever their order; it keeps the image size unless `presetSize`) and the five fields.
+ * The knobs of the Difficulty at `path` of a config C: a preset (applied first, so explicit fields
+ * win whatever their order; it keeps the image size unless `presetSize`) and the five fields.
  */
 export function difficultyKnobs<C>(
-  get: (c: C) => Difficulty,
+  path: readonly string[],
   opts: { presetSize?: boolean } = {},
 ): Knob<C>[] {
+  const at = (c: C) =>
+    path.reduce(
+      (o, k) => o[k] as Record<string, unknown>,
+      c as Record<string, unknown>,
+    ) as unknown as Difficulty;
+  const K = (key: string, field: keyof Difficulty, doc: string, more: Partial<Knob<C>>) =>
+    fieldKnob<C>(key, more.kind ?? "int", [...path, field], doc, more);
   return [
     {
       key: "difficulty",
@@ -114,46 +121,33 @@ export function difficultyKnobs<C>(
       first: true,
       choices: () => Object.keys(DIFFICULTY_PRESETS),
       doc: `a preset for lanes, rows, rungs${opts.presetSize ? " and size" : ""}: ${Object.keys(DIFFICULTY_PRESETS).join(" | ")}`,
-      get: (c) => presetName(get(c)),
+      get: (c) => presetName(at(c)),
       set: (c, v) =>
-        Object.assign(get(c), {
+        Object.assign(at(c), {
           ...presetDifficulty(v as string),
-          ...(opts.presetSize ? {} : { size: get(c).size }),
+          ...(opts.presetSize ? {} : { size: at(c).size }),
         }),
     },
-    {
-      key: "lanes",
-      kind: "int",
+    K("lanes", "lanes", `lanes = classes, ${LANES_MIN}..${LANES_MAX}`, {
       min: LANES_MIN,
       max: LANES_MAX,
-      doc: `lanes = classes, ${LANES_MIN}..${LANES_MAX}`,
-      get: (c) => get(c).lanes,
-      set: (c, v) => (get(c).lanes = v as number),
-    },
-    {
-      key: "rows",
-      kind: "int",
-      min: 1,
-      max: 64,
-      doc: "rung rows",
-      get: (c) => get(c).rows,
-      set: (c, v) => (get(c).rows = v as number),
-    },
+    }),
+    K("rows", "rows", "rung rows", { min: 1, max: 64 }),
     {
       key: "rungs",
       kind: "range",
       doc: "rungs per puzzle, e.g. 2..6",
-      get: (c) => `${get(c).rungsMin}..${get(c).rungsMax}`,
-      set: (c, v) => ([get(c).rungsMin, get(c).rungsMax] = v as number[]),
+      get: (c) => `${at(c).rungsMin}..${at(c).rungsMax}`,
+      set: (c, v) => ([at(c).rungsMin, at(c).rungsMax] = v as number[]),
     },
-    {
-      key: "size",
-      kind: "int",
-      min: 16,
-      max: 1024,
-      doc: "image side in pixels (>= 64: every MobileViT block then attends over > 1 patch)",
-      get: (c) => get(c).size,
-      set: (c, v) => (get(c).size = v as number),
-    },
+    K(
+      "size",
+      "size",
+      "image side in pixels (>= 64: every MobileViT block then attends over > 1 patch)",
+      {
+        min: 16,
+        max: 1024,
+      },
+    ),
   ];
 }

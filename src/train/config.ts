@@ -1,4 +1,4 @@
-import { checkValue, Kind, Knob } from "../util/knobs";
+import { checkValue, fieldKnob, Kind, Knob } from "../util/knobs";
 
 export const OPTIMIZERS = ["adamw", "adam"] as const;
 
@@ -88,26 +88,25 @@ const TRAIN_FIELDS: Array<{
 const cap = (s: string) => s[0].toUpperCase() + s.slice(1);
 
 /**
- * The knobs of a TrainConfig inside a config C: `prefix` names them (`stage1` -> `stage1Lr`; ""
- * -> `lr`), `label` starts each comment. Fields in `omit` are set elsewhere (an experiment's
- * `seeds` sets every run's seed).
+ * The knobs of the TrainConfig at `path` of a config C: `prefix` names them (`stage1` ->
+ * `stage1Lr`; "" -> `lr`), `label` starts each comment. Fields in `omit` are set elsewhere (an
+ * experiment's `seeds` sets every run's seed).
  */
 export function trainKnobs<C>(
   prefix: string,
   label: string,
-  get: (c: C) => TrainConfig,
+  path: readonly string[],
   omit: ReadonlyArray<keyof TrainConfig> = [],
 ): Knob<C>[] {
-  return TRAIN_FIELDS.filter((f) => !omit.includes(f.field)).map((f) => ({
-    key: prefix ? `${prefix}${cap(f.field)}` : f.field,
-    kind: f.kind,
-    doc: label ? `${label}: ${f.doc}` : f.doc,
-    min: f.min,
-    max: f.max,
-    choices: f.choices,
-    get: (c: C) => get(c)[f.field],
-    set: (c: C, v) => ((get(c) as unknown as Record<string, unknown>)[f.field] = v),
-  }));
+  return TRAIN_FIELDS.filter((f) => !omit.includes(f.field)).map((f) =>
+    fieldKnob<C>(
+      prefix ? `${prefix}${cap(f.field)}` : f.field,
+      f.kind,
+      [...path, f.field],
+      label ? `${label}: ${f.doc}` : f.doc,
+      f,
+    ),
+  );
 }
 
 /** `where` names the config in messages (an experiment's "stage1", "stage2"); "train" by default. */
@@ -123,4 +122,18 @@ export function validateTrainConfig(c: TrainConfig, where = "train"): TrainConfi
       `${where}.warmupEpochs must be at most its epochs (${c.epochs}), got ${c.warmupEpochs}`,
     );
   return c;
+}
+
+/** The training seeds of a mode that repeats every run once per seed (the top-level `seeds`). */
+export function seedsKnob<C>(): Knob<C> {
+  return fieldKnob<C>(
+    "seeds",
+    "ints",
+    ["seeds"],
+    "training seeds; every run is repeated once per seed",
+    {
+      min: 0,
+      max: 2 ** 31,
+    },
+  );
 }

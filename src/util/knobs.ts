@@ -28,6 +28,32 @@ export interface Knob<C> {
   set: (c: C, v: Value) => void;
 }
 
+/**
+ * A knob on the field of the config at `path` (`["stage1", "lr"]`): how most tables are written,
+ * one line per setting.
+ */
+export function fieldKnob<C>(
+  key: string,
+  kind: Kind,
+  path: readonly string[],
+  doc: string,
+  more: Pick<Knob<C>, "min" | "max" | "choices"> = {},
+): Knob<C> {
+  const last = path[path.length - 1];
+  const parent = (c: C) =>
+    path
+      .slice(0, -1)
+      .reduce((o, k) => o[k] as Record<string, unknown>, c as Record<string, unknown>);
+  return {
+    key,
+    kind,
+    doc,
+    ...more,
+    get: (c) => parent(c)[last] as Value,
+    set: (c, v) => (parent(c)[last] = v),
+  };
+}
+
 /** `stage1Lr` -> `stage1-lr` (flag). */
 export const flagOf = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();
 /** `stage1Lr` -> `STAGE1_LR` (environment suffix). */

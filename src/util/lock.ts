@@ -15,6 +15,27 @@ export interface LockInfo {
   since: string;
 }
 
+/** This process as a lock holder. */
+const holderInfo = (what: string): LockInfo => ({
+  pid: process.pid,
+  host: os.hostname(),
+  what,
+  since: new Date().toISOString(),
+});
+
+/** Removes `file` once: when called, or when this process exits normally. */
+function removerOf(file: string): () => void {
+  let held = true;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    process.removeListener("exit", release);
+    fs.rmSync(file, { force: true });
+  };
+  process.on("exit", release);
+  return release;
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -35,26 +56,13 @@ export function acquireLock(file: string, what: string): () => void {
   } catch (e) {
     throw describeWriteError(file, e);
   }
-  const me: LockInfo = {
-    pid: process.pid,
-    host: os.hostname(),
-    what,
-    since: new Date().toISOString(),
-  };
+  const me = holderInfo(what);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = fs.openSync(file, "wx");
       fs.writeSync(fd, JSON.stringify(me) + "\n");
       fs.closeSync(fd);
-      let held = true;
-      const release = () => {
-        if (!held) return;
-        held = false;
-        process.removeListener("exit", release);
-        fs.rmSync(file, { force: true });
-      };
-      process.on("exit", release);
-      return release;
+      return removerOf(file);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw describeWriteError(file, e);
     }
@@ -119,25 +127,13 @@ let readers = 0;
  */
 export function acquireReadLock(target: string, writerLock: string, what: string): () => void {
   const file = `${readerPrefix(target)}${process.pid}-${++readers}`;
-  const me: LockInfo = {
-    pid: process.pid,
-    host: os.hostname(),
-    what,
-    since: new Date().toISOString(),
-  };
+  const me = holderInfo(what);
   try {
     fs.writeFileSync(file, JSON.stringify(me) + "\n", { flag: "wx" });
   } catch (e) {
     throw describeWriteError(file, e);
   }
-  let held = true;
-  const release = () => {
-    if (!held) return;
-    held = false;
-    process.removeListener("exit", release);
-    fs.rmSync(file, { force: true });
-  };
-  process.on("exit", release);
+  const release = removerOf(file);
   const writer = liveHolder(writerLock);
   if (writer) {
     release();
