@@ -13,6 +13,7 @@ import {
   trainCommand,
 } from "./experiment";
 import { serveRunnerJobs } from "../experiment/runner";
+import { serveStream } from "../data/stream";
 
 const BENCHES = ["train", "generate", "parallel"];
 
@@ -93,6 +94,7 @@ export async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   if (name === "_worker") return serveRunnerJobs();
+  if (name === "_generate") return serveStream();
   const cmd = COMMANDS[name];
   if (!cmd) throw new Error(`unknown command '${name}'\n${USAGE}`);
   return cmd.run(rest);

@@ -64,9 +64,14 @@ export function forkChild(
   args: string[],
   onOut: (chunk: string) => void,
   onErr: (chunk: string) => void,
+  opts: { advanced?: boolean } = {},
 ): { child: ChildProcess; done: Promise<ChildResult> } {
   forwardSignals();
-  const child = fork(module, args, { stdio: ["ignore", "pipe", "pipe", "ipc"] });
+  // "advanced" IPC passes typed arrays as such (structured clone), not as JSON.
+  const child = fork(module, args, {
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+    serialization: opts.advanced ? "advanced" : "json",
+  });
   live.add(child);
   child.stdout?.on("data", (d) => onOut(String(d)));
   child.stderr?.on("data", (d) => onErr(String(d)));
