@@ -2,6 +2,7 @@ import { dieWithParent } from "../util/children";
 import { baselinesCommand, generateCommand, showCommand } from "./data";
 import { modelsCommand } from "./models";
 import { pretrainCommand } from "./pretrain";
+import { exploreCommand } from "./explore";
 import {
   experimentCommand,
   resultsCommand,
@@ -55,6 +56,10 @@ const COMMANDS: Record<string, Command> = {
   sweep: {
     run: sweepCommand,
     help: "train a grid of settings (model, difficulty, data size, task, epochs); CSV + heatmap",
+  },
+  explore: {
+    run: exploreCommand,
+    help: "a self-contained HTML page where trained runs' models solve puzzles you make, with Grad-CAM",
   },
   bench: {
     run: benchCommand,
