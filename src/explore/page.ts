@@ -26,7 +26,7 @@ import { createCanvas } from "./browser-canvas";
 import { moveStart, slotAt, slotPoint, toggleRung, topLaneAt, topPoint, Slot } from "./edit";
 import { DATA_TAG, ExplorerData, ExplorerModel, PAYLOAD_VERSION } from "./payload";
 import { Draw, drawnPuzzle, puzzlePixels } from "./puzzles";
-import { measuredWords, modelTitle, taskWords, trainedWords } from "./words";
+import { measuredWords, modelTitle, questionWords, trainedWords } from "./words";
 
 /** One model's answer to one picture. */
 export interface ModelAnswer {
@@ -581,11 +581,17 @@ async function main(): Promise<void> {
     const verdict = el("span", ok ? "right truth" : "wrong truth", ok ? "  right" : "  wrong");
     line1.append(verdict);
     const line2 = el("div", "truth");
-    line2.append(`True answer (${taskWords(l.entry.spec.task, hops)}): `, circleWords(p, a.truth));
+    line2.append(
+      `True answer to ${questionWords(l.entry.spec.task, hops)}: `,
+      circleWords(p, a.truth),
+    );
     const line3 = el("div", "facts");
     line3.append("A rule that never looks at the rungs answers ", circleWords(p, a.rungBlind), ".");
     P.answer.append(line1, line2, line3);
     P.bars.replaceChildren();
+    const head = el("span", "facts", "How sure it is (its probability for each bottom circle):");
+    head.style.gridColumn = "1 / -1";
+    P.bars.appendChild(head);
     a.probabilities.forEach((v, c) => {
       const name = el("span");
       name.append(swatch(p, c), `circle ${c + 1}`);
@@ -630,7 +636,7 @@ async function main(): Promise<void> {
         "",
         blank
           ? `Grad-CAM at ${a.layer} (${side}x${side}) is blank: nothing at that layer raised the score of its answer.`
-          : `Grad-CAM at ${a.layer} (${side}x${side} grid): where the evidence for its answer was.`,
+          : `Grad-CAM at ${a.layer} (${side}x${side} grid): where the evidence for its answer was (red strong, blue none).`,
       ),
     );
     P.timing.textContent = `prediction + Grad-CAM: ${a.ms.toFixed(0)} ms (${api.backend})`;

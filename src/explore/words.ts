@@ -35,6 +35,13 @@ export function taskWords(task: string, hops: number): string {
   return task === "plain" ? "plain puzzles" : `warp puzzles (${hops} hop${hops === 1 ? "" : "s"})`;
 }
 
+/** "the plain question" / "the warp question (1 hop)". */
+export function questionWords(task: string, hops: number): string {
+  return task === "plain"
+    ? "the plain question"
+    : `the warp question (${hops} hop${hops === 1 ? "" : "s"})`;
+}
+
 /** "3 lanes, 6 rows, 2 to 6 rungs, 64 x 64 px". */
 export function difficultyWords(d: DatasetSpec["difficulty"]): string {
   return `${d.lanes} lanes, ${d.rows} rows, ${d.rungsMin} to ${d.rungsMax} rungs, ${d.size} x ${d.size} px`;

@@ -1,0 +1,164 @@
+/**
+ * The explorer page's figures, measured by driving it in headless Chromium (offline, as the
+ * tests do): the page's size, its load time (navigation to the first answers shown) and the
+ * latency of one prediction + Grad-CAM per model, median over N, for each backend asked for;
+ * plus the page's own agreement check against Node's numbers.
+ *
+ *   node --import tsx bench/explore.ts RUN [RUN ...] [--backends wasm,webgl,cpu] [--n 20] [--loads 3]
+ *     [--out FILE.html] [--screenshot FILE.png]
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parse, rangeOpt } from "../src/cli/args";
+import { writeExplorer } from "../src/explore/build";
+import type { ExplorerApi } from "../src/explore/page";
+import { launchChromium, offlineContext } from "../test/chromium";
+
+const USAGE =
+  "usage: node --import tsx bench/explore.ts RUN [RUN ...] [--backends wasm,webgl,cpu] [--n 20] [--loads 3] [--out FILE.html] [--screenshot FILE.png]";
+const BACKENDS = ["wasm", "webgl", "cpu"];
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parse(
+    argv,
+    {
+      backends: { type: "string" },
+      n: { type: "string" },
+      loads: { type: "string" },
+      out: { type: "string" },
+      screenshot: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    } as const,
+    USAGE,
+    4,
+  );
+  if (v.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length === 0) throw new Error(`give at least one run directory\n${USAGE}`);
+  const backends = (v.backends ?? "wasm,webgl").split(",");
+  for (const b of backends)
+    if (!BACKENDS.includes(b))
+      throw new Error(`--backends: unknown backend '${b}'; allowed: ${BACKENDS.join(", ")}`);
+  const n = rangeOpt("n", v.n, 1, 1000, 20);
+  const loads = rangeOpt("loads", v.loads, 1, 20, 3);
+  const out =
+    v.out ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), "amida-explore-")), "explorer.html");
+  const built = await writeExplorer(positionals, out, { log: (l) => console.error(l) });
+  console.log(
+    `page: ${out}, ${(built.bytes / 1e6).toFixed(2)} MB (${(built.weightBytes / 1e6).toFixed(2)} MB of weights, script ${(built.scriptBytes / 1e6).toFixed(2)} MB), built in ${built.seconds.toFixed(1)} s`,
+  );
+  const browser = await launchChromium();
+  const rows: object[] = [];
+  try {
+    for (const backend of backends) {
+      const loadMs: number[] = [];
+      let result: {
+        perModel: number[][];
+        update: number[];
+        selfCheck: ExplorerApi["selfCheck"];
+        runs: string[];
+        tensors: [number, number];
+        renderer: string;
+      } | null = null;
+      for (let k = 0; k < loads; k++) {
+        const { context, blocked } = await offlineContext(browser);
+        await context.setOffline(true);
+        const page = await context.newPage();
+        const errors: string[] = [];
+        page.on("console", (m) => {
+          if (m.type() === "error") errors.push(m.text());
+        });
+        page.on("pageerror", (e) => errors.push(e.message));
+        await page.goto(`file://${path.resolve(out)}?backend=${backend}`);
+        await page.waitForFunction(
+          () => window.amidaExplorer && (window.amidaExplorer.ready || window.amidaExplorer.error),
+          null,
+          { timeout: 300_000 },
+        );
+        const state = await page.evaluate(() => ({
+          error: window.amidaExplorer.error,
+          backend: window.amidaExplorer.backend,
+          loadMs: window.amidaExplorer.loadMs,
+        }));
+        if (state.error || state.backend !== backend) {
+          console.log(`${backend}: did not run (${state.error ?? `started ${state.backend}`})`);
+          await context.close();
+          break;
+        }
+        loadMs.push(state.loadMs);
+        if (k === loads - 1) {
+          result = await page.evaluate((count) => {
+            const a = window.amidaExplorer;
+            const before = a.numTensors();
+            const b = a.bench(count);
+            const gl = document.createElement("canvas").getContext("webgl2");
+            const info = gl?.getExtension("WEBGL_debug_renderer_info");
+            return {
+              ...b,
+              selfCheck: a.selfCheck,
+              runs: a.current().answers.map((x) => x.run),
+              tensors: [before, a.numTensors()] as [number, number],
+              renderer: gl && info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : "none",
+            };
+          }, n);
+          if (v.screenshot && backend === backends[0])
+            await page.screenshot({ path: v.screenshot, fullPage: true });
+        }
+        if (errors.length || blocked.length)
+          throw new Error(
+            `${backend}: console errors ${JSON.stringify(errors)}, blocked ${JSON.stringify(blocked)}`,
+          );
+        await context.close();
+      }
+      if (!result) continue;
+      const row = {
+        backend,
+        load_ms_median: Math.round(median(loadMs)),
+        load_ms: loadMs.map(Math.round),
+        per_model_ms_median: Object.fromEntries(
+          result.runs.map((r, i) => [r, Number(median(result!.perModel[i]).toFixed(1))]),
+        ),
+        update_ms_median: Number(median(result.update).toFixed(1)),
+        n,
+        prob_max_diff_vs_node: result.selfCheck?.probMaxDiff,
+        pixel_bytes_differing: result.selfCheck?.pixelBytesDiffering,
+        pixel_max_diff: result.selfCheck?.pixelMaxDiff,
+        tensors_before_after: result.tensors,
+        webgl_renderer: result.renderer,
+      };
+      console.log(
+        `${backend}: load ${row.load_ms_median} ms (median of ${loadMs.length}); prediction + Grad-CAM ${Object.entries(
+          row.per_model_ms_median,
+        )
+          .map(([r, ms]) => `${r} ${ms} ms`)
+          .join(
+            ", ",
+          )} (median of ${n}); whole update (picture + every model + drawing) ${row.update_ms_median} ms; probabilities within ${row.prob_max_diff_vs_node?.toExponential(1)} of Node's`,
+      );
+      rows.push(row);
+    }
+  } finally {
+    await browser.close();
+  }
+  console.log(
+    JSON.stringify({ page: out, bytes: built.bytes, cores: os.cpus().length, results: rows }),
+  );
+  return 0;
+}
+
+if (require.main === module)
+  void main(process.argv.slice(2)).then(
+    (c) => process.exit(c),
+    (e) => {
+      console.error((e as Error).message);
+      process.exit(1);
+    },
+  );
