@@ -5,18 +5,89 @@
  * plus the page's own agreement check against Node's numbers.
  *
  *   node --import tsx bench/explore.ts RUN [RUN ...] [--backends wasm,webgl,cpu] [--n 20] [--loads 3]
- *     [--out FILE.html] [--screenshot FILE.png]
+ *     [--check 32] [--out FILE.html] [--screenshot FILE.png]
  */
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+import type { Page } from "playwright-core";
 import { parse, rangeOpt } from "../src/cli/args";
+import { imagesToTensor } from "../src/data/batches";
+import { gradCam } from "../src/explain/gradcam";
 import { writeExplorer } from "../src/explore/build";
 import type { ExplorerApi } from "../src/explore/page";
+import { drawnPuzzle, puzzlePixels, Draw } from "../src/explore/puzzles";
+import { readRunForExplorer } from "../src/explore/run";
+import { loadModel } from "../src/models/io";
 import { launchChromium, offlineContext } from "../test/chromium";
 
+/**
+ * The page's pixels, probabilities and Grad-CAM maps for the first `count` test puzzles, against
+ * Node's: the renderer's pixels, tfjs-node's probabilities and gradCam (notebook 04's function)
+ * on the page's pixels (same input) and on Node's (end to end).
+ */
+async function agreement(page: Page, runDirs: string[], count: number) {
+  const runs = runDirs.map(readRunForExplorer);
+  const base = runs[0].spec;
+  const size = base.difficulty.size;
+  const items = Array.from({ length: count }, (_, index) => {
+    const draw: Draw = { task: base.task, hops: base.hops, seed: base.seed, index };
+    return { puzzle: drawnPuzzle(base, draw), draw };
+  });
+  const got = await page.evaluate((xs) => window.amidaExplorer.evaluate(xs), items);
+  const pagePx = got.map((g) => new Uint8Array(Buffer.from(g.rgb, "base64")));
+  const nodePx = items.map((it) => puzzlePixels(it.puzzle, base, it.draw));
+  let bytes = 0;
+  let pixelMax = 0;
+  pagePx.forEach((px, i) =>
+    px.forEach((v, k) => {
+      const d = Math.abs(v - nodePx[i][k]);
+      if (d) bytes++;
+      pixelMax = Math.max(pixelMax, d);
+    }),
+  );
+  const max = { prob: 0, heat: 0, probEnd: 0, heatEnd: 0 };
+  for (const [m, r] of runs.entries()) {
+    const model = await loadModel(r.checkpoint);
+    for (const [key, pictures] of [
+      ["", pagePx],
+      ["End", nodePx],
+    ] as const) {
+      const x = imagesToTensor(pictures, size, size);
+      const cam = gradCam(model, x);
+      const probs = tf.tidy(
+        () => tf.softmax(model.predict(x) as tf.Tensor).arraySync() as number[][],
+      );
+      x.dispose();
+      got.forEach((g, i) => {
+        const a = g.answers[m];
+        a.probabilities.forEach((v, c) => {
+          const k = `prob${key}` as "prob" | "probEnd";
+          max[k] = Math.max(max[k], Math.abs(v - probs[i][c]));
+        });
+        a.heat.forEach((v, j) => {
+          const k = `heat${key}` as "heat" | "heatEnd";
+          max[k] = Math.max(max[k], Math.abs(v - cam.maps[i][j]));
+        });
+      });
+    }
+    model.dispose();
+  }
+  return {
+    puzzles: count,
+    pixel_bytes_differing: bytes,
+    pixel_bytes: count * size * size * 3,
+    pixel_max_diff: pixelMax,
+    prob_max_diff_same_pixels: max.prob,
+    heat_max_diff_same_pixels: max.heat,
+    prob_max_diff_end_to_end: max.probEnd,
+    heat_max_diff_end_to_end: max.heatEnd,
+  };
+}
+
 const USAGE =
-  "usage: node --import tsx bench/explore.ts RUN [RUN ...] [--backends wasm,webgl,cpu] [--n 20] [--loads 3] [--out FILE.html] [--screenshot FILE.png]";
+  "usage: node --import tsx bench/explore.ts RUN [RUN ...] [--backends wasm,webgl,cpu] [--n 20] [--loads 3] [--check 32] [--out FILE.html] [--screenshot FILE.png]";
 const BACKENDS = ["wasm", "webgl", "cpu"];
 
 const median = (xs: number[]) => {
@@ -31,6 +102,7 @@ export async function main(argv: string[]): Promise<number> {
       backends: { type: "string" },
       n: { type: "string" },
       loads: { type: "string" },
+      check: { type: "string" },
       out: { type: "string" },
       screenshot: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -49,6 +121,7 @@ export async function main(argv: string[]): Promise<number> {
       throw new Error(`--backends: unknown backend '${b}'; allowed: ${BACKENDS.join(", ")}`);
   const n = rangeOpt("n", v.n, 1, 1000, 20);
   const loads = rangeOpt("loads", v.loads, 1, 20, 3);
+  const check = rangeOpt("check", v.check, 1, 1000, 32);
   const out =
     v.out ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), "amida-explore-")), "explorer.html");
   const built = await writeExplorer(positionals, out, { log: (l) => console.error(l) });
@@ -67,6 +140,7 @@ export async function main(argv: string[]): Promise<number> {
         runs: string[];
         tensors: [number, number];
         renderer: string;
+        agreement: Awaited<ReturnType<typeof agreement>>;
       } | null = null;
       for (let k = 0; k < loads; k++) {
         const { context, blocked } = await offlineContext(browser);
@@ -95,20 +169,23 @@ export async function main(argv: string[]): Promise<number> {
         }
         loadMs.push(state.loadMs);
         if (k === loads - 1) {
-          result = await page.evaluate((count) => {
-            const a = window.amidaExplorer;
-            const before = a.numTensors();
-            const b = a.bench(count);
-            const gl = document.createElement("canvas").getContext("webgl2");
-            const info = gl?.getExtension("WEBGL_debug_renderer_info");
-            return {
-              ...b,
-              selfCheck: a.selfCheck,
-              runs: a.current().answers.map((x) => x.run),
-              tensors: [before, a.numTensors()] as [number, number],
-              renderer: gl && info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : "none",
-            };
-          }, n);
+          result = await page
+            .evaluate((count) => {
+              const a = window.amidaExplorer;
+              const before = a.numTensors();
+              const b = a.bench(count);
+              const gl = document.createElement("canvas").getContext("webgl2");
+              const info = gl?.getExtension("WEBGL_debug_renderer_info");
+              return {
+                ...b,
+                selfCheck: a.selfCheck,
+                runs: a.current().answers.map((x) => x.run),
+                tensors: [before, a.numTensors()] as [number, number],
+                renderer:
+                  gl && info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : "none",
+              };
+            }, n)
+            .then(async (r) => ({ ...r, agreement: await agreement(page, positionals, check) }));
           if (v.screenshot && backend === backends[0])
             await page.screenshot({ path: v.screenshot, fullPage: true });
         }
@@ -132,6 +209,7 @@ export async function main(argv: string[]): Promise<number> {
         pixel_bytes_differing: result.selfCheck?.pixelBytesDiffering,
         pixel_max_diff: result.selfCheck?.pixelMaxDiff,
         tensors_before_after: result.tensors,
+        agreement_with_node: result.agreement,
         webgl_renderer: result.renderer,
       };
       console.log(
@@ -141,7 +219,13 @@ export async function main(argv: string[]): Promise<number> {
           .map(([r, ms]) => `${r} ${ms} ms`)
           .join(
             ", ",
-          )} (median of ${n}); whole update (picture + every model + drawing) ${row.update_ms_median} ms; probabilities within ${row.prob_max_diff_vs_node?.toExponential(1)} of Node's`,
+          )} (median of ${n}); whole update (picture + every model + drawing) ${row.update_ms_median} ms`,
+      );
+      const g = result.agreement;
+      console.log(
+        `${backend}: on ${g.puzzles} test puzzles, ${g.pixel_bytes_differing} of ${g.pixel_bytes} picture bytes differ from Node's renderer (by at most ${g.pixel_max_diff}); ` +
+          `on the same pictures the probabilities are within ${g.prob_max_diff_same_pixels.toExponential(1)} of tfjs-node's and Grad-CAM within ${g.heat_max_diff_same_pixels.toExponential(1)} of gradCam's (notebook 04's); ` +
+          `end to end (each side its own pictures) ${g.prob_max_diff_end_to_end.toExponential(1)} and ${g.heat_max_diff_end_to_end.toExponential(1)}`,
       );
       rows.push(row);
     }

@@ -96,6 +96,8 @@ async function open(
   query = "",
 ): Promise<{ page: Page; problems: string[]; blocked: string[] }> {
   const { context, blocked } = await offlineContext(browser);
+  // Networking off as well: a request the route filter let through would fail, not load.
+  await context.setOffline(true);
   const page = await context.newPage();
   const problems: string[] = [];
   page.on("console", (m: ConsoleMessage) => {
