@@ -273,6 +273,7 @@ export async function writeExplorer(
       "dist",
       "tfjs-backend-wasm-simd.wasm",
     );
+    const wasm = fs.readFileSync(wasmFile);
     const data: ExplorerData = {
       version: PAYLOAD_VERSION,
       created: new Date().toISOString(),
@@ -282,10 +283,11 @@ export async function writeExplorer(
       rungBlind,
       sprites: spriteData(difficulty),
       wasmTag: "amida-wasm",
+      wasmBytes: wasm.length,
       reference,
     };
     const blobs: Record<string, string> = {
-      [data.wasmTag]: fs.readFileSync(wasmFile).toString("base64"),
+      [data.wasmTag]: wasm.toString("base64"),
     };
     runs.forEach((r, i) => (blobs[entries[i].weightsTag] = r.weights.toString("base64")));
     const html = pageHtml({ dataTag: DATA_TAG, data, blobs, script: bundle.js });

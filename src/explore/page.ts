@@ -102,14 +102,18 @@ async function base64Bytes(b64: string): Promise<ArrayBuffer> {
   return (await fetch(`data:application/octet-stream;base64,${b64}`)).arrayBuffer();
 }
 
-function blob(id: string, what: string): string {
-  const e = document.getElementById(id);
-  const text = e?.textContent?.trim();
-  if (!text)
+/** The bytes of a base64 tag that must hold `bytes` bytes; a clear error when it is missing or short. */
+async function blob(id: string, what: string, bytes: number): Promise<ArrayBuffer> {
+  const text = document.getElementById(id)?.textContent?.trim() ?? "";
+  const want = 4 * Math.ceil(bytes / 3);
+  if (text.length !== want)
     throw new Error(
-      `${what} is missing from this page (tag '${id}'); the file was probably cut short while copying: copy it again whole, or rebuild it with 'amida explore'`,
+      `${what} ${text ? `is cut short (${text.length} of ${want} base64 characters)` : "is missing"} in this page (tag '${id}'); the file was probably cut short while copying: copy it again whole, or rebuild it with 'amida explore'`,
     );
-  return text;
+  const buf = await base64Bytes(text);
+  if (buf.byteLength !== bytes)
+    throw new Error(`${what} in this page is damaged; rebuild it with 'amida explore'`);
+  return buf;
 }
 
 function readData(): ExplorerData {
@@ -138,7 +142,7 @@ async function startBackend(data: ExplorerData, choice: string): Promise<string>
   for (const name of order) {
     try {
       if (name === "wasm") {
-        const bin = await base64Bytes(blob(data.wasmTag, "the wasm backend's binary"));
+        const bin = await blob(data.wasmTag, "the wasm backend's binary", data.wasmBytes);
         const url = URL.createObjectURL(new Blob([bin], { type: "application/wasm" }));
         // Only the SIMD build is shipped (every current browser has SIMD); threads need a
         // cross-origin-isolated page, which a file:// page is not.
@@ -288,11 +292,11 @@ async function main(): Promise<void> {
     const f = entry.facts;
     try {
       setStatus(`Loading ${modelTitle(f.model).title} (${f.name})...`);
-      const weightData = await base64Bytes(blob(entry.weightsTag, `the weights of run ${f.name}`));
-      if (weightData.byteLength !== entry.weightBytes)
-        throw new Error(
-          `its weights are ${weightData.byteLength} bytes, ${entry.weightBytes} expected: the page was damaged; rebuild it with 'amida explore'`,
-        );
+      const weightData = await blob(
+        entry.weightsTag,
+        `the weights of run ${f.name}`,
+        entry.weightBytes,
+      );
       const model = await tf.loadLayersModel(
         tf.io.fromMemory({
           modelTopology: entry.topology,

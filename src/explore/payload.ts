@@ -85,8 +85,9 @@ export interface ExplorerData {
   models: ExplorerModel[];
   rungBlind: Record<string, RungBlindTable>;
   sprites: SpriteData[];
-  /** Tag holding the wasm backend's SIMD binary (base64). */
+  /** Tag holding the wasm backend's SIMD binary (base64), and its size in bytes. */
   wasmTag: string;
+  wasmBytes: number;
   /** What Node computed for the first puzzles of the test split, which the page checks itself against on load. */
   reference: NodeReference;
 }
