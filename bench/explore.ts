@@ -5,7 +5,7 @@
  * plus the page's own agreement check against Node's numbers.
  *
  *   node --import tsx bench/explore.ts RUN [RUN ...] [--backends wasm,webgl,cpu] [--n 20] [--loads 3]
- *     [--check 32] [--out FILE.html] [--screenshot FILE.png]
+ *     [--check 32] [--out FILE.html] [--screenshot FILE.png] [--puzzle N]
  */
 import * as fs from "fs";
 import * as os from "os";
@@ -87,7 +87,7 @@ async function agreement(page: Page, runDirs: string[], count: number) {
 }
 
 const USAGE =
-  "usage: node --import tsx bench/explore.ts RUN [RUN ...] [--backends wasm,webgl,cpu] [--n 20] [--loads 3] [--check 32] [--out FILE.html] [--screenshot FILE.png]";
+  "usage: node --import tsx bench/explore.ts RUN [RUN ...] [--backends wasm,webgl,cpu] [--n 20] [--loads 3] [--check 32] [--out FILE.html] [--screenshot FILE.png] [--puzzle N]";
 const BACKENDS = ["wasm", "webgl", "cpu"];
 
 const median = (xs: number[]) => {
@@ -103,6 +103,7 @@ export async function main(argv: string[]): Promise<number> {
       n: { type: "string" },
       loads: { type: "string" },
       check: { type: "string" },
+      puzzle: { type: "string" },
       out: { type: "string" },
       screenshot: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -122,6 +123,7 @@ export async function main(argv: string[]): Promise<number> {
   const n = rangeOpt("n", v.n, 1, 1000, 20);
   const loads = rangeOpt("loads", v.loads, 1, 20, 3);
   const check = rangeOpt("check", v.check, 1, 1000, 32);
+  const puzzle = rangeOpt("puzzle", v.puzzle, 1, 1e6, 1);
   const out =
     v.out ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), "amida-explore-")), "explorer.html");
   const built = await writeExplorer(positionals, out, { log: (l) => console.error(l) });
@@ -151,7 +153,7 @@ export async function main(argv: string[]): Promise<number> {
           if (m.type() === "error") errors.push(m.text());
         });
         page.on("pageerror", (e) => errors.push(e.message));
-        await page.goto(`file://${path.resolve(out)}?backend=${backend}`);
+        await page.goto(`file://${path.resolve(out)}?backend=${backend}&n=${puzzle}`);
         await page.waitForFunction(
           () => window.amidaExplorer && (window.amidaExplorer.ready || window.amidaExplorer.error),
           null,
@@ -168,6 +170,9 @@ export async function main(argv: string[]): Promise<number> {
           break;
         }
         loadMs.push(state.loadMs);
+        // The screenshot shows the page as loaded (before the timing loop redraws it).
+        if (k === 0 && v.screenshot && backend === backends[0])
+          await page.screenshot({ path: v.screenshot, fullPage: true });
         if (k === loads - 1) {
           result = await page
             .evaluate((count) => {
@@ -186,8 +191,6 @@ export async function main(argv: string[]): Promise<number> {
               };
             }, n)
             .then(async (r) => ({ ...r, agreement: await agreement(page, positionals, check) }));
-          if (v.screenshot && backend === backends[0])
-            await page.screenshot({ path: v.screenshot, fullPage: true });
         }
         if (errors.length || blocked.length)
           throw new Error(

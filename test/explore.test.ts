@@ -465,3 +465,21 @@ test("a damaged page says what is wrong instead of staying blank", async () => {
   );
   await c.page.context().close();
 });
+
+test("the address picks the first puzzle (?task=&seed=&n=), and a bad value is explained", async () => {
+  const a = await open(pagePath, "?task=warp&seed=9&n=3");
+  const got = await api(a.page, (x) => ({ draw: x.draw(), puzzle: x.puzzle(), ready: x.ready }));
+  assert.ok(got.ready);
+  assert.deepEqual(got.draw, { task: "warp", hops: 1, seed: 9, index: 2 });
+  const warpSpec: DatasetSpec = { ...spec64, task: "warp", hops: 1, seed: 9 };
+  assert.deepEqual(got.puzzle, samplePuzzle(warpSpec, "test", 2).puzzle);
+  await a.page.context().close();
+  const b = await open(pagePath, "?n=zero");
+  assert.equal(await api(b.page, (x) => x.draw().index), 0);
+  assert.match(
+    (await b.page.textContent("#edit-msg")) ?? "",
+    /asks for n 'zero' \(allowed: a whole number from 1\)/,
+  );
+  assert.deepEqual(b.problems, []);
+  await b.page.context().close();
+});

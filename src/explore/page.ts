@@ -721,7 +721,28 @@ async function main(): Promise<void> {
     ),
   );
 
+  // The address may name the first puzzle: ?task=plain|warp&seed=S&n=N (N from 1).
+  const asked: string[] = [];
+  const task = params.get("task");
+  if (task !== null) {
+    if (task === "plain" || task === "warp") state.draw.task = task;
+    else asked.push(`task '${task}' (allowed: plain, warp)`);
+  }
+  for (const [key, min] of [
+    ["seed", 0],
+    ["n", 1],
+  ] as const) {
+    const text = params.get(key);
+    if (text === null) continue;
+    const v = Number(text);
+    if (!/^\d+$/.test(text) || v < min || v > 2 ** 31)
+      asked.push(`${key} '${text}' (allowed: a whole number from ${min})`);
+    else if (key === "seed") state.draw.seed = v;
+    else state.draw.index = v - 1;
+  }
   newPuzzle(state.draw);
+  if (asked.length)
+    say(`The address asks for ${asked.join(" and ")}; showing the puzzle above instead.`, true);
   setStatus("");
   // performance.now() counts from the navigation's start.
   api.loadMs = performance.now();
