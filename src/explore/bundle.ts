@@ -16,7 +16,8 @@ import * as esbuild from "esbuild";
 
 /** The project's root (src/explore/ is two levels below it). */
 export const ROOT = path.resolve(__dirname, "..", "..");
-const ENTRY = path.join(ROOT, "src", "explore", "page.ts");
+const SRC = path.join(ROOT, "src") + path.sep;
+const ENTRY = path.join(SRC, "explore", "page.ts");
 const BROWSER_CANVAS = path.join(ROOT, "src", "explore", "browser-canvas.ts");
 
 const NODE_BUILTINS =
@@ -63,10 +64,12 @@ export async function bundlePage(): Promise<PageBundle> {
         name: "amida-browser",
         setup(build) {
           build.onResolve({ filter: /^canvas$/ }, () => ({ path: BROWSER_CANVAS }));
-          build.onResolve({ filter: NODE_BUILTINS }, (args) => ({
-            path: args.path.replace(/^node:/, ""),
-            namespace: "node-stub",
-          }));
+          // Only the project's own imports: packages keep their own "browser" mappings.
+          build.onResolve({ filter: NODE_BUILTINS }, (args) =>
+            args.importer.startsWith(SRC)
+              ? { path: args.path.replace(/^node:/, ""), namespace: "node-stub" }
+              : undefined,
+          );
           build.onLoad({ filter: /.*/, namespace: "node-stub" }, (args) => ({
             contents: stubSource(args.path),
             loader: "js",
