@@ -6,6 +6,7 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -77,11 +78,24 @@ before(async () => {
     runsDir: runs,
     quiet: true,
   });
+  // The page every browser test opens, written by the command itself.
   pagePath = path.join(root, "out", "explorer.html");
-  await writeExplorer(
-    RUNS.map((r) => path.join(runs, r)),
-    pagePath,
+  const cli = spawnSync(
+    process.execPath,
+    [
+      path.join(__dirname, "..", "bin", "amida.js"),
+      "explore",
+      ...RUNS.map((r) => path.join(runs, r)),
+      "--out",
+      pagePath,
+      "--quiet",
+    ],
+    { encoding: "utf8" },
   );
+  assert.equal(cli.status, 0, cli.stderr);
+  const summary = JSON.parse(cli.stdout.trim().split("\n").at(-1)!);
+  assert.equal(summary.out, pagePath);
+  assert.equal(summary.bytes, fs.statSync(pagePath).size);
   browser = await launchChromium();
 });
 
@@ -421,6 +435,12 @@ test("bad input: unfinished runs, runs of two image sizes and a foreign --out ar
   await assert.rejects(writeExplorer([path.join(runs, "cnn")], mine), /refusing to replace/);
   assert.equal(fs.readFileSync(mine, "utf8"), "<html>my notes</html>");
   assert.ok(!fs.existsSync(out));
+  // A page this command wrote is replaced (atomically).
+  const again = path.join(root, "again.html");
+  fs.copyFileSync(pagePath, again);
+  const s = await writeExplorer([path.join(runs, "vit")], again);
+  assert.equal(s.bytes, fs.statSync(again).size);
+  assert.ok(s.bytes < fs.statSync(pagePath).size);
 });
 
 test("a damaged page says what is wrong instead of staying blank", async () => {

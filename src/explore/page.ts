@@ -396,6 +396,11 @@ async function main(): Promise<void> {
   const board = $("board");
   const hover = createCanvas(size * scale, size * scale);
   hover.className = "hover";
+  hover.setAttribute("role", "img");
+  hover.setAttribute(
+    "aria-label",
+    "the puzzle: click between two lanes to add or remove a rung, drag START to move it",
+  );
   let picture: HTMLCanvasElement = createCanvas(size * scale, size * scale);
   board.append(picture, hover);
   const toImage = (ev: PointerEvent) => {
