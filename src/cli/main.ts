@@ -5,6 +5,7 @@ import { dieWithParent } from "../util/children";
 import { baselinesCommand, generateCommand, showCommand } from "./data";
 import { modelsCommand } from "./models";
 import { pretrainCommand } from "./pretrain";
+import { exploreCommand } from "./explore";
 import {
   contestCommand,
   experimentCommand,
@@ -73,6 +74,10 @@ const COMMANDS: Record<string, Command> = {
   contest: {
     run: contestCommand,
     help: "every architecture at one budget, 3 seeds, plus masked-image pre-training vs scratch",
+  },
+  explore: {
+    run: exploreCommand,
+    help: "a self-contained HTML page where trained runs' models solve puzzles you make, with Grad-CAM",
   },
   bench: {
     run: benchCommand,
