@@ -418,11 +418,14 @@ test("bad input: unfinished runs, runs of two image sizes and a foreign --out ar
   const unfinished = path.join(root, "runs", "exp2", "cnn");
   fs.mkdirSync(path.dirname(unfinished), { recursive: true });
   fs.cpSync(path.join(runs, "cnn"), unfinished, { recursive: true });
+  // As a run killed before it finished: no metrics, no commit record.
   fs.rmSync(path.join(unfinished, "metrics.json"));
+  fs.rmSync(path.join(unfinished, "commit.json"));
   await assert.rejects(
     writeExplorer([unfinished], out),
     (e: Error) =>
-      e.message.includes(unfinished) && /is not finished \(.*no metrics.json/.test(e.message),
+      e.message.includes(unfinished) &&
+      /is not finished \(unfinished: .*no commit\.json/.test(e.message),
   );
   await assert.rejects(
     writeExplorer([path.join(runs, "cnn"), path.join(runs, "cnn32")], out),

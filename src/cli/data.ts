@@ -21,6 +21,7 @@ import { puzzleWithPaths } from "../puzzle/annotate";
 import { writeFileAtomic } from "../util/atomic";
 import { capacityWarning } from "../data/stats";
 import { rungBlindBaselines } from "../data/baselines";
+import { EXPORT_FORMATS, exportNpy } from "../data/export";
 
 export const GENERATE_USAGE = `usage: amida generate [--difficulty easy|medium|small|blog] [--task plain|warp] [--hops K] [--lanes L] [--rows R]
                       [--rungs MIN..MAX] [--size PX] [--count N] [--val N] [--test N] [--seed S]
@@ -237,5 +238,32 @@ export async function baselinesCommand(argv: string[]): Promise<number> {
       split: b.split,
     }),
   );
+  return 0;
+}
+
+export const EXPORT_USAGE = `usage: amida export DIR --format npy --out OUT
+Writes data set DIR's splits as NumPy arrays into OUT: <split>_x.npy (uint8 [N, H, W, 3]) and
+<split>_y.npy (int64 [N]) for train, val, test and the held-out style (heldout_*), and meta.json
+(spec, shapes, SHA-256). What ../shared/reference/torch_train.py and any PyTorch user load.`;
+
+export async function exportCommand(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parse(
+    argv,
+    { format: { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } },
+    EXPORT_USAGE,
+    1,
+  );
+  if (v.help) {
+    console.log(EXPORT_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1)
+    throw new Error(`expected one data set directory, got ${positionals.length}\n${EXPORT_USAGE}`);
+  const format = v.format ?? "npy";
+  if (!(EXPORT_FORMATS as readonly string[]).includes(format))
+    throw new Error(`--format must be one of ${EXPORT_FORMATS.join(", ")}, got '${format}'`);
+  if (!v.out) throw new Error(`--out DIR is required\n${EXPORT_USAGE}`);
+  const meta = exportNpy(positionals[0], v.out);
+  console.log(JSON.stringify({ out: path.resolve(v.out), files: meta.files }));
   return 0;
 }

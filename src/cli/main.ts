@@ -2,7 +2,7 @@ import { spawnSync } from "child_process";
 import * as path from "path";
 import { pathToFileURL } from "url";
 import { dieWithParent } from "../util/children";
-import { baselinesCommand, generateCommand, showCommand } from "./data";
+import { baselinesCommand, exportCommand, generateCommand, showCommand } from "./data";
 import { modelsCommand } from "./models";
 import { pretrainCommand } from "./pretrain";
 import { exploreCommand } from "./explore";
@@ -50,6 +50,10 @@ const COMMANDS: Record<string, Command> = {
     help: "accuracies of rung-blind rules (chance, plain, START, Bayes) on a data set's split",
   },
   show: { run: showCommand, help: "render one stored puzzle with its traced path(s) to a PNG" },
+  export: {
+    run: exportCommand,
+    help: "a data set as NumPy arrays (uint8 images, int64 labels) for PyTorch and friends",
+  },
   models: { run: modelsCommand, help: "parameter counts of every model variant" },
   pretrain: {
     run: pretrainCommand,

@@ -3,6 +3,7 @@ import { createHash } from "crypto";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { readManifest, SplitReader, verifyDataset } from "../data/format";
+import { StreamSource } from "../data/stream";
 import { readDataset } from "../data/generate";
 import { splitFile } from "../data/spec";
 import { buildModel, modelNames, validateModelName, validateModelSpec } from "../models/registry";
@@ -12,7 +13,7 @@ import { acquireLock } from "../util/lock";
 import { validateName } from "../util/names";
 import { cleanCheckpointLeftovers } from "../train/checkpoints";
 import { formatSummary } from "../models/summary";
-import { train, EpochRecord } from "../train/trainer";
+import { train, EpochRecord, TrainResult } from "../train/trainer";
 import { evaluate } from "../train/evaluate";
 import { validityMetrics } from "./validity";
 import { stageOf } from "./stages";
@@ -166,6 +167,8 @@ export async function runTraining(
     quiet?: boolean;
     onLine?: (l: string) => void;
     onEpoch?: (r: EpochRecord, h: EpochRecord[]) => void | Promise<void>;
+    /** Processes rendering a streamed run's puzzles (default: the cores this run leaves free). */
+    generators?: number;
   },
 ): Promise<RunMetrics> {
   validateRunConfig(cfg);
@@ -347,6 +350,7 @@ async function trainAndTest(
     quiet?: boolean;
     onLine?: (l: string) => void;
     onEpoch?: (r: EpochRecord, h: EpochRecord[]) => void | Promise<void>;
+    generators?: number;
   },
   log: (l: string) => void,
 ): Promise<RunMetrics> {
@@ -361,14 +365,23 @@ async function trainAndTest(
       `[${cfg.name}] ${describe(backend)}; ${cfg.model} on ${cfg.data} (${spec.task}, hops ${spec.hops}, ${trainSplit.count} train); freeze '${cfg.freeze}': ${fr.trainableParams.toLocaleString("en")} trainable, ${fr.frozenParams.toLocaleString("en")} frozen`,
     );
     if (!opts.quiet) console.log(formatSummary(model));
-    const res = await train(model, { train: trainSplit, val: valSplit }, cfg.train, {
-      checkpointDir: path.join(dir, "checkpoints"),
-      resume,
-      extraFiles: { "run-config.json": cfg },
-      quiet: opts.quiet,
-      onLine: opts.onLine,
-      onEpoch: opts.onEpoch,
-    });
+    // A streamed run draws from its own stream (its training seed) of this data set's spec.
+    const stream = cfg.train.stream
+      ? new StreamSource(spec, cfg.train.seed, cfg.train.batchSize, opts.generators ?? freeCores())
+      : undefined;
+    let res: TrainResult;
+    try {
+      res = await train(model, { train: trainSplit, val: valSplit, stream }, cfg.train, {
+        checkpointDir: path.join(dir, "checkpoints"),
+        resume,
+        extraFiles: { "run-config.json": cfg },
+        quiet: opts.quiet,
+        onLine: opts.onLine,
+        onEpoch: opts.onEpoch,
+      });
+    } finally {
+      stream?.close();
+    }
     const best = path.join(dir, "checkpoints", "best");
     if (fs.existsSync(path.join(best, "model.json"))) await loadInit(model, best);
     const te = Date.now();
@@ -382,7 +395,10 @@ async function trainAndTest(
       stage: stageOf(cfg.init, spec.task),
       frozen: cfg.freeze,
       train_count: trainSplit.count,
+      stream: cfg.train.stream,
+      images_seen: res.images,
       epochs: res.history.length,
+      curve: res.history.map((h) => [h.images, h.val_acc]),
       test_acc: ev.accuracy,
       ci95: ev.ci95,
       test_loss: ev.loss,
@@ -390,6 +406,7 @@ async function trainAndTest(
       chance: 1 / spec.difficulty.lanes,
       confusion: ev.confusion,
       best_epoch: res.bestEpoch,
+      best_images: res.history.find((h) => h.epoch === res.bestEpoch)?.images ?? res.images,
       seconds: res.seconds + (Date.now() - te) / 1000,
       backend: backend.name,
       trainable_params: fr.trainableParams,
@@ -406,6 +423,11 @@ async function trainAndTest(
     valSplit?.close();
     testSplit.close();
   }
+}
+
+/** Cores a lone run can give to rendering streamed puzzles (all but its own), at most 8. */
+export function freeCores(workers = 1): number {
+  return Math.max(0, Math.min(8, Math.floor(os.availableParallelism() / workers) - 1));
 }
 
 /** A finished run's best checkpoint (by validation accuracy), or its last one. */

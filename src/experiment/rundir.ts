@@ -50,10 +50,16 @@ export interface RunMetrics {
   stage: Stage;
   /** Freeze group applied during training. */
   frozen: string;
-  /** Training puzzles. */
+  /** Stored training puzzles (a streamed run draws fresh ones instead: see `stream`). */
   train_count: number;
-  /** Epochs actually run (early stopping can end a run sooner). */
+  /** Whether its training puzzles were streamed from the generator. */
+  stream: boolean;
+  /** Training images it saw. */
+  images_seen: number;
+  /** Evaluations run: epochs with an epoch budget (early stopping can end a run sooner). */
   epochs: number;
+  /** Validation accuracy against training images seen, at each evaluation: [images, val_acc]. */
+  curve: Array<[number, number | null]>;
   /** Test accuracy of the best-by-validation checkpoint. */
   test_acc: number;
   /** 95 % Wilson interval of `test_acc` (assumes independent test items). */
@@ -66,8 +72,10 @@ export interface RunMetrics {
   chance: number;
   /** Test counts, confusion[true][predicted]. */
   confusion: number[][];
-  /** Epoch (1-based) whose checkpoint was tested. */
+  /** Evaluation (1-based) whose checkpoint was tested. */
   best_epoch: number;
+  /** Training images seen at that evaluation. */
+  best_images: number;
   /** Training seconds, summed over every part of a resumed run. */
   seconds: number;
   /** Backend the run trained on (node, wasm, cpu, node-gpu). */

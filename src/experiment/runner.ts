@@ -17,7 +17,7 @@ import { writeJsonAtomic } from "../util/atomic";
 import { PoolJob, runPool, serveJobs } from "../util/children";
 import { initBackend, trainingProcesses } from "../backend/select";
 import { ensurePretrained, PretrainConfig } from "../pretrain/mae";
-import { runTraining } from "./run";
+import { freeCores, runTraining } from "./run";
 import { RunConfig, RunMetrics } from "./rundir";
 import { readRun, verifyRunCheckpoints } from "./rundir";
 import { CHECKSUMS } from "../models/io";
@@ -156,13 +156,17 @@ export async function runPlan(
         .map((r) => ({
           name: r.config.name,
           kind: "train",
-          payload: { config: r.config, runsDir: plan.dir },
+          payload: { config: r.config, runsDir: plan.dir, generators: 0 },
           after: r.after.filter((a) => !done.has(a)),
         })),
     ];
     if (jobs.length) {
       const backend = await initBackend(undefined, { quiet: true });
       const workers = opts.parallel ? trainingProcesses(backend) : 1;
+      // Streamed runs render puzzles on the cores the workers leave free (inline where none are).
+      for (const j of jobs)
+        if (j.kind === "train")
+          (j.payload as { generators: number }).generators = freeCores(workers);
       log(
         `${plan.what}: ${jobs.length} job(s) to run, ${results.size} reused; ${Math.min(workers, jobs.length)} worker process(es)`,
       );
@@ -187,9 +191,14 @@ export async function runPlan(
 export function serveRunnerJobs(): Promise<number> {
   return serveJobs({
     train: async (payload, log) => {
-      const p = payload as { config: RunConfig; runsDir: string };
+      const p = payload as { config: RunConfig; runsDir: string; generators: number };
       await initBackend(undefined, { quiet: true });
-      return runTraining(p.config, { runsDir: p.runsDir, quiet: true, onLine: log });
+      return runTraining(p.config, {
+        runsDir: p.runsDir,
+        quiet: true,
+        onLine: log,
+        generators: p.generators,
+      });
     },
     pretrain: async (payload, log) => {
       const p = payload as PretrainJob;

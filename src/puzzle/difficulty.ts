@@ -21,6 +21,11 @@ export const DIFFICULTY_PRESETS = {
   medium: { lanes: 4, rows: 6, rungsMin: 3, rungsMax: 7, size: 32 },
   /** The experiment's budgets (quick, standard): 3 lanes, 2,148 ladders, every MobileViT block attends over > 1 patch. */
   small: { lanes: 3, rows: 6, rungsMin: 2, rungsMax: 6, size: 64 },
+  /**
+   * The experiment's default: 4 lanes, 8 rows, 3..10 rungs, ~1.5 million ladders, far more than any
+   * run sees images, so a model must learn to trace rather than memorise (TASK_SPEC).
+   */
+  large: { lanes: 4, rows: 8, rungsMin: 3, rungsMax: 10, size: 64 },
   /** The blog post's (seed 000) difficulty. */
   blog: { lanes: 5, rows: 10, rungsMin: 6, rungsMax: 14, size: 64 },
 } satisfies Record<string, Difficulty>;

@@ -4,30 +4,41 @@ export const OPTIMIZERS = ["adamw", "adam"] as const;
 
 /** One training run's hyperparameters: validated once, printed, saved beside checkpoints. */
 export interface TrainConfig {
+  /** Passes over the stored training split: the budget when `images` is 0. */
   epochs: number;
+  /** Training images to see (the budget; 0: `epochs` passes). Evaluated at log-spaced counts. */
+  images: number;
+  /** Draw fresh training puzzles from the generator instead of the stored training split. */
+  stream: boolean;
   batchSize: number;
   /** Peak learning rate (after warm-up; cosine decay to 0 at the end). */
   lr: number;
   optimizer: (typeof OPTIMIZERS)[number];
   /** Decoupled weight decay (AdamW) on conv/dense kernels; norms and biases are not decayed. */
   weightDecay: number;
+  /** Epochs of linear warm-up (epoch budgets). */
   warmupEpochs: number;
+  /** Images of linear warm-up (image budgets). */
+  warmupImages: number;
   labelSmoothing: number;
   /** Stop after this many epochs without a better validation accuracy; 0 = never. */
   earlyStopPatience: number;
   /** Seeds the per-epoch shuffling. */
   seed: number;
-  /** Validate on at most this many samples per epoch; 0 = the whole split. */
+  /** Validate on at most this many samples (the split's first ones) per evaluation; 0 = all. */
   valLimit: number;
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
   epochs: 10,
+  images: 0,
+  stream: false,
   batchSize: 32,
   lr: 1e-3,
   optimizer: "adamw",
   weightDecay: 0.01,
   warmupEpochs: 1,
+  warmupImages: 0,
   labelSmoothing: 0,
   earlyStopPatience: 0,
   seed: 0,
@@ -43,7 +54,25 @@ const TRAIN_FIELDS: Array<{
   max?: number;
   choices?: () => readonly string[];
 }> = [
-  { field: "epochs", kind: "int", min: 1, max: 10_000, doc: "passes over the training set" },
+  {
+    field: "epochs",
+    kind: "int",
+    min: 1,
+    max: 10_000,
+    doc: "passes over the stored training set (the budget when images is 0)",
+  },
+  {
+    field: "images",
+    kind: "int",
+    min: 0,
+    max: 1e10,
+    doc: "training images to see (0: epochs passes); evaluated at log-spaced counts",
+  },
+  {
+    field: "stream",
+    kind: "bool",
+    doc: "draw fresh training puzzles (training ladders only) instead of the stored split",
+  },
   { field: "batchSize", kind: "int", min: 1, max: 4096, doc: "images per step" },
   {
     field: "lr",
@@ -65,7 +94,14 @@ const TRAIN_FIELDS: Array<{
     kind: "number",
     min: 0,
     max: 10_000,
-    doc: "epochs of linear learning-rate warm-up",
+    doc: "epochs of linear learning-rate warm-up (epoch budgets)",
+  },
+  {
+    field: "warmupImages",
+    kind: "int",
+    min: 0,
+    max: 1e10,
+    doc: "images of linear learning-rate warm-up (image budgets)",
   },
   { field: "labelSmoothing", kind: "number", min: 0, max: 0.5, doc: "0..0.5" },
   {
@@ -73,7 +109,7 @@ const TRAIN_FIELDS: Array<{
     kind: "int",
     min: 0,
     max: 10_000,
-    doc: "stop after this many epochs without a better val accuracy (0: never)",
+    doc: "stop after this many evaluations without a better val accuracy (0: never)",
   },
   { field: "seed", kind: "int", min: 0, max: 2 ** 31, doc: "seeds the shuffling" },
   {
@@ -81,7 +117,7 @@ const TRAIN_FIELDS: Array<{
     kind: "int",
     min: 0,
     max: 1e9,
-    doc: "validate on at most this many puzzles per epoch (0: all)",
+    doc: "validate on the first this-many val puzzles at each evaluation (0: all)",
   },
 ];
 
@@ -120,6 +156,12 @@ export function validateTrainConfig(c: TrainConfig, where = "train"): TrainConfi
   if (c.warmupEpochs > c.epochs)
     throw new Error(
       `${where}.warmupEpochs must be at most its epochs (${c.epochs}), got ${c.warmupEpochs}`,
+    );
+  if (c.stream && c.images === 0)
+    throw new Error(`${where}.stream needs an images budget (a stream has no epochs); set images`);
+  if (c.images > 0 && c.warmupImages > c.images)
+    throw new Error(
+      `${where}.warmupImages must be at most its images (${c.images}), got ${c.warmupImages}`,
     );
   return c;
 }

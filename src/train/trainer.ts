@@ -2,7 +2,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { SplitReader } from "../data/format";
-import { batches, epochOrder } from "../data/batches";
+import { epochOrder, imagesToTensor } from "../data/batches";
+import { StreamSource } from "../data/stream";
 import { evaluate } from "./evaluate";
 import { cosineWithWarmup } from "./schedule";
 import { TrainConfig, validateTrainConfig } from "./config";
@@ -12,12 +13,17 @@ import { commitCheckpoints } from "./checkpoints";
 import { AdamW } from "./adamw";
 
 export interface EpochRecord {
+  /** Evaluation number from 1: the epoch with an epoch budget; with an image budget, the n-th log-spaced evaluation. */
   epoch: number;
+  /** Training images seen when it was evaluated. */
+  images: number;
+  /** Training loss and accuracy over the steps since the previous evaluation. */
   train_loss: number;
   train_acc: number;
   val_loss: number | null;
   val_acc: number | null;
   lr: number;
+  /** Seconds since the previous evaluation (training and this validation). */
   seconds: number;
   images_per_s: number;
 }
@@ -29,12 +35,15 @@ export interface TrainResult {
   stoppedEarly: boolean;
   /** Training seconds, summed over every part of a resumed run. */
   seconds: number;
+  /** Training images seen. */
+  images: number;
 }
 
 export interface TrainOptions {
   /**
    * Writes `last/` (resumable: weights, optimizer, state), `best/` (by val accuracy) and
-   * history.json here, all three switched together after each epoch (see checkpoints.ts).
+   * history.json here, all three switched together at each evaluation (see checkpoints.ts), and
+   * `last/` at least every CHECKPOINT_MS between evaluations.
    */
   checkpointDir?: string;
   /** Continue from checkpointDir/last if it exists. */
@@ -46,14 +55,22 @@ export interface TrainOptions {
   quiet?: boolean;
 }
 
+/** The longest a run goes without a resumable checkpoint (image budgets evaluate ever more rarely). */
+const CHECKPOINT_MS = 10 * 60 * 1000;
+
 interface TrainerState {
+  /** Evaluations done, minus one. */
   epoch: number;
+  /** Optimisation steps done (absent in checkpoints of epoch budgets made before image budgets). */
+  step?: number;
   history: EpochRecord[];
   bestEpoch: number;
   bestValAcc: number | null;
   sinceBest: number;
   /** Training seconds of every part so far (a resumed run adds its own). */
   seconds?: number;
+  /** Loss, hits and images since the last evaluation, so a resumed window reports the same. */
+  window?: { loss: number; correct: number; seen: number };
 }
 
 async function restore(model: tf.LayersModel, opt: AdamW, dir: string): Promise<TrainerState> {
@@ -119,53 +136,86 @@ function checkShapes(model: tf.LayersModel, reader: SplitReader): number {
   return classes;
 }
 
-/** Where the learning-rate schedule stands: steps per epoch, all steps, warm-up steps. */
-interface Schedule {
-  stepsPerEpoch: number;
+/**
+ * What a run's steps are: how many, the warm-up, after which steps to evaluate, and each step's
+ * batch. Epoch budgets: passes over the stored split in a per-epoch order fixed by (seed, epoch),
+ * the last batch of each pass partial, an evaluation after each pass. Image budgets: full batches
+ * over the concatenated per-epoch orders (or the stream), evaluations at log-spaced image counts
+ * (about four per decade from 1,000) and at the end.
+ */
+interface StepPlan {
   totalSteps: number;
   warmupSteps: number;
+  /** Steps after which the run evaluates, ascending; the last is totalSteps. */
+  evalAfter: number[];
+  /** Images seen once `steps` steps are done. */
+  imagesAfter: (steps: number) => number;
+  /** The batch of step `step`. */
+  batchAt: (step: number) => Promise<{ images: Uint8Array[] | Uint8Array; labels: Int32Array }>;
+  /** Epoch budgets: steps per pass (progress is shown per pass). */
+  stepsPerEpoch?: number;
 }
 
-/** One pass over the training split in this epoch's order; a progress line per step. */
-function trainEpoch(
-  model: tf.LayersModel,
-  opt: AdamW,
-  reader: SplitReader,
-  cfg: TrainConfig,
-  epoch: number,
-  sched: Schedule,
-  classes: number,
-  opts: TrainOptions,
-): { loss: number; acc: number; seen: number; lr: number } {
-  const te = Date.now();
-  const progress = new Progress(`epoch ${epoch + 1}/${cfg.epochs}`, sched.stepsPerEpoch, {
-    unit: "steps",
-    quiet: opts.quiet,
-    onLine: opts.onLine,
-  });
-  let lossSum = 0;
-  let correct = 0;
-  let seen = 0;
-  let lr = cfg.lr;
-  let step = epoch * sched.stepsPerEpoch;
-  for (const b of batches(reader, epochOrder(reader.count, cfg.seed, epoch, true), cfg.batchSize)) {
-    lr = cosineWithWarmup(step++, sched.totalSteps, sched.warmupSteps, cfg.lr);
-    const { loss, correct: hits } = trainStep(model, opt, b.xs, b.labels, classes, cfg, lr);
-    b.xs.dispose();
-    const n = b.labels.length;
-    lossSum += loss * n;
-    correct += hits;
-    seen += n;
-    const secs = (Date.now() - te) / 1000;
-    progress.tick(
-      1,
-      `loss ${(lossSum / seen).toFixed(4)} acc ${((100 * correct) / seen).toFixed(1)}% ${(seen / secs).toFixed(1)} img/s lr ${lr.toExponential(2)}`,
-    );
+/** Image counts, about four per decade from 1,000, at which an image budget evaluates. */
+export function evaluationImages(total: number): number[] {
+  const marks: number[] = [];
+  for (let k = 0; ; k++) {
+    const m = Math.round(1000 * 10 ** (k / 4));
+    if (m >= total) break;
+    marks.push(m);
   }
-  return { loss: lossSum / seen, acc: correct / seen, seen, lr };
+  return [...marks, total];
 }
 
-/** Adds the epoch to the state; true when its validation accuracy is the best so far. */
+function stepPlan(cfg: TrainConfig, train: SplitReader, stream?: StreamSource): StepPlan {
+  const count = train.count;
+  const B = cfg.batchSize;
+  const orders = new Map<number, number[]>();
+  const order = (e: number) => {
+    if (!orders.has(e)) {
+      orders.clear();
+      orders.set(e, epochOrder(count, cfg.seed, e, true));
+    }
+    return orders.get(e)!;
+  };
+  const stored = (indices: number[]) => ({
+    images: indices.map((i) => train.image(i)),
+    labels: Int32Array.from(indices, (i) => train.records.labels[i]),
+  });
+  if (cfg.images === 0) {
+    const spe = Math.ceil(count / B);
+    return {
+      totalSteps: cfg.epochs * spe,
+      warmupSteps: Math.round(cfg.warmupEpochs * spe),
+      evalAfter: Array.from({ length: cfg.epochs }, (_, e) => (e + 1) * spe),
+      imagesAfter: (s) => Math.floor(s / spe) * count + Math.min((s % spe) * B, count),
+      batchAt: async (s) => {
+        const k = s % spe;
+        return stored(order(Math.floor(s / spe)).slice(k * B, (k + 1) * B));
+      },
+      stepsPerEpoch: spe,
+    };
+  }
+  const totalSteps = Math.ceil(cfg.images / B);
+  const evalAfter = [...new Set(evaluationImages(cfg.images).map((m) => Math.ceil(m / B)))];
+  return {
+    totalSteps,
+    warmupSteps: Math.round(cfg.warmupImages / B),
+    evalAfter,
+    imagesAfter: (s) => s * B,
+    batchAt: stream
+      ? (s) => stream.batch(s)
+      : async (s) =>
+          stored(
+            Array.from({ length: B }, (_, j) => {
+              const p = s * B + j;
+              return order(Math.floor(p / count))[p % count];
+            }),
+          ),
+  };
+}
+
+/** Adds the evaluation to the state; true when its validation accuracy is the best so far. */
 function noteEpoch(state: TrainerState, rec: EpochRecord): boolean {
   state.history.push(rec);
   state.epoch = rec.epoch - 1;
@@ -179,9 +229,13 @@ function noteEpoch(state: TrainerState, rec: EpochRecord): boolean {
   return improved;
 }
 
-function epochLine(rec: EpochRecord, epochs: number): string {
+function epochLine(rec: EpochRecord, cfg: TrainConfig): string {
+  const where =
+    cfg.images === 0
+      ? `epoch ${rec.epoch}/${cfg.epochs}`
+      : `${rec.images.toLocaleString("en")}/${cfg.images.toLocaleString("en")} images`;
   return (
-    `epoch ${rec.epoch}/${epochs}: train loss ${rec.train_loss.toFixed(4)} acc ${(100 * rec.train_acc).toFixed(2)}%` +
+    `${where}: train loss ${rec.train_loss.toFixed(4)} acc ${(100 * rec.train_acc).toFixed(2)}%` +
     (rec.val_acc !== null
       ? ` | val loss ${rec.val_loss!.toFixed(4)} acc ${(100 * rec.val_acc).toFixed(2)}%`
       : "") +
@@ -208,27 +262,28 @@ async function checkpoint(
 }
 
 /**
- * Trains `model` for `cfg.epochs` (or until early stop): per epoch, one pass over the training
- * split, validation, the best-so-far bookkeeping, and a checkpoint; resumes from `last/`.
+ * Trains `model` for its budget (`cfg.images` images, or `cfg.epochs` passes) from the stored
+ * training split or, with `cfg.stream`, from `data.stream`: step by step on the cosine schedule,
+ * evaluating on the validation split (its first `cfg.valLimit` puzzles) after each pass or at
+ * log-spaced image counts, keeping the best checkpoint by validation accuracy, and resuming from
+ * `last/` bit for bit (the data of step s is a function of s).
  */
 export async function train(
   model: tf.LayersModel,
-  data: { train: SplitReader; val?: SplitReader },
+  data: { train: SplitReader; val?: SplitReader; stream?: StreamSource },
   cfg: TrainConfig,
   opts: TrainOptions = {},
 ): Promise<TrainResult> {
   validateTrainConfig(cfg);
   const classes = checkShapes(model, data.train);
-  const stepsPerEpoch = Math.ceil(data.train.count / cfg.batchSize);
-  const sched: Schedule = {
-    stepsPerEpoch,
-    totalSteps: cfg.epochs * stepsPerEpoch,
-    warmupSteps: Math.round(cfg.warmupEpochs * stepsPerEpoch),
-  };
+  if (cfg.stream && !data.stream) throw new Error("cfg.stream is set but no stream was given");
+  const plan = stepPlan(cfg, data.train, cfg.stream ? data.stream : undefined);
+  const { height, width } = data.train.header.image;
   const opt = new AdamW(model.trainableWeights);
   const lastDir = opts.checkpointDir && path.join(opts.checkpointDir, "last");
   let state: TrainerState = {
     epoch: -1,
+    step: 0,
     history: [],
     bestEpoch: -1,
     bestValAcc: null,
@@ -236,48 +291,93 @@ export async function train(
   };
   if (opts.resume && lastDir && fs.existsSync(lastDir)) {
     state = await restore(model, opt, lastDir);
-    const line = `resumed from epoch ${state.epoch + 1} (${lastDir})`;
+    const line = `resumed from ${cfg.images ? `step ${state.step}` : `epoch ${state.epoch + 1}`} (${lastDir})`;
     opts.onLine?.(line);
     if (!opts.quiet) console.log(line);
   }
+  // Checkpoints of epoch budgets made before `step` existed stand at an epoch's end.
+  let step = state.step ?? (state.epoch + 1) * (plan.stepsPerEpoch ?? 0);
+  const win = state.window ?? { loss: 0, correct: 0, seen: 0 };
   const t0 = Date.now();
   const earlier = state.seconds ?? 0;
+  let lastCheckpoint = Date.now();
+  let windowStart = Date.now();
   const patienceSpent = () => cfg.earlyStopPatience > 0 && state.sinceBest >= cfg.earlyStopPatience;
   // A run killed after its early stop was checkpointed must not train on when resumed.
   let stoppedEarly = patienceSpent();
+  const save = async (improved: boolean) => {
+    if (!opts.checkpointDir) return;
+    state.step = step;
+    state.window = { ...win };
+    state.seconds = earlier + (Date.now() - t0) / 1000;
+    await checkpoint(opts.checkpointDir, model, opt, state, improved, opts.extraFiles);
+    lastCheckpoint = Date.now();
+  };
+  let progress: Progress | null = null;
+  let lr = cfg.lr;
   try {
-    for (let epoch = state.epoch + 1; epoch < cfg.epochs && !stoppedEarly; epoch++) {
-      const te = Date.now();
-      const t = trainEpoch(model, opt, data.train, cfg, epoch, sched, classes, opts);
+    while (step < plan.totalSteps && !stoppedEarly) {
+      const spe = plan.stepsPerEpoch;
+      if (spe !== undefined && step % spe === 0)
+        progress = new Progress(`epoch ${step / spe + 1}/${cfg.epochs}`, spe, {
+          unit: "steps",
+          quiet: opts.quiet,
+          onLine: opts.onLine,
+        });
+      else if (!progress)
+        progress = new Progress("train", plan.totalSteps, {
+          unit: "steps",
+          quiet: opts.quiet,
+          onLine: opts.onLine,
+          done: step,
+        });
+      lr = cosineWithWarmup(step, plan.totalSteps, plan.warmupSteps, cfg.lr);
+      const b = await plan.batchAt(step);
+      const n = b.labels.length;
+      const xs = imagesToTensor(b.images, height, width);
+      const { loss, correct } = trainStep(model, opt, xs, b.labels, classes, cfg, lr);
+      xs.dispose();
+      step++;
+      win.loss += loss * n;
+      win.correct += correct;
+      win.seen += n;
+      const secs = (Date.now() - windowStart) / 1000;
+      progress.tick(
+        1,
+        `loss ${(win.loss / win.seen).toFixed(4)} acc ${((100 * win.correct) / win.seen).toFixed(1)}% ${(win.seen / secs).toFixed(1)} img/s lr ${lr.toExponential(2)}`,
+      );
+      if (!plan.evalAfter.includes(step)) {
+        if (Date.now() - lastCheckpoint > CHECKPOINT_MS) await save(false);
+        continue;
+      }
       const val = data.val
         ? evaluate(model, data.val, Math.max(cfg.batchSize, 64), cfg.valLimit || undefined)
         : null;
-      const seconds = (Date.now() - te) / 1000;
+      const seconds = (Date.now() - windowStart) / 1000;
       const rec: EpochRecord = {
-        epoch: epoch + 1,
-        train_loss: t.loss,
-        train_acc: t.acc,
+        epoch: state.epoch + 2,
+        images: plan.imagesAfter(step),
+        train_loss: win.loss / win.seen,
+        train_acc: win.correct / win.seen,
         val_loss: val ? val.loss : null,
         val_acc: val ? val.accuracy : null,
-        lr: t.lr,
+        lr,
         seconds,
-        images_per_s: t.seen / seconds,
+        images_per_s: win.seen / seconds,
       };
       const improved = noteEpoch(state, rec);
-      const line = epochLine(rec, cfg.epochs);
+      const line = epochLine(rec, cfg);
       opts.onLine?.(line);
       if (!opts.quiet) console.log(line);
-      if (opts.checkpointDir) {
-        state.seconds = earlier + (Date.now() - t0) / 1000;
-        await checkpoint(opts.checkpointDir, model, opt, state, improved, opts.extraFiles);
-      }
+      Object.assign(win, { loss: 0, correct: 0, seen: 0 });
+      await save(improved);
+      windowStart = Date.now();
       await opts.onEpoch?.(rec, state.history);
       if (patienceSpent()) {
         stoppedEarly = true;
         opts.onLine?.(
-          `early stop: no better validation accuracy for ${cfg.earlyStopPatience} epochs`,
+          `early stop: no better validation accuracy for ${cfg.earlyStopPatience} evaluations`,
         );
-        break;
       }
     }
   } finally {
@@ -289,5 +389,6 @@ export async function train(
     bestValAcc: state.bestValAcc,
     stoppedEarly,
     seconds: earlier + (Date.now() - t0) / 1000,
+    images: plan.imagesAfter(step),
   };
 }

@@ -3,7 +3,8 @@
  * logs (nbconvert, CI), and optionally forwarded to a notebook display.
  */
 export class Progress {
-  private done = 0;
+  private done: number;
+  private readonly first: number;
   private readonly t0 = Date.now();
   private lastDraw = 0;
   private readonly tty = Boolean(process.stderr.isTTY);
@@ -11,12 +12,21 @@ export class Progress {
   constructor(
     private readonly label: string,
     private readonly total: number,
-    private readonly opts: { quiet?: boolean; unit?: string; onLine?: (line: string) => void } = {},
-  ) {}
+    private readonly opts: {
+      quiet?: boolean;
+      unit?: string;
+      onLine?: (line: string) => void;
+      /** Work already done (a resumed run): counted in the total, not in the rate. */
+      done?: number;
+    } = {},
+  ) {
+    this.done = opts.done ?? 0;
+    this.first = this.done;
+  }
 
   line(extra = ""): string {
     const s = (Date.now() - this.t0) / 1000;
-    const rate = s > 0 ? this.done / s : 0;
+    const rate = s > 0 ? (this.done - this.first) / s : 0;
     const eta = rate > 0 ? (this.total - this.done) / rate : NaN;
     const pct = this.total ? ((100 * this.done) / this.total).toFixed(0) : "100";
     const unit = this.opts.unit ?? "it";
