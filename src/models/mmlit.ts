@@ -31,12 +31,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { patchEmbedding } from "./vit";
-import { ModelEntry } from "./entry";
+import { VariantOptions, variantEntries, variantOf } from "./entry";
 import { GroupedQueryAttention } from "./layers/gqa";
 import { SwiGLUMoE } from "./layers/moe";
 import { MaskTokens, PositionEmbedding } from "./layers/tokens";
 import { LayerNorm } from "./layers/layernorm";
 import { Seeds } from "./layers/init";
+import { classifierHead } from "./layers/head";
 
 type SymTensor = tf.SymbolicTensor;
 
@@ -74,20 +75,12 @@ export function mmlitHidden(cfg: MmlitConfig, i: number): number {
   return Math.max(8, Math.round((cfg.ffnFirst + (cfg.ffnLast - cfg.ffnFirst) * t) / 8) * 8);
 }
 
-function variantOf(variant: string): MmlitConfig {
-  if (!(variant in MMLIT_VARIANTS))
-    throw new Error(
-      `unknown mmLiT variant '${variant}'; allowed: ${Object.keys(MMLIT_VARIANTS).join(", ")}`,
-    );
-  return MMLIT_VARIANTS[variant as MmlitVariant];
-}
-
 /** Image to normalised tokens [B, N, D]; with `mask` ([B, N] of 0/1) masked patches become a learned mask token. */
 export function mmlitEncoder(
   image: SymTensor,
   o: { variant: string; inputSize: number; seeds: Seeds; mask?: SymTensor },
 ): SymTensor {
-  const cfg = variantOf(o.variant);
+  const cfg = variantOf(MMLIT_VARIANTS, "mmLiT", o.variant);
   if (o.inputSize % MMLIT_GRID !== 0)
     throw new Error(`mmLiT needs an input size divisible by ${MMLIT_GRID}, got ${o.inputSize}`);
   const patch = o.inputSize / MMLIT_GRID;
@@ -122,42 +115,24 @@ export function mmlitEncoder(
   return new LayerNorm({ epsilon: 1e-5, name: "encoder_ln" }).apply(x) as SymTensor;
 }
 
-export interface MmlitOptions {
-  variant: string;
-  inputSize: number;
-  classes: number;
-  seed: number;
-}
-
-export function mmlit(o: MmlitOptions): tf.LayersModel {
-  const cfg = variantOf(o.variant);
+export function mmlit(o: VariantOptions): tf.LayersModel {
+  const cfg = variantOf(MMLIT_VARIANTS, "mmLiT", o.variant);
   const seeds = new Seeds(o.seed);
   const input = tf.input({ shape: [o.inputSize, o.inputSize, 3], name: "image" });
   const tokens = mmlitEncoder(input, { variant: o.variant, inputSize: o.inputSize, seeds });
-  let x = tf.layers
+  const map = tf.layers
     .reshape({ targetShape: [MMLIT_GRID, MMLIT_GRID, cfg.dim], name: "tokens_map" })
     .apply(tokens) as SymTensor; // [B, N, D] -> [B, g, g, D]
-  x = tf.layers.globalAveragePooling2d({ name: "pool" }).apply(x) as SymTensor;
-  const logits = tf.layers
-    .dense({ units: o.classes, name: "classifier", kernelInitializer: seeds.glorotUniform() })
-    .apply(x) as SymTensor;
-  return tf.model({ inputs: input, outputs: logits, name: `mmlit_${o.variant}` });
+  return classifierHead(input, map, { classes: o.classes, seeds, name: `mmlit_${o.variant}` });
 }
 
 /** mmlit_s, _xs, _xxs: one encoder (grouped-query attention) over the fixed token grid. */
-export const MMLIT_MODELS: ModelEntry[] = (Object.keys(MMLIT_VARIANTS) as MmlitVariant[]).map(
-  (variant) => ({
-    name: `mmlit_${variant}`,
-    family: "mmlit",
-    build: (o) => mmlit({ ...o, variant }),
-    attention: () => [
-      {
-        stage: "encoder",
-        layers: MMLIT_VARIANTS[variant].depth,
-        featureMap: [MMLIT_GRID, MMLIT_GRID],
-        patches: MMLIT_GRID * MMLIT_GRID,
-        sequences: 1,
-      },
-    ],
-  }),
-);
+export const MMLIT_MODELS = variantEntries("mmlit", MMLIT_VARIANTS, mmlit, (cfg) => [
+  {
+    stage: "encoder",
+    layers: cfg.depth,
+    featureMap: [MMLIT_GRID, MMLIT_GRID],
+    patches: MMLIT_GRID * MMLIT_GRID,
+    sequences: 1,
+  },
+]);

@@ -12,9 +12,10 @@ import * as tf from "@tensorflow/tfjs";
 import { convBn, invertedResidual } from "./mobilenet";
 import { Fold, Unfold } from "./layers/patches";
 import { transformerLayer } from "./layers/transformer";
-import { ModelEntry } from "./entry";
+import { VariantOptions, variantEntries, variantOf } from "./entry";
 import { LayerNorm } from "./layers/layernorm";
 import { Seeds } from "./layers/init";
+import { classifierHead } from "./layers/head";
 
 type SymTensor = tf.SymbolicTensor;
 
@@ -117,23 +118,9 @@ function mobilevitBlock(x: SymTensor, s: VitStage, name: string, seeds: Seeds): 
   return convBn(y, { filters: channels, kernel: 3, act: "swish", name: `${name}_fusion`, seeds });
 }
 
-export interface MobileViTOptions {
-  /** xxs, xs or s (Table 4 of the paper). */
-  variant: string;
-  /** Image side in pixels (a multiple of 32). */
-  inputSize: number;
-  /** Output classes (lanes). */
-  classes: number;
-  /** Seeds every initializer: same seed, same initial weights. */
-  seed: number;
-}
-
-export function mobileViT(o: MobileViTOptions): tf.LayersModel {
-  if (!(o.variant in MOBILEVIT_VARIANTS))
-    throw new Error(
-      `unknown MobileViT variant '${o.variant}'; allowed: ${Object.keys(MOBILEVIT_VARIANTS).join(", ")}`,
-    );
-  const cfg = MOBILEVIT_VARIANTS[o.variant as MobileViTVariant];
+/** `variant`: xxs, xs or s (Table 4 of the paper). */
+export function mobileViT(o: VariantOptions): tf.LayersModel {
+  const cfg = variantOf(MOBILEVIT_VARIANTS, "MobileViT", o.variant);
   const seeds = new Seeds(o.seed);
   const mv2 = (x: SymTensor, out: number, stride: number, name: string) =>
     invertedResidual(x, { out, expand: cfg.expand, stride, act: "swish", name, seeds });
@@ -155,22 +142,16 @@ export function mobileViT(o: MobileViTOptions): tf.LayersModel {
     x = mobilevitBlock(x, s, `layer${i + 3}_mvit`, seeds);
   });
   x = convBn(x, { filters: cfg.head, kernel: 1, act: "swish", name: "head_conv", seeds });
-  x = tf.layers.globalAveragePooling2d({ name: "pool" }).apply(x) as SymTensor;
-  const logits = tf.layers
-    .dense({ units: o.classes, name: "classifier", kernelInitializer: seeds.glorotUniform() })
-    .apply(x) as SymTensor;
-  return tf.model({ inputs: input, outputs: logits, name: `mobilevit_${o.variant}` });
+  return classifierHead(input, x, { classes: o.classes, seeds, name: `mobilevit_${o.variant}` });
 }
 
 /** mobilevit_xxs, _xs, _s. Block i (0..2) works on the map after i + 3 halvings of the image. */
-export const MOBILEVIT_MODELS: ModelEntry[] = (
-  Object.keys(MOBILEVIT_VARIANTS) as MobileViTVariant[]
-).map((variant) => ({
-  name: `mobilevit_${variant}`,
-  family: "mobilevit",
-  build: (o) => mobileViT({ ...o, variant }),
-  attention: (inputSize) =>
-    MOBILEVIT_VARIANTS[variant].vit.map((s, i) => {
+export const MOBILEVIT_MODELS = variantEntries(
+  "mobilevit",
+  MOBILEVIT_VARIANTS,
+  mobileViT,
+  (cfg, inputSize) =>
+    cfg.vit.map((s, i) => {
       const side = inputSize / 2 ** (i + 3);
       const patch = patchFor(side);
       // Unfold: [B, h, w, d] -> [B * p*p, (h/p)*(w/p), d]: one sequence per in-patch position.
@@ -182,4 +163,4 @@ export const MOBILEVIT_MODELS: ModelEntry[] = (
         sequences: patch * patch,
       };
     }),
-}));
+);
