@@ -36,6 +36,7 @@ import { GroupedQueryAttention } from "./layers/gqa";
 import { SwiGLUMoE } from "./layers/moe";
 import { MaskTokens, PositionEmbedding } from "./layers/tokens";
 import { LayerNorm } from "./layers/layernorm";
+import { preNormResidual } from "./layers/transformer";
 import { Seeds } from "./layers/init";
 import { classifierHead } from "./layers/head";
 
@@ -91,26 +92,28 @@ export function mmlitEncoder(
   x = new PositionEmbedding({ seed: s.int(), name: "pos_embed" }).apply(x) as SymTensor;
   for (let i = 0; i < cfg.depth; i++) {
     const name = `encoder_t${i}`;
-    const ln1 = new LayerNorm({ epsilon: 1e-5, name: `${name}_ln1` }).apply(x) as SymTensor;
-    const attn = new GroupedQueryAttention({
-      dim: cfg.dim,
-      heads: cfg.heads,
-      kvHeads: cfg.kvHeads,
-      seed: s.int(),
-      name: `${name}_attn`,
-    }).apply(ln1) as SymTensor;
-    x = tf.layers.add({ name: `${name}_add1` }).apply([x, attn]) as SymTensor;
-    const ln2 = new LayerNorm({ epsilon: 1e-5, name: `${name}_ln2` }).apply(x) as SymTensor;
-    const moe = new SwiGLUMoE({
-      dim: cfg.dim,
-      hidden: mmlitHidden(cfg, i),
-      experts: cfg.experts,
-      topK: cfg.topK,
-      auxWeight: cfg.auxWeight,
-      seed: s.int(),
-      name: `${name}_moe`,
-    }).apply(ln2) as SymTensor;
-    x = tf.layers.add({ name: `${name}_add2` }).apply([x, moe]) as SymTensor;
+    x = preNormResidual(x, name, 1, (normed) => {
+      const attn = new GroupedQueryAttention({
+        dim: cfg.dim,
+        heads: cfg.heads,
+        kvHeads: cfg.kvHeads,
+        seed: s.int(),
+        name: `${name}_attn`,
+      });
+      return attn.apply(normed) as SymTensor;
+    });
+    x = preNormResidual(x, name, 2, (normed) => {
+      const moe = new SwiGLUMoE({
+        dim: cfg.dim,
+        hidden: mmlitHidden(cfg, i),
+        experts: cfg.experts,
+        topK: cfg.topK,
+        auxWeight: cfg.auxWeight,
+        seed: s.int(),
+        name: `${name}_moe`,
+      });
+      return moe.apply(normed) as SymTensor;
+    });
   }
   return new LayerNorm({ epsilon: 1e-5, name: "encoder_ln" }).apply(x) as SymTensor;
 }
