@@ -38,44 +38,33 @@ interface MobileViTConfig {
   expand: number;
 }
 
-/** Table 4 of the paper / ml-cvnets' configs (XXS uses MV2 expansion 2, XS and S use 4). */
+/** A MobileViT stage as Table 4 gives it: MV2 output channels, width d, MLP width, layers L. */
+type StageRow = [out: number, dim: number, ffn: number, layers: number];
+
+/** One variant's column of Table 4, written as a row (the argument order of the table below). */
+function row(
+  stem: number,
+  layer1: number,
+  layer2: number,
+  layer3: StageRow,
+  layer4: StageRow,
+  layer5: StageRow,
+  head: number,
+  expand: number,
+): MobileViTConfig {
+  const stage = ([out, dim, ffn, layers]: StageRow): VitStage => ({ out, dim, ffn, layers });
+  return { stem, layer1, layer2, vit: [stage(layer3), stage(layer4), stage(layer5)], head, expand };
+}
+
+/**
+ * Table 4 of the paper / ml-cvnets' configs (XXS uses MV2 expansion 2, XS and S use 4), one
+ * variant a row. Columns: stem, layer1, layer2 (channels); layer3, layer4, layer5 as
+ * [MV2 out, d, MLP, L]; head (channels of the final 1x1 conv); MV2 expansion.
+ */
 export const MOBILEVIT_VARIANTS: Record<"xxs" | "xs" | "s", MobileViTConfig> = {
-  xxs: {
-    stem: 16,
-    layer1: 16,
-    layer2: 24,
-    vit: [
-      { out: 48, dim: 64, ffn: 128, layers: 2 },
-      { out: 64, dim: 80, ffn: 160, layers: 4 },
-      { out: 80, dim: 96, ffn: 192, layers: 3 },
-    ],
-    head: 320,
-    expand: 2,
-  },
-  xs: {
-    stem: 16,
-    layer1: 32,
-    layer2: 48,
-    vit: [
-      { out: 64, dim: 96, ffn: 192, layers: 2 },
-      { out: 80, dim: 120, ffn: 240, layers: 4 },
-      { out: 96, dim: 144, ffn: 288, layers: 3 },
-    ],
-    head: 384,
-    expand: 4,
-  },
-  s: {
-    stem: 16,
-    layer1: 32,
-    layer2: 64,
-    vit: [
-      { out: 96, dim: 144, ffn: 288, layers: 2 },
-      { out: 128, dim: 192, ffn: 384, layers: 4 },
-      { out: 160, dim: 240, ffn: 480, layers: 3 },
-    ],
-    head: 640,
-    expand: 4,
-  },
+  xxs: row(16, 16, 24, [48, 64, 128, 2], [64, 80, 160, 4], [80, 96, 192, 3], 320, 2),
+  xs: row(16, 32, 48, [64, 96, 192, 2], [80, 120, 240, 4], [96, 144, 288, 3], 384, 4),
+  s: row(16, 32, 64, [96, 144, 288, 2], [128, 192, 384, 4], [160, 240, 480, 3], 640, 4),
 };
 export type MobileViTVariant = keyof typeof MOBILEVIT_VARIANTS;
 
