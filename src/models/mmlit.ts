@@ -90,29 +90,19 @@ export function mmlitEncoder(
   if (o.mask)
     x = new MaskTokens({ seed: s.int(), name: "mask_tokens" }).apply([x, o.mask]) as SymTensor;
   x = new PositionEmbedding({ seed: s.int(), name: "pos_embed" }).apply(x) as SymTensor;
+  // Each layer's attention and experts differ only in their seeds, names and hidden width.
+  const gqa = { dim: cfg.dim, heads: cfg.heads, kvHeads: cfg.kvHeads };
+  const moe = { dim: cfg.dim, experts: cfg.experts, topK: cfg.topK, auxWeight: cfg.auxWeight };
   for (let i = 0; i < cfg.depth; i++) {
     const name = `encoder_t${i}`;
     x = preNormResidual(x, name, 1, (normed) => {
-      const attn = new GroupedQueryAttention({
-        dim: cfg.dim,
-        heads: cfg.heads,
-        kvHeads: cfg.kvHeads,
-        seed: s.int(),
-        name: `${name}_attn`,
-      });
+      const attn = new GroupedQueryAttention({ ...gqa, seed: s.int(), name: `${name}_attn` });
       return attn.apply(normed) as SymTensor;
     });
     x = preNormResidual(x, name, 2, (normed) => {
-      const moe = new SwiGLUMoE({
-        dim: cfg.dim,
-        hidden: mmlitHidden(cfg, i),
-        experts: cfg.experts,
-        topK: cfg.topK,
-        auxWeight: cfg.auxWeight,
-        seed: s.int(),
-        name: `${name}_moe`,
-      });
-      return moe.apply(normed) as SymTensor;
+      const hidden = mmlitHidden(cfg, i);
+      const experts = new SwiGLUMoE({ ...moe, hidden, seed: s.int(), name: `${name}_moe` });
+      return experts.apply(normed) as SymTensor;
     });
   }
   return new LayerNorm({ epsilon: 1e-5, name: "encoder_ln" }).apply(x) as SymTensor;
