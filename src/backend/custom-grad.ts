@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 
-/** A forward pass with its own gradient: the value, and each input's gradient from dy and the saved tensors. */
+/** A forward pass with its own gradient: its value, and each input's gradient from dy and `saved`. */
 export interface WithGradient {
   value: tf.Tensor;
   gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];

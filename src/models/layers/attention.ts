@@ -76,7 +76,7 @@ export abstract class AttentionLayer extends tf.layers.Layer {
     this.seed = args.seed ?? 0;
   }
 
-  /** Adds `${name}_kernel` [dim, units] (Glorot uniform, seed + `seedOffset`) and `${name}_bias` (zeros). */
+  /** Adds `${name}_kernel` [dim, units] (Glorot, seed + `seedOffset`) and `${name}_bias` (zeros). */
   protected projection(name: string, units: number, seedOffset: number): Projection {
     const kernel = this.addWeight(
       `${name}_kernel`,
