@@ -13,6 +13,7 @@
  * backends keep what they had.
  */
 import * as tf from "@tensorflow/tfjs";
+import { customGradient, WithGradient } from "./custom-grad";
 
 interface OpAttr {
   name: string;
@@ -226,19 +227,18 @@ function onNative(className: string, apply: (x: tf.Tensor) => tf.Tensor): void {
  */
 function swish(x: tf.Tensor): tf.Tensor {
   if (x.dtype !== "float32") return tf.mul(x, tf.sigmoid(x));
-  const forward = (xIn: tf.Tensor, save: tf.GradSaveFunc) => {
+  const forward = ([xIn]: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
     save([xIn]);
     return {
       value: tf.engine().runKernel(SOFTPLUS_GRAD, { dy: xIn, x: xIn }) as tf.Tensor,
-      gradFunc: (dyIn: tf.Tensor | tf.Tensor[], [xS]: tf.Tensor[]) => {
-        const dy = dyIn as tf.Tensor;
+      gradFunc: (dy, [xS]) => {
         const s = tf.sigmoid(xS);
         const curvature = tf.engine().runKernel(SIGMOID_GRAD, { y: s, dy: tf.mul(dy, xS) });
         return tf.add(tf.mul(dy, s), curvature as tf.Tensor);
       },
     };
   };
-  return tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0])(x);
+  return customGradient([x], forward);
 }
 
 /** Whether the fused kernels here can take `x`: native backend active and float32. */
@@ -267,7 +267,7 @@ export function fusedLayerNorm(
   const c = x.shape[x.rank - 1];
   const rows = x.size / c;
   const attrs = { epsilon: eps, format: "NCHW" };
-  const forward = (xIn: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  const forward = ([xIn, g, b]: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
     const x4 = tf.reshape(xIn, [1, rows, 1, c]); // NCHW: channel = row, spatial = the c values
     const ones = tf.ones([rows]);
     const zeros = tf.zeros([rows]);
@@ -278,9 +278,7 @@ export function fusedLayerNorm(
     save([x4, ones, r1, r2, r3, xhat, g]);
     return {
       value: tf.add(tf.mul(xhat, g), b),
-      gradFunc: (dyIn: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [x4S, onesS, r1S, r2S, r3S, xhatS, gS] = saved;
-        const dy = dyIn as tf.Tensor;
+      gradFunc: (dy, [x4S, onesS, r1S, r2S, r3S, xhatS, gS]) => {
         const dxhat = tf.reshape(tf.mul(dy, gS), [1, rows, 1, c]);
         const [dx] = tf
           .engine()
@@ -294,7 +292,7 @@ export function fusedLayerNorm(
       },
     };
   };
-  return tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0])(x, gamma, beta);
+  return customGradient([x, gamma, beta], forward);
 }
 
 /**
@@ -314,7 +312,7 @@ export function fusedBatchNormTrain(
   const n = x.size / c;
   let mean!: tf.Tensor;
   let variance!: tf.Tensor;
-  const forward = (xIn: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  const forward = ([xIn, g, b]: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
     const x4 = tf.reshape(xIn, [1, n, 1, c]); // every position of every sample is one "pixel"
     const [y, batchMean, , r1, r2, r3] = tf
       .engine()
@@ -330,9 +328,8 @@ export function fusedBatchNormTrain(
     save([x4, g, r1, r2, r3]);
     return {
       value: tf.reshape(y, xIn.shape),
-      gradFunc: (dyIn: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [x4S, gS, r1S, r2S, r3S] = saved;
-        const dy = tf.reshape(dyIn as tf.Tensor, [1, n, 1, c]);
+      gradFunc: (dyIn, [x4S, gS, r1S, r2S, r3S]) => {
+        const dy = tf.reshape(dyIn, [1, n, 1, c]);
         const [dx, dGamma, dBeta] = tf
           .engine()
           .runKernel(
@@ -344,10 +341,6 @@ export function fusedBatchNormTrain(
       },
     };
   };
-  const y = tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0])(
-    x,
-    gamma,
-    beta,
-  );
+  const y = customGradient([x, gamma, beta], forward);
   return { y, mean, variance };
 }

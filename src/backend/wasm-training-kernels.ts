@@ -196,22 +196,23 @@ function padOrCrop(
 /**
  * dx is the full correlation of the stride-dilated dy with the spatially flipped filter: dilate,
  * pad by (K - 1 - pad) before and whatever makes the output H x W after, then a stride-1 valid
- * forward conv, which XNNPACK runs far faster than wasm's own backprop-input kernel.
+ * forward conv, which XNNPACK runs far faster than wasm's own backprop-input kernel. Returns dy
+ * dilated and padded for that conv (x's shape is `attrs.inputShape`); each kernel below runs it.
  */
 function backpropInput(
-  dy: tf.Tensor4D,
-  inShape: number[],
+  dy: tf.Tensor,
   filterShape: number[],
   attrs: Attrs,
   depthwise: boolean,
-) {
+): tf.Tensor4D {
+  const inShape = attrs.inputShape as number[];
   const c = convInfo(inShape, filterShape, attrs, depthwise);
-  const d = dilate(dy, c.strideHeight, c.strideWidth);
+  const d = dilate(dy as tf.Tensor4D, c.strideHeight, c.strideWidth);
   const top = c.filterHeight - 1 - c.padInfo.top;
   const left = c.filterWidth - 1 - c.padInfo.left;
   const bottom = inShape[1] + c.filterHeight - 1 - top - d.shape[1];
   const right = inShape[2] + c.filterWidth - 1 - left - d.shape[2];
-  return { padded: padOrCrop(d, top, bottom, left, right), c };
+  return padOrCrop(d, top, bottom, left, right);
 }
 
 const depthwiseBackpropInput = composite(
@@ -223,13 +224,7 @@ const depthwiseBackpropInput = composite(
       throw new Error(
         `DepthwiseConv2dNativeBackpropInput on wasm supports channel multiplier 1 only, got ${f.shape[3]}`,
       );
-    const { padded } = backpropInput(
-      dy as tf.Tensor4D,
-      attrs.inputShape as number[],
-      f.shape,
-      attrs,
-      true,
-    );
+    const padded = backpropInput(dy, f.shape, attrs, true);
     return tf.depthwiseConv2d(padded, tf.reverse(f, [0, 1]), 1, "valid");
   },
 );
@@ -238,13 +233,7 @@ const depthwiseBackpropInput = composite(
 const conv2DBackpropInput = composite("Conv2DBackpropInput", ({ dy, filter }, attrs) => {
   checkNHWC("Conv2DBackpropInput", attrs);
   const f = filter as tf.Tensor4D; // [KH, KW, Ci, Co]
-  const { padded } = backpropInput(
-    dy as tf.Tensor4D,
-    attrs.inputShape as number[],
-    f.shape,
-    attrs,
-    false,
-  );
+  const padded = backpropInput(dy, f.shape, attrs, false);
   const flipped = f.shape[0] === 1 && f.shape[1] === 1 ? f : tf.reverse(f, [0, 1]);
   return tf.conv2d(padded, tf.transpose(flipped, [0, 1, 3, 2]) as tf.Tensor4D, 1, "valid"); // W^T: [KH, KW, Co, Ci]
 });

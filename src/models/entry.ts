@@ -1,7 +1,8 @@
 /**
  * What a model file registers about each variant it defines (timm's `register_model`, kept where
  * the model is defined): its name, family, how to build it, and what its attention stages attend
- * over at an input size, computed from the variant table without building anything.
+ * over at an input size, computed from the variant table without building anything; and the
+ * options and variant lookup every builder shares.
  */
 import type * as tf from "@tensorflow/tfjs";
 
@@ -22,11 +23,57 @@ export interface AttentionStage {
   sequences: number;
 }
 
+/** What every model builder takes. */
+export interface BuildOptions {
+  /** Image side in pixels (a multiple of 32). */
+  inputSize: number;
+  /** Output classes (lanes). */
+  classes: number;
+  /** Seeds every initializer: same seed, same initial weights. */
+  seed: number;
+}
+
 export interface ModelEntry {
   /** `family_variant`, the name used in configs and on the command line. */
   name: string;
   family: Family;
-  build: (o: { inputSize: number; classes: number; seed: number }) => tf.LayersModel;
+  build: (o: BuildOptions) => tf.LayersModel;
   /** Its attention stages at `inputSize` (a valid size), from the variant table. */
   attention: (inputSize: number) => AttentionStage[];
+}
+
+/** A variant-table model's builder options: the build options and the variant. */
+export interface VariantOptions extends BuildOptions {
+  /** A key of the model's variant table (`xxs`, `seed001`, ...). */
+  variant: string;
+}
+
+/**
+ * `table[variant]`, or an error naming the family as its paper spells it (`ViT`, `MobileViT`)
+ * and the variants the table has.
+ */
+export function variantOf<C>(table: Record<string, C>, family: string, variant: string): C {
+  if (!(variant in table))
+    throw new Error(
+      `unknown ${family} variant '${variant}'; allowed: ${Object.keys(table).join(", ")}`,
+    );
+  return table[variant];
+}
+
+/**
+ * One entry per variant of `table`, in the table's order: name `${family}_${variant}`, built by
+ * `build` with that variant, its attention stages computed from the variant's row.
+ */
+export function variantEntries<V extends string, C>(
+  family: Family,
+  table: Record<V, C>,
+  build: (o: VariantOptions) => tf.LayersModel,
+  attention: (cfg: C, inputSize: number) => AttentionStage[],
+): ModelEntry[] {
+  return (Object.keys(table) as V[]).map((variant) => ({
+    name: `${family}_${variant}`,
+    family,
+    build: (o) => build({ ...o, variant }),
+    attention: (inputSize) => attention(table[variant], inputSize),
+  }));
 }

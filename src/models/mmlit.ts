@@ -31,12 +31,14 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { patchEmbedding } from "./vit";
-import { ModelEntry } from "./entry";
+import { VariantOptions, variantEntries, variantOf } from "./entry";
 import { GroupedQueryAttention } from "./layers/gqa";
 import { SwiGLUMoE } from "./layers/moe";
 import { MaskTokens, PositionEmbedding } from "./layers/tokens";
 import { LayerNorm } from "./layers/layernorm";
+import { preNormResidual } from "./layers/transformer";
 import { Seeds } from "./layers/init";
+import { classifierHead } from "./layers/head";
 
 type SymTensor = tf.SymbolicTensor;
 
@@ -74,20 +76,12 @@ export function mmlitHidden(cfg: MmlitConfig, i: number): number {
   return Math.max(8, Math.round((cfg.ffnFirst + (cfg.ffnLast - cfg.ffnFirst) * t) / 8) * 8);
 }
 
-function variantOf(variant: string): MmlitConfig {
-  if (!(variant in MMLIT_VARIANTS))
-    throw new Error(
-      `unknown mmLiT variant '${variant}'; allowed: ${Object.keys(MMLIT_VARIANTS).join(", ")}`,
-    );
-  return MMLIT_VARIANTS[variant as MmlitVariant];
-}
-
 /** Image to normalised tokens [B, N, D]; with `mask` ([B, N] of 0/1) masked patches become a learned mask token. */
 export function mmlitEncoder(
   image: SymTensor,
   o: { variant: string; inputSize: number; seeds: Seeds; mask?: SymTensor },
 ): SymTensor {
-  const cfg = variantOf(o.variant);
+  const cfg = variantOf(MMLIT_VARIANTS, "mmLiT", o.variant);
   if (o.inputSize % MMLIT_GRID !== 0)
     throw new Error(`mmLiT needs an input size divisible by ${MMLIT_GRID}, got ${o.inputSize}`);
   const patch = o.inputSize / MMLIT_GRID;
@@ -96,68 +90,42 @@ export function mmlitEncoder(
   if (o.mask)
     x = new MaskTokens({ seed: s.int(), name: "mask_tokens" }).apply([x, o.mask]) as SymTensor;
   x = new PositionEmbedding({ seed: s.int(), name: "pos_embed" }).apply(x) as SymTensor;
+  // Each layer's attention and experts differ only in their seeds, names and hidden width.
+  const gqa = { dim: cfg.dim, heads: cfg.heads, kvHeads: cfg.kvHeads };
+  const moe = { dim: cfg.dim, experts: cfg.experts, topK: cfg.topK, auxWeight: cfg.auxWeight };
   for (let i = 0; i < cfg.depth; i++) {
     const name = `encoder_t${i}`;
-    const ln1 = new LayerNorm({ epsilon: 1e-5, name: `${name}_ln1` }).apply(x) as SymTensor;
-    const attn = new GroupedQueryAttention({
-      dim: cfg.dim,
-      heads: cfg.heads,
-      kvHeads: cfg.kvHeads,
-      seed: s.int(),
-      name: `${name}_attn`,
-    }).apply(ln1) as SymTensor;
-    x = tf.layers.add({ name: `${name}_add1` }).apply([x, attn]) as SymTensor;
-    const ln2 = new LayerNorm({ epsilon: 1e-5, name: `${name}_ln2` }).apply(x) as SymTensor;
-    const moe = new SwiGLUMoE({
-      dim: cfg.dim,
-      hidden: mmlitHidden(cfg, i),
-      experts: cfg.experts,
-      topK: cfg.topK,
-      auxWeight: cfg.auxWeight,
-      seed: s.int(),
-      name: `${name}_moe`,
-    }).apply(ln2) as SymTensor;
-    x = tf.layers.add({ name: `${name}_add2` }).apply([x, moe]) as SymTensor;
+    x = preNormResidual(x, name, 1, (normed) => {
+      const attn = new GroupedQueryAttention({ ...gqa, seed: s.int(), name: `${name}_attn` });
+      return attn.apply(normed) as SymTensor;
+    });
+    x = preNormResidual(x, name, 2, (normed) => {
+      const hidden = mmlitHidden(cfg, i);
+      const experts = new SwiGLUMoE({ ...moe, hidden, seed: s.int(), name: `${name}_moe` });
+      return experts.apply(normed) as SymTensor;
+    });
   }
   return new LayerNorm({ epsilon: 1e-5, name: "encoder_ln" }).apply(x) as SymTensor;
 }
 
-export interface MmlitOptions {
-  variant: string;
-  inputSize: number;
-  classes: number;
-  seed: number;
-}
-
-export function mmlit(o: MmlitOptions): tf.LayersModel {
-  const cfg = variantOf(o.variant);
+export function mmlit(o: VariantOptions): tf.LayersModel {
+  const cfg = variantOf(MMLIT_VARIANTS, "mmLiT", o.variant);
   const seeds = new Seeds(o.seed);
   const input = tf.input({ shape: [o.inputSize, o.inputSize, 3], name: "image" });
   const tokens = mmlitEncoder(input, { variant: o.variant, inputSize: o.inputSize, seeds });
-  let x = tf.layers
+  const map = tf.layers
     .reshape({ targetShape: [MMLIT_GRID, MMLIT_GRID, cfg.dim], name: "tokens_map" })
     .apply(tokens) as SymTensor; // [B, N, D] -> [B, g, g, D]
-  x = tf.layers.globalAveragePooling2d({ name: "pool" }).apply(x) as SymTensor;
-  const logits = tf.layers
-    .dense({ units: o.classes, name: "classifier", kernelInitializer: seeds.glorotUniform() })
-    .apply(x) as SymTensor;
-  return tf.model({ inputs: input, outputs: logits, name: `mmlit_${o.variant}` });
+  return classifierHead(input, map, { classes: o.classes, seeds, name: `mmlit_${o.variant}` });
 }
 
 /** mmlit_s, _xs, _xxs: one encoder (grouped-query attention) over the fixed token grid. */
-export const MMLIT_MODELS: ModelEntry[] = (Object.keys(MMLIT_VARIANTS) as MmlitVariant[]).map(
-  (variant) => ({
-    name: `mmlit_${variant}`,
-    family: "mmlit",
-    build: (o) => mmlit({ ...o, variant }),
-    attention: () => [
-      {
-        stage: "encoder",
-        layers: MMLIT_VARIANTS[variant].depth,
-        featureMap: [MMLIT_GRID, MMLIT_GRID],
-        patches: MMLIT_GRID * MMLIT_GRID,
-        sequences: 1,
-      },
-    ],
-  }),
-);
+export const MMLIT_MODELS = variantEntries("mmlit", MMLIT_VARIANTS, mmlit, (cfg) => [
+  {
+    stage: "encoder",
+    layers: cfg.depth,
+    featureMap: [MMLIT_GRID, MMLIT_GRID],
+    patches: MMLIT_GRID * MMLIT_GRID,
+    sequences: 1,
+  },
+]);

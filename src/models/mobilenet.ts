@@ -4,9 +4,10 @@
  * global pooling and a classifier. Layer names carry the structure so freeze groups can name it.
  */
 import * as tf from "@tensorflow/tfjs";
-import { ModelEntry } from "./entry";
+import { BuildOptions, ModelEntry } from "./entry";
 import { FreezableBatchNorm } from "./layers/batchnorm";
 import { Seeds } from "./layers/init";
+import { classifierHead } from "./layers/head";
 
 type Act = "relu6" | "swish";
 type SymTensor = tf.SymbolicTensor;
@@ -98,15 +99,14 @@ const STAGES: Array<[t: number, c: number, n: number, s: number]> = [
 
 export const MOBILENET_WIDTHS = [0.35, 0.5, 0.75, 1.0] as const;
 
-export interface MobileNetOptions {
-  /** Image side in pixels (a multiple of 32). */
-  inputSize: number;
-  /** Output classes (lanes). */
-  classes: number;
+export interface MobileNetOptions extends BuildOptions {
   /** Width multiplier: 0.35, 0.5, 0.75 or 1.0 (Table 2 of the paper). */
   width: number;
-  /** Seeds every initializer: same seed, same initial weights. */
-  seed: number;
+}
+
+/** The model name of width multiplier `width`: mobilenetv2_035 for 0.35. */
+function mobilenetName(width: number): string {
+  return `mobilenetv2_${String(Math.round(width * 100)).padStart(3, "0")}`;
 }
 
 export function mobilenetV2(o: MobileNetOptions): tf.LayersModel {
@@ -144,20 +144,12 @@ export function mobilenetV2(o: MobileNetOptions): tf.LayersModel {
     name: "head_conv",
     seeds,
   });
-  x = tf.layers.globalAveragePooling2d({ name: "pool" }).apply(x) as SymTensor;
-  const logits = tf.layers
-    .dense({ units: o.classes, name: "classifier", kernelInitializer: seeds.glorotUniform() })
-    .apply(x) as SymTensor;
-  return tf.model({
-    inputs: input,
-    outputs: logits,
-    name: `mobilenetv2_${String(Math.round(o.width * 100)).padStart(3, "0")}`,
-  });
+  return classifierHead(input, x, { classes: o.classes, seeds, name: mobilenetName(o.width) });
 }
 
 /** mobilenetv2_035 .. mobilenetv2_100: one entry per width multiplier. */
 export const MOBILENET_MODELS: ModelEntry[] = MOBILENET_WIDTHS.map((width) => ({
-  name: `mobilenetv2_${String(Math.round(width * 100)).padStart(3, "0")}`,
+  name: mobilenetName(width),
   family: "mobilenetv2",
   build: (o) => mobilenetV2({ ...o, width }),
   attention: () => [],

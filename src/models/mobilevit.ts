@@ -12,9 +12,10 @@ import * as tf from "@tensorflow/tfjs";
 import { convBn, invertedResidual } from "./mobilenet";
 import { Fold, Unfold } from "./layers/patches";
 import { transformerLayer } from "./layers/transformer";
-import { ModelEntry } from "./entry";
+import { VariantOptions, variantEntries, variantOf } from "./entry";
 import { LayerNorm } from "./layers/layernorm";
 import { Seeds } from "./layers/init";
+import { classifierHead } from "./layers/head";
 
 type SymTensor = tf.SymbolicTensor;
 
@@ -37,44 +38,33 @@ interface MobileViTConfig {
   expand: number;
 }
 
-/** Table 4 of the paper / ml-cvnets' configs (XXS uses MV2 expansion 2, XS and S use 4). */
+/** A MobileViT stage as Table 4 gives it: MV2 output channels, width d, MLP width, layers L. */
+type StageRow = [out: number, dim: number, ffn: number, layers: number];
+
+/** One variant's column of Table 4, written as a row (the argument order of the table below). */
+function row(
+  stem: number,
+  layer1: number,
+  layer2: number,
+  layer3: StageRow,
+  layer4: StageRow,
+  layer5: StageRow,
+  head: number,
+  expand: number,
+): MobileViTConfig {
+  const stage = ([out, dim, ffn, layers]: StageRow): VitStage => ({ out, dim, ffn, layers });
+  return { stem, layer1, layer2, vit: [stage(layer3), stage(layer4), stage(layer5)], head, expand };
+}
+
+/**
+ * Table 4 of the paper / ml-cvnets' configs (XXS uses MV2 expansion 2, XS and S use 4), one
+ * variant a row. Columns: stem, layer1, layer2 (channels); layer3, layer4, layer5 as
+ * [MV2 out, d, MLP, L]; head (channels of the final 1x1 conv); MV2 expansion.
+ */
 export const MOBILEVIT_VARIANTS: Record<"xxs" | "xs" | "s", MobileViTConfig> = {
-  xxs: {
-    stem: 16,
-    layer1: 16,
-    layer2: 24,
-    vit: [
-      { out: 48, dim: 64, ffn: 128, layers: 2 },
-      { out: 64, dim: 80, ffn: 160, layers: 4 },
-      { out: 80, dim: 96, ffn: 192, layers: 3 },
-    ],
-    head: 320,
-    expand: 2,
-  },
-  xs: {
-    stem: 16,
-    layer1: 32,
-    layer2: 48,
-    vit: [
-      { out: 64, dim: 96, ffn: 192, layers: 2 },
-      { out: 80, dim: 120, ffn: 240, layers: 4 },
-      { out: 96, dim: 144, ffn: 288, layers: 3 },
-    ],
-    head: 384,
-    expand: 4,
-  },
-  s: {
-    stem: 16,
-    layer1: 32,
-    layer2: 64,
-    vit: [
-      { out: 96, dim: 144, ffn: 288, layers: 2 },
-      { out: 128, dim: 192, ffn: 384, layers: 4 },
-      { out: 160, dim: 240, ffn: 480, layers: 3 },
-    ],
-    head: 640,
-    expand: 4,
-  },
+  xxs: row(16, 16, 24, [48, 64, 128, 2], [64, 80, 160, 4], [80, 96, 192, 3], 320, 2),
+  xs: row(16, 32, 48, [64, 96, 192, 2], [80, 120, 240, 4], [96, 144, 288, 3], 384, 4),
+  s: row(16, 32, 64, [96, 144, 288, 2], [128, 192, 384, 4], [160, 240, 480, 3], 640, 4),
 };
 export type MobileViTVariant = keyof typeof MOBILEVIT_VARIANTS;
 
@@ -117,23 +107,9 @@ function mobilevitBlock(x: SymTensor, s: VitStage, name: string, seeds: Seeds): 
   return convBn(y, { filters: channels, kernel: 3, act: "swish", name: `${name}_fusion`, seeds });
 }
 
-export interface MobileViTOptions {
-  /** xxs, xs or s (Table 4 of the paper). */
-  variant: string;
-  /** Image side in pixels (a multiple of 32). */
-  inputSize: number;
-  /** Output classes (lanes). */
-  classes: number;
-  /** Seeds every initializer: same seed, same initial weights. */
-  seed: number;
-}
-
-export function mobileViT(o: MobileViTOptions): tf.LayersModel {
-  if (!(o.variant in MOBILEVIT_VARIANTS))
-    throw new Error(
-      `unknown MobileViT variant '${o.variant}'; allowed: ${Object.keys(MOBILEVIT_VARIANTS).join(", ")}`,
-    );
-  const cfg = MOBILEVIT_VARIANTS[o.variant as MobileViTVariant];
+/** `variant`: xxs, xs or s (Table 4 of the paper). */
+export function mobileViT(o: VariantOptions): tf.LayersModel {
+  const cfg = variantOf(MOBILEVIT_VARIANTS, "MobileViT", o.variant);
   const seeds = new Seeds(o.seed);
   const mv2 = (x: SymTensor, out: number, stride: number, name: string) =>
     invertedResidual(x, { out, expand: cfg.expand, stride, act: "swish", name, seeds });
@@ -155,22 +131,16 @@ export function mobileViT(o: MobileViTOptions): tf.LayersModel {
     x = mobilevitBlock(x, s, `layer${i + 3}_mvit`, seeds);
   });
   x = convBn(x, { filters: cfg.head, kernel: 1, act: "swish", name: "head_conv", seeds });
-  x = tf.layers.globalAveragePooling2d({ name: "pool" }).apply(x) as SymTensor;
-  const logits = tf.layers
-    .dense({ units: o.classes, name: "classifier", kernelInitializer: seeds.glorotUniform() })
-    .apply(x) as SymTensor;
-  return tf.model({ inputs: input, outputs: logits, name: `mobilevit_${o.variant}` });
+  return classifierHead(input, x, { classes: o.classes, seeds, name: `mobilevit_${o.variant}` });
 }
 
 /** mobilevit_xxs, _xs, _s. Block i (0..2) works on the map after i + 3 halvings of the image. */
-export const MOBILEVIT_MODELS: ModelEntry[] = (
-  Object.keys(MOBILEVIT_VARIANTS) as MobileViTVariant[]
-).map((variant) => ({
-  name: `mobilevit_${variant}`,
-  family: "mobilevit",
-  build: (o) => mobileViT({ ...o, variant }),
-  attention: (inputSize) =>
-    MOBILEVIT_VARIANTS[variant].vit.map((s, i) => {
+export const MOBILEVIT_MODELS = variantEntries(
+  "mobilevit",
+  MOBILEVIT_VARIANTS,
+  mobileViT,
+  (cfg, inputSize) =>
+    cfg.vit.map((s, i) => {
       const side = inputSize / 2 ** (i + 3);
       const patch = patchFor(side);
       // Unfold: [B, h, w, d] -> [B * p*p, (h/p)*(w/p), d]: one sequence per in-patch position.
@@ -182,4 +152,4 @@ export const MOBILEVIT_MODELS: ModelEntry[] = (
         sequences: patch * patch,
       };
     }),
-}));
+);

@@ -26,12 +26,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { transformerLayer } from "./layers/transformer";
-import { ModelEntry } from "./entry";
+import { VariantOptions, variantEntries, variantOf } from "./entry";
 import { patchEmbedding } from "./vit";
 import { Blockify, Unblockify } from "./layers/blocks";
 import { PositionEmbedding } from "./layers/tokens";
 import { LayerNorm } from "./layers/layernorm";
 import { Seeds } from "./layers/init";
+import { classifierHead } from "./layers/head";
 
 type SymTensor = tf.SymbolicTensor;
 
@@ -53,13 +54,6 @@ export const NEST_VARIANTS: Record<"tiny", NestConfig> = {
 };
 export type NestVariant = keyof typeof NEST_VARIANTS;
 
-export interface NestOptions {
-  variant: string;
-  inputSize: number;
-  classes: number;
-  seed: number;
-}
-
 /** Token map side and blocks per image at each level. */
 export function nestLevels(
   cfg: NestConfig,
@@ -70,12 +64,8 @@ export function nestLevels(
   });
 }
 
-export function nest(o: NestOptions): tf.LayersModel {
-  if (!(o.variant in NEST_VARIANTS))
-    throw new Error(
-      `unknown NesT variant '${o.variant}'; allowed: ${Object.keys(NEST_VARIANTS).join(", ")}`,
-    );
-  const cfg = NEST_VARIANTS[o.variant as NestVariant];
+export function nest(o: VariantOptions): tf.LayersModel {
+  const cfg = variantOf(NEST_VARIANTS, "NesT", o.variant);
   if (o.inputSize % cfg.grid !== 0)
     throw new Error(`NesT needs an input size divisible by ${cfg.grid}, got ${o.inputSize}`);
   const seeds = new Seeds(o.seed);
@@ -122,26 +112,16 @@ export function nest(o: NestOptions): tf.LayersModel {
       .apply(x) as SymTensor; // [B, s, s, D'] -> [B, s/2, s/2, D']
   });
   x = new LayerNorm({ epsilon: 1e-5, name: "head_ln" }).apply(x) as SymTensor;
-  x = tf.layers.globalAveragePooling2d({ name: "pool" }).apply(x) as SymTensor;
-  const logits = tf.layers
-    .dense({ units: o.classes, name: "classifier", kernelInitializer: seeds.glorotUniform() })
-    .apply(x) as SymTensor;
-  return tf.model({ inputs: input, outputs: logits, name: `nest_${o.variant}` });
+  return classifierHead(input, x, { classes: o.classes, seeds, name: `nest_${o.variant}` });
 }
 
 /** nest_tiny: per level, attention inside each block of the token map. */
-export const NEST_MODELS: ModelEntry[] = (Object.keys(NEST_VARIANTS) as NestVariant[]).map(
-  (variant) => ({
-    name: `nest_${variant}`,
-    family: "nest",
-    build: (o) => nest({ ...o, variant }),
-    attention: () =>
-      nestLevels(NEST_VARIANTS[variant]).map(({ side, blocks, tokensPerBlock }, l) => ({
-        stage: `level${l}`,
-        layers: NEST_VARIANTS[variant].depths[l],
-        featureMap: [side, side] as [number, number],
-        patches: tokensPerBlock,
-        sequences: blocks,
-      })),
-  }),
+export const NEST_MODELS = variantEntries("nest", NEST_VARIANTS, nest, (cfg) =>
+  nestLevels(cfg).map(({ side, blocks, tokensPerBlock }, l) => ({
+    stage: `level${l}`,
+    layers: cfg.depths[l],
+    featureMap: [side, side] as [number, number],
+    patches: tokensPerBlock,
+    sequences: blocks,
+  })),
 );

@@ -25,11 +25,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { transformerLayer } from "./layers/transformer";
-import { ModelEntry } from "./entry";
+import { VariantOptions, variantEntries, variantOf } from "./entry";
 import { ClassToken, MaskTokens, PositionEmbedding, TakeToken } from "./layers/tokens";
 import { Patchify } from "./layers/patchify";
 import { LayerNorm } from "./layers/layernorm";
 import { Seeds } from "./layers/init";
+import { classifierHead } from "./layers/head";
 
 type SymTensor = tf.SymbolicTensor;
 
@@ -82,21 +83,6 @@ export function patchEmbedding(
     .apply(x) as SymTensor; // -> [B, N, D]
 }
 
-export interface VitOptions {
-  variant: string;
-  inputSize: number;
-  classes: number;
-  seed: number;
-}
-
-function variantOf(variant: string): VitConfig {
-  if (!(variant in VIT_VARIANTS))
-    throw new Error(
-      `unknown ViT variant '${variant}'; allowed: ${Object.keys(VIT_VARIANTS).join(", ")}`,
-    );
-  return VIT_VARIANTS[variant as VitVariant];
-}
-
 /**
  * The encoder from image to normalised tokens [B, 1 + N, D] (class token first). With `mask`
  * ([B, N] of 0/1, masked-image pre-training), masked patch embeddings are replaced by a learned
@@ -106,7 +92,7 @@ export function vitEncoder(
   image: SymTensor,
   o: { variant: string; inputSize: number; seeds: Seeds; mask?: SymTensor },
 ): SymTensor {
-  const cfg = variantOf(o.variant);
+  const cfg = variantOf(VIT_VARIANTS, "ViT", o.variant);
   const { patch, grid } = vitGeometry(cfg, o.inputSize);
   const s = o.seeds;
   let x = patchEmbedding(image, { patch, grid, dim: cfg.dim, seeds: s });
@@ -126,34 +112,24 @@ export function vitEncoder(
   return new LayerNorm({ epsilon: 1e-5, name: "encoder_ln" }).apply(x) as SymTensor;
 }
 
-export function vit(o: VitOptions): tf.LayersModel {
+export function vit(o: VariantOptions): tf.LayersModel {
   const seeds = new Seeds(o.seed);
   const input = tf.input({ shape: [o.inputSize, o.inputSize, 3], name: "image" });
   const tokens = vitEncoder(input, { variant: o.variant, inputSize: o.inputSize, seeds });
   const cls = new TakeToken({ index: 0, name: "cls_select" }).apply(tokens) as SymTensor; // [B, 1 + N, D] -> [B, D]
-  const logits = tf.layers
-    .dense({ units: o.classes, name: "classifier", kernelInitializer: seeds.glorotUniform() })
-    .apply(cls) as SymTensor;
-  return tf.model({ inputs: input, outputs: logits, name: `vit_${o.variant}` });
+  return classifierHead(input, cls, { classes: o.classes, seeds, name: `vit_${o.variant}` });
 }
 
 /** vit_seed001, vit_xxs: one encoder attending over every patch and the class token. */
-export const VIT_MODELS: ModelEntry[] = (Object.keys(VIT_VARIANTS) as VitVariant[]).map(
-  (variant) => ({
-    name: `vit_${variant}`,
-    family: "vit",
-    build: (o) => vit({ ...o, variant }),
-    attention: (inputSize) => {
-      const { grid } = vitGeometry(VIT_VARIANTS[variant], inputSize);
-      return [
-        {
-          stage: "encoder",
-          layers: VIT_VARIANTS[variant].depth,
-          featureMap: [grid, grid],
-          patches: grid * grid + 1,
-          sequences: 1,
-        },
-      ];
+export const VIT_MODELS = variantEntries("vit", VIT_VARIANTS, vit, (cfg, inputSize) => {
+  const { grid } = vitGeometry(cfg, inputSize);
+  return [
+    {
+      stage: "encoder",
+      layers: cfg.depth,
+      featureMap: [grid, grid],
+      patches: grid * grid + 1,
+      sequences: 1,
     },
-  }),
-);
+  ];
+});

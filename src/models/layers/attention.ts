@@ -11,6 +11,20 @@ export interface AttentionArgs {
 /** Where an attention layer stores its maps [batch, heads, n, n] (kept) when asked to. */
 export type AttentionCapture = { maps: tf.Tensor | null } | null;
 
+/** Queries, keys and values of h heads, each [B*h, N, dh]. */
+export type QueryKeyValue = [q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D];
+
+/** The weights of one projection y = x W + b: `${name}_kernel` [in, out] and `${name}_bias` [out]. */
+export interface Projection {
+  kernel: tf.LayerVariable;
+  bias: tf.LayerVariable;
+}
+
+/** Rows x [T, in] projected: x W + b, [T, out]. */
+export function project(x: tf.Tensor, p: Projection): tf.Tensor {
+  return tf.add(tf.matMul(x, p.kernel.read()), p.bias.read());
+}
+
 /**
  * Scaled dot-product attention of h heads and the output projection, shared by every attention
  * layer here: q, k, v are [B*h, N, dh]; returns concat_h(softmax(Q_h K_h^T / sqrt(dh)) V_h) Wo + bo
@@ -23,8 +37,7 @@ export function attendHeads(
   b: number,
   h: number,
   capture: AttentionCapture,
-  wOut: tf.Tensor,
-  bOut: tf.Tensor,
+  out: Projection,
 ): tf.Tensor3D {
   const [, n, dh] = q.shape;
   const attn = tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)));
@@ -33,27 +46,24 @@ export function attendHeads(
     capture.maps = tf.keep(tf.reshape(attn, [b, h, n, n]));
   }
   // [B*h, N, dh] -> [B, h, N, dh] -> [B, N, h, dh] -> [B*N, h*dh]
-  const out = tf.reshape(
+  const heads = tf.reshape(
     tf.transpose(tf.reshape(tf.matMul(attn, v), [b, h, n, dh]), [0, 2, 1, 3]),
     [b * n, h * dh],
   );
-  return tf.reshape(tf.add(tf.matMul(out, wOut), bOut), [b, n, h * dh]); // -> [B, N, D]
+  return tf.reshape(project(heads, out), [b, n, h * dh]); // -> [B, N, D]
 }
 
 /**
- * Multi-head self-attention over tokens [batch, n, dim], built on tf.matMul: tfjs has no
- * gradient for Einsum, so the layers API's attention cannot train.
- *   qkv = x Wqkv + b;  A_h = softmax(Q_h K_h^T / sqrt(d_h));  out = concat_h(A_h V_h) Wo + bo
+ * What every attention layer here shares: width, heads and seed (checked and serialized), the
+ * capture slot, the output shape (its input's), the seeded projections, and the call: x [B, N, D]
+ * as rows [B*N, D], the subclass's Q, K, V from them, then attendHeads with the output projection.
  */
-export class MultiHeadSelfAttention extends tf.layers.Layer {
-  static className = "MultiHeadSelfAttention";
+export abstract class AttentionLayer extends tf.layers.Layer {
   readonly dim: number;
   readonly heads: number;
   readonly seed: number;
-  private wQkv!: tf.LayerVariable;
-  private bQkv!: tf.LayerVariable;
-  private wOut!: tf.LayerVariable;
-  private bOut!: tf.LayerVariable;
+  /** The output projection Wo, bo (built by the subclass, after its own projections). */
+  protected out!: Projection;
   /** When set, the next call stores its attention maps [batch, heads, n, n] here (kept). */
   capture: AttentionCapture = null;
 
@@ -66,24 +76,20 @@ export class MultiHeadSelfAttention extends tf.layers.Layer {
     this.seed = args.seed ?? 0;
   }
 
-  build(): void {
-    const d = this.dim;
-    this.wQkv = this.addWeight(
-      "qkv_kernel",
-      [d, 3 * d],
+  /** Adds `${name}_kernel` [dim, units] (Glorot, seed + `seedOffset`) and `${name}_bias` (zeros). */
+  protected projection(name: string, units: number, seedOffset: number): Projection {
+    const kernel = this.addWeight(
+      `${name}_kernel`,
+      [this.dim, units],
       "float32",
-      tf.initializers.glorotUniform({ seed: this.seed }),
+      tf.initializers.glorotUniform({ seed: this.seed + seedOffset }),
     );
-    this.bQkv = this.addWeight("qkv_bias", [3 * d], "float32", tf.initializers.zeros());
-    this.wOut = this.addWeight(
-      "out_kernel",
-      [d, d],
-      "float32",
-      tf.initializers.glorotUniform({ seed: this.seed + 1 }),
-    );
-    this.bOut = this.addWeight("out_bias", [d], "float32", tf.initializers.zeros());
-    this.built = true;
+    const bias = this.addWeight(`${name}_bias`, [units], "float32", tf.initializers.zeros());
+    return { kernel, bias };
   }
+
+  /** Rows [B*N, D] of the input to queries, keys and values, each [B*h, N, dh]. */
+  protected abstract queryKeyValue(rows: tf.Tensor2D, b: number, n: number): QueryKeyValue;
 
   computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
     return inputShape;
@@ -93,18 +99,41 @@ export class MultiHeadSelfAttention extends tf.layers.Layer {
     return tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
       const [b, n, d] = x.shape;
-      const h = this.heads;
-      const dh = d / h;
-      const qkv = tf.add(tf.matMul(tf.reshape(x, [b * n, d]), this.wQkv.read()), this.bQkv.read());
-      // [b, n, 3, h, dh] -> [3, b, h, n, dh]: one transpose splits Q, K, V and the heads.
-      const split = tf.transpose(tf.reshape(qkv, [b, n, 3, h, dh]), [2, 0, 3, 1, 4]);
-      const [q, k, v] = tf.unstack(split).map((t) => tf.reshape(t, [b * h, n, dh]) as tf.Tensor3D);
-      return attendHeads(q, k, v, b, h, this.capture, this.wOut.read(), this.bOut.read());
+      const [q, k, v] = this.queryKeyValue(tf.reshape(x, [b * n, d]), b, n); // [B, N, D] -> [B*N, D]
+      return attendHeads(q, k, v, b, this.heads, this.capture, this.out);
     });
   }
 
   getConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), dim: this.dim, heads: this.heads, seed: this.seed };
+  }
+}
+
+/**
+ * Multi-head self-attention over tokens [batch, n, dim], built on tf.matMul: tfjs has no
+ * gradient for Einsum, so the layers API's attention cannot train.
+ *   qkv = x Wqkv + b;  A_h = softmax(Q_h K_h^T / sqrt(d_h));  out = concat_h(A_h V_h) Wo + bo
+ */
+export class MultiHeadSelfAttention extends AttentionLayer {
+  static className = "MultiHeadSelfAttention";
+  private qkv!: Projection;
+
+  build(): void {
+    this.qkv = this.projection("qkv", 3 * this.dim, 0);
+    this.out = this.projection("out", this.dim, 1);
+    this.built = true;
+  }
+
+  protected queryKeyValue(rows: tf.Tensor2D, b: number, n: number): QueryKeyValue {
+    const h = this.heads;
+    const dh = this.dim / h;
+    // [b, n, 3, h, dh] -> [3, b, h, n, dh]: one transpose splits Q, K, V and the heads.
+    const split = tf.transpose(
+      tf.reshape(project(rows, this.qkv), [b, n, 3, h, dh]),
+      [2, 0, 3, 1, 4],
+    );
+    const [q, k, v] = tf.unstack(split).map((t) => tf.reshape(t, [b * h, n, dh]) as tf.Tensor3D);
+    return [q, k, v];
   }
 }
 tf.serialization.registerClass(MultiHeadSelfAttention);

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { channelMeans } from "./reduce";
 import { fusedBatchNormTrain } from "../../backend/native-training-kernels";
+import { customGradient, WithGradient } from "../../backend/custom-grad";
 
 // tfjs does not export the BatchNormalization class; an instance tells us its constructor.
 const BatchNormalizationBase = Object.getPrototypeOf(tf.layers.batchNormalization({}))
@@ -37,7 +38,7 @@ function batchNormTrain(
   const n = x.size / x.shape[x.rank - 1];
   let mean!: tf.Tensor;
   let variance!: tf.Tensor;
-  const forward = (xIn: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  const forward = ([xIn, g, b]: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
     // Kept past customGrad's scope: the caller updates the moving averages with them.
     mean = tf.keep(channelMeans(xIn));
     const xc = tf.sub(xIn, mean);
@@ -47,9 +48,7 @@ function batchNormTrain(
     save([xc, invstd, a]);
     return {
       value: tf.add(tf.mul(xc, a), b),
-      gradFunc: (dyIn: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const dy = dyIn as tf.Tensor;
-        const [xcS, invstdS, aS] = saved;
+      gradFunc: (dy, [xcS, invstdS, aS]) => {
         const meanDy = channelMeans(dy);
         const meanDyXc = channelMeans(tf.mul(dy, xcS));
         const k = tf.neg(tf.mul(tf.mul(aS, tf.square(invstdS)), meanDyXc));
@@ -58,11 +57,7 @@ function batchNormTrain(
       },
     };
   };
-  const y = tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0])(
-    x,
-    gamma,
-    beta,
-  );
+  const y = customGradient([x, gamma, beta], forward);
   return { y, mean, variance };
 }
 

@@ -1,34 +1,23 @@
 import * as tf from "@tensorflow/tfjs";
+import { TileArgs, TileLayer } from "./tiles";
 
-export interface BlockArgs {
+export interface BlockArgs extends TileArgs {
   /** Side of a square block, in tokens. */
   block: number;
-  /** Spatial size of the token map (static in a built model). */
-  height: number;
-  width: number;
-  name?: string;
-  trainable?: boolean;
 }
 
-/** The static geometry both block layers share (and serialize). */
-abstract class BlockLayer extends tf.layers.Layer {
-  readonly block: number;
-  readonly height: number;
-  readonly width: number;
-
+/** The static geometry both block layers share (and serialize): the token map splits into whole blocks. */
+abstract class BlockLayer extends TileLayer {
   constructor(args: BlockArgs) {
-    super(args);
+    super(args, "block", args.block);
     if (args.height % args.block !== 0 || args.width % args.block !== 0)
       throw new Error(
         `a ${args.height}x${args.width} token map does not split into ${args.block}x${args.block} blocks`,
       );
-    this.block = args.block;
-    this.height = args.height;
-    this.width = args.width;
   }
 
-  getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), block: this.block, height: this.height, width: this.width };
+  get block(): number {
+    return this.side;
   }
 }
 

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { channelMeans } from "./reduce";
 import { fusedLayerNorm } from "../../backend/native-training-kernels";
+import { customGradient, WithGradient } from "../../backend/custom-grad";
 
 /**
  * Layer norm over the last axis with broadcasting and a closed-form gradient:
@@ -39,7 +40,7 @@ export class LayerNorm extends tf.layers.Layer {
     const fused = fusedLayerNorm(x, this.gamma.read(), this.beta.read(), eps);
     if (fused) return fused;
     const rows = x.size / x.shape[x.rank - 1];
-    const forward = (xIn: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    const forward = ([xIn, g, b]: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
       const mean = tf.mean(xIn, -1, true);
       const xc = tf.sub(xIn, mean);
       const invstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps));
@@ -47,9 +48,7 @@ export class LayerNorm extends tf.layers.Layer {
       save([xhat, invstd, g]);
       return {
         value: tf.add(tf.mul(xhat, g), b),
-        gradFunc: (dyIn: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-          const dy = dyIn as tf.Tensor;
-          const [xhatS, invstdS, gS] = saved;
+        gradFunc: (dy, [xhatS, invstdS, gS]) => {
           const gdy = tf.mul(dy, gS);
           const dx = tf.mul(
             invstdS,
@@ -66,11 +65,7 @@ export class LayerNorm extends tf.layers.Layer {
         },
       };
     };
-    return tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0])(
-      x,
-      this.gamma.read(),
-      this.beta.read(),
-    );
+    return customGradient([x, this.gamma.read(), this.beta.read()], forward);
   }
 
   getConfig(): tf.serialization.ConfigDict {

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { customGradient } from "../../backend/custom-grad";
 
 export interface MoeArgs {
   dim: number;
@@ -20,14 +21,13 @@ export interface MoeArgs {
  * Computed inside customGrad so that TopK, which has no gradient in tfjs, stays off the tape.
  */
 export function topKMask(p: tf.Tensor2D, k: number): tf.Tensor2D {
-  const f = (x: tf.Tensor) => ({
+  return customGradient([p], ([x]) => ({
     value: tf.tidy(() => {
       const kth = tf.slice(tf.topk(x, k).values, [0, k - 1], [-1, 1]); // [T, k] -> [T, 1]
       return tf.cast(tf.greaterEqual(x, kth), "float32");
     }),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => [tf.zerosLike(dy as tf.Tensor)],
-  });
-  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0])(p) as tf.Tensor2D;
+    gradFunc: (dy) => [tf.zerosLike(dy)],
+  })) as tf.Tensor2D;
 }
 
 /**

@@ -1,31 +1,21 @@
 import * as tf from "@tensorflow/tfjs";
+import { TileArgs, TileLayer } from "./tiles";
 
-export interface PatchArgs {
+/** `height` and `width`: the feature map being unfolded. */
+export interface PatchArgs extends TileArgs {
   patch: number;
-  /** Spatial size of the feature map being unfolded (static in a built model). */
-  height: number;
-  width: number;
-  name?: string;
-  trainable?: boolean;
 }
 
 const padded = (v: number, p: number) => Math.ceil(v / p) * p;
 
 /** The static geometry both patch layers share (and serialize). */
-abstract class PatchLayer extends tf.layers.Layer {
-  readonly patch: number;
-  readonly height: number;
-  readonly width: number;
-
+abstract class PatchLayer extends TileLayer {
   constructor(args: PatchArgs) {
-    super(args);
-    this.patch = args.patch;
-    this.height = args.height;
-    this.width = args.width;
+    super(args, "patch", args.patch);
   }
 
-  getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), patch: this.patch, height: this.height, width: this.width };
+  get patch(): number {
+    return this.side;
   }
 }
 

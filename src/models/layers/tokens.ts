@@ -15,29 +15,44 @@ export interface TokenArgs {
   trainable?: boolean;
 }
 
-abstract class SeededLayer extends tf.layers.Layer {
+/**
+ * A layer holding one learned tensor (truncated normal, std 0.02, from its seed): the weight
+ * `weightName`, built in the shape `weightShape` reads off the input shape.
+ */
+abstract class LearnedTensorLayer extends tf.layers.Layer {
   readonly seed: number;
+  protected learned!: tf.LayerVariable;
+  protected abstract readonly weightName: string;
+
   constructor(args: TokenArgs) {
     super(args);
     this.seed = args.seed ?? 0;
   }
-  protected init(): ReturnType<typeof tf.initializers.truncatedNormal> {
-    return tf.initializers.truncatedNormal({ stddev: 0.02, seed: this.seed });
+
+  protected abstract weightShape(inputShape: tf.Shape | tf.Shape[]): number[];
+
+  build(inputShape: tf.Shape | tf.Shape[]): void {
+    this.learned = this.addWeight(
+      this.weightName,
+      this.weightShape(inputShape),
+      "float32",
+      tf.initializers.truncatedNormal({ stddev: 0.02, seed: this.seed }),
+    );
+    this.built = true;
   }
+
   getConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), seed: this.seed };
   }
 }
 
 /** [B, N, D] -> [B, 1 + N, D]: a learned token in front of the sequence. */
-export class ClassToken extends SeededLayer {
+export class ClassToken extends LearnedTensorLayer {
   static className = "ClassToken";
-  private token!: tf.LayerVariable;
+  protected readonly weightName = "token";
 
-  build(inputShape: tf.Shape | tf.Shape[]): void {
-    const d = (inputShape as tf.Shape)[2] as number;
-    this.token = this.addWeight("token", [1, 1, d], "float32", this.init());
-    this.built = true;
+  protected weightShape(inputShape: tf.Shape | tf.Shape[]): number[] {
+    return [1, 1, (inputShape as tf.Shape)[2] as number]; // [1, 1, D]
   }
 
   computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape {
@@ -49,22 +64,21 @@ export class ClassToken extends SeededLayer {
     return tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
       const [b, , d] = x.shape;
-      return tf.concat([tf.broadcastTo(this.token.read(), [b, 1, d]), x], 1);
+      return tf.concat([tf.broadcastTo(this.learned.read(), [b, 1, d]), x], 1);
     });
   }
 }
 
 /** x + E with E a learned tensor of x's shape without the batch axis ([N, D] tokens or an [H, W, D] map). */
-export class PositionEmbedding extends SeededLayer {
+export class PositionEmbedding extends LearnedTensorLayer {
   static className = "PositionEmbedding";
-  private table!: tf.LayerVariable;
+  protected readonly weightName = "table";
 
-  build(inputShape: tf.Shape | tf.Shape[]): void {
+  protected weightShape(inputShape: tf.Shape | tf.Shape[]): number[] {
     const shape = (inputShape as tf.Shape).slice(1) as number[];
     if (shape.some((v) => v === null))
       throw new Error(`PositionEmbedding needs a static shape, got [${shape}]`);
-    this.table = this.addWeight("table", shape, "float32", this.init());
-    this.built = true;
+    return shape;
   }
 
   computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape {
@@ -73,7 +87,7 @@ export class PositionEmbedding extends SeededLayer {
 
   call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    return tf.add(x, this.table.read());
+    return tf.add(x, this.learned.read());
   }
 }
 
@@ -109,14 +123,12 @@ export class TakeToken extends tf.layers.Layer {
  * Masked-image modelling's input: inputs [tokens [B, N, D], mask [B, N] of 0/1]; where mask is 1
  * the token is replaced by one learned mask token: x * (1 - m) + t * m.
  */
-export class MaskTokens extends SeededLayer {
+export class MaskTokens extends LearnedTensorLayer {
   static className = "MaskTokens";
-  private token!: tf.LayerVariable;
+  protected readonly weightName = "token";
 
-  build(inputShape: tf.Shape | tf.Shape[]): void {
-    const d = (inputShape as tf.Shape[])[0][2] as number;
-    this.token = this.addWeight("token", [d], "float32", this.init());
-    this.built = true;
+  protected weightShape(inputShape: tf.Shape | tf.Shape[]): number[] {
+    return [(inputShape as tf.Shape[])[0][2] as number]; // [D], D of the tokens input
   }
 
   computeOutputShape(s: tf.Shape | tf.Shape[]): tf.Shape {
@@ -127,7 +139,7 @@ export class MaskTokens extends SeededLayer {
     return tf.tidy(() => {
       const [x, mask] = inputs as tf.Tensor[];
       const m = tf.expandDims(mask, -1); // [B, N] -> [B, N, 1]
-      return tf.add(tf.mul(x, tf.sub(1, m)), tf.mul(m, this.token.read()));
+      return tf.add(tf.mul(x, tf.sub(1, m)), tf.mul(m, this.learned.read()));
     });
   }
 }

@@ -1,4 +1,7 @@
-/** The transformer layer the project's transformers share (MobileViT's blocks, ViT, NesT, the MAE decoder). */
+/**
+ * The transformer layer the project's transformers share (MobileViT's blocks, ViT, NesT, the MAE
+ * decoder), and the pre-norm residual sub-layer it and mmLiT's layer are made of.
+ */
 import * as tf from "@tensorflow/tfjs";
 import { MultiHeadSelfAttention } from "./attention";
 import { LayerNorm } from "./layernorm";
@@ -8,6 +11,21 @@ type SymTensor = tf.SymbolicTensor;
 
 /** Attention heads unless a model says otherwise (MobileViT's). */
 const HEADS = 4;
+
+/**
+ * A pre-norm residual sub-layer, x + f(LN(x)): layers `${name}_ln${i}`, then f's own, then
+ * `${name}_add${i}`. Every transformer layer here is two of them (mmLiT's with its own f).
+ */
+export function preNormResidual(
+  x: SymTensor,
+  name: string,
+  i: number,
+  f: (normed: SymTensor) => SymTensor,
+): SymTensor {
+  const normed = new LayerNorm({ epsilon: 1e-5, name: `${name}_ln${i}` }).apply(x) as SymTensor;
+  const y = f(normed);
+  return tf.layers.add({ name: `${name}_add${i}` }).apply([x, y]) as SymTensor;
+}
 
 /** Pre-norm transformer layer: x + MHSA(LN(x)), then x + MLP(LN(x)) with SiLU (or `act`); MobileViT, ViT, NesT and the MAE decoder use it. */
 export function transformerLayer(
@@ -21,25 +39,26 @@ export function transformerLayer(
     act?: "swish" | "gelu";
   },
 ): SymTensor {
-  const ln1 = new LayerNorm({ epsilon: 1e-5, name: `${o.name}_ln1` }).apply(x) as SymTensor;
-  const attn = new MultiHeadSelfAttention({
-    dim: o.dim,
-    heads: o.heads ?? HEADS,
-    seed: o.seeds.int(),
-    name: `${o.name}_attn`,
-  }).apply(ln1) as SymTensor;
-  const x1 = tf.layers.add({ name: `${o.name}_add1` }).apply([x, attn]) as SymTensor;
-  const ln2 = new LayerNorm({ epsilon: 1e-5, name: `${o.name}_ln2` }).apply(x1) as SymTensor;
-  const h = tf.layers
-    .dense({
-      units: o.ffn,
-      activation: o.act ?? "swish",
-      name: `${o.name}_mlp1`,
-      kernelInitializer: o.seeds.glorotUniform(),
-    })
-    .apply(ln2) as SymTensor;
-  const m = tf.layers
-    .dense({ units: o.dim, name: `${o.name}_mlp2`, kernelInitializer: o.seeds.glorotUniform() })
-    .apply(h) as SymTensor;
-  return tf.layers.add({ name: `${o.name}_add2` }).apply([x1, m]) as SymTensor;
+  const x1 = preNormResidual(x, o.name, 1, (normed) => {
+    const attn = new MultiHeadSelfAttention({
+      dim: o.dim,
+      heads: o.heads ?? HEADS,
+      seed: o.seeds.int(),
+      name: `${o.name}_attn`,
+    });
+    return attn.apply(normed) as SymTensor;
+  });
+  return preNormResidual(x1, o.name, 2, (normed) => {
+    const h = tf.layers
+      .dense({
+        units: o.ffn,
+        activation: o.act ?? "swish",
+        name: `${o.name}_mlp1`,
+        kernelInitializer: o.seeds.glorotUniform(),
+      })
+      .apply(normed) as SymTensor;
+    return tf.layers
+      .dense({ units: o.dim, name: `${o.name}_mlp2`, kernelInitializer: o.seeds.glorotUniform() })
+      .apply(h) as SymTensor;
+  });
 }
