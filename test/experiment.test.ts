@@ -202,7 +202,7 @@ test("edited knobs land in the runs the protocol makes (config.json) and in the 
   assert.deepEqual(rows[0].seeds, [5]);
   assert.match(
     resultsMarkdown(rows),
-    /\| mobilenetv2_050 \| stage 1: plain \| none \(0 %\) \| 32 \| \d+\.\d ± 0\.0 \| \d+\.\d \| /,
+    /\| mobilenetv2_050 \| stage 1: plain \| none \(0 %\) \| [\d,]+ (fresh|\(\d+ stored\)) \| \d+\.\d ± 0\.0 \| \d+\.\d \| /,
   );
 });
 

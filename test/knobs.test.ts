@@ -51,6 +51,9 @@ const VALUES: Record<string, string> = {
     (["stage1", "stage2", ""] as const).flatMap((p, i) =>
       Object.entries({
         Epochs: String(2 + i),
+        Images: String(3000 + i),
+        Stream: "true",
+        WarmupImages: String(100 + i),
         BatchSize: String(8 - i),
         Lr: String(0.003 + i / 1000),
         Optimizer: "adam",

@@ -55,7 +55,9 @@ export interface GridConfig {
   test: number;
   /** Epoch budgets. */
   epochs: number[];
-  /** Every run's recipe; its `epochs` and `seed` are set per cell and seed. */
+  /** Image budgets (0: the epoch budgets above); with `recipe.stream`, fresh puzzles. */
+  images: number[];
+  /** Every run's recipe; its `epochs`, `images` and `seed` are set per cell and seed. */
   recipe: TrainConfig;
   /** How puzzles are drawn (debiased: rung-blind rules score chance). */
   sampling: Sampling;
@@ -101,6 +103,7 @@ export const SWEEP_BUDGETS: Record<string, () => GridConfig> = {
     val: 100,
     test: 300,
     epochs: [2],
+    images: [0],
     recipe: recipe({ batchSize: 64, lr: 2e-3 }),
     sampling: "debiased",
     dataSeed: 0,
@@ -190,8 +193,12 @@ export const GRID_KNOBS: Knob<GridConfig>[] = [
   K("train", "ints", ["train"], "training-set sizes", { min: 1, max: 10_000_000 }),
   K("val", "int", ["val"], "validation puzzles per data set", { min: 0, max: 10_000_000 }),
   K("test", "int", ["test"], "test puzzles per data set", { min: 1, max: 10_000_000 }),
-  K("epochs", "ints", ["epochs"], "epoch budgets", { min: 1, max: 10_000 }),
-  ...trainKnobs<GridConfig>("", "", ["recipe"], ["epochs", "seed"]),
+  K("epochs", "ints", ["epochs"], "epoch budgets (used where images is 0)", {
+    min: 1,
+    max: 10_000,
+  }),
+  K("images", "ints", ["images"], "image budgets (0: the epoch budgets)", { min: 0, max: 1e10 }),
+  ...trainKnobs<GridConfig>("", "", ["recipe"], ["epochs", "seed", "images"]),
   ...dataKnobs<GridConfig>(),
   seedsKnob<GridConfig>(),
   K(
@@ -232,6 +239,7 @@ export function validateGrid(g: GridConfig): GridConfig {
     tasks: g.tasks,
     train: g.train,
     epochs: g.epochs,
+    images: g.images,
     seeds: g.seeds,
   }))
     if (v.length === 0) throw new Error(`${k} needs at least one value`);
@@ -257,7 +265,8 @@ export function validateGrid(g: GridConfig): GridConfig {
     if (g.maeTrain < 1 || g.maeEpochs < 1)
       throw new Error(`with maeModel '${g.maeModel}', maeTrain and maeEpochs must be >= 1`);
   }
-  validateTrainConfig({ ...g.recipe, epochs: Math.max(...g.epochs) }, "recipe");
+  for (const images of g.images)
+    validateTrainConfig({ ...g.recipe, epochs: Math.max(...g.epochs), images }, "recipe");
   return g;
 }
 
@@ -280,12 +289,14 @@ export interface Cell {
   train: number;
   model: string;
   epochs: number;
+  /** Its image budget (0: `epochs` passes). */
+  images: number;
   /** scratch, or mae (fine-tuned from the masked-image pre-training). */
   init: "scratch" | "mae";
 }
 
 export const gridRunName = (c: Cell, seed: number) =>
-  `${c.init === "mae" ? "mae-" : ""}${c.difficulty}-${c.task}-${c.train}-${c.model}-e${c.epochs}-s${seed}`;
+  `${c.init === "mae" ? "mae-" : ""}${c.difficulty}-${c.task}-${c.train}-${c.model}-${c.images ? `i${c.images}` : `e${c.epochs}`}-s${seed}`;
 
 const dataDir = (g: GridConfig, dataRoot: string, difficulty: string, task: Task, train: number) =>
   path.join(dataRoot, `${g.name}-${difficulty}-${task}-${train}`);
@@ -299,6 +310,15 @@ function spec(g: GridConfig, difficulty: string, task: Task): DatasetSpec {
     seed: g.dataSeed,
     sampling: g.sampling,
   };
+}
+
+/** The grid's training budgets: each image budget, and each epoch budget where images is 0. */
+function budgets(g: GridConfig): Array<{ epochs: number; images: number }> {
+  return g.images.flatMap((images) =>
+    images > 0
+      ? [{ epochs: g.epochs[0], images }]
+      : g.epochs.map((epochs) => ({ epochs, images: 0 })),
+  );
 }
 
 /** A run of the grid with its cell. */
@@ -334,7 +354,7 @@ export function gridPlan(
       data: dir,
       init,
       freeze: "none",
-      train: { ...g.recipe, epochs: cell.epochs, seed },
+      train: { ...g.recipe, epochs: cell.epochs, images: cell.images, seed },
       modelSeed: seed,
     };
     cells.push({ cell, seed, run: { config, after } });
@@ -344,9 +364,15 @@ export function gridPlan(
       for (const train of g.train) {
         const dir = addData(difficulty, task, train);
         for (const model of g.models)
-          for (const epochs of g.epochs)
+          for (const { epochs, images } of budgets(g))
             for (const seed of g.seeds)
-              add({ difficulty, task, train, model, epochs, init: "scratch" }, seed, dir, null, []);
+              add(
+                { difficulty, task, train, model, epochs, images, init: "scratch" },
+                seed,
+                dir,
+                null,
+                [],
+              );
       }
   if (g.maeModel) {
     const full = Math.max(...g.train);
@@ -369,7 +395,7 @@ export function gridPlan(
         });
         const small = addData(difficulty, task, g.maeTrain);
         for (const init of ["scratch", "mae"] as const)
-          for (const epochs of g.epochs)
+          for (const { epochs, images } of budgets(g))
             for (const seed of g.seeds) {
               const cell: Cell = {
                 difficulty,
@@ -377,6 +403,7 @@ export function gridPlan(
                 train: g.maeTrain,
                 model: g.maeModel,
                 epochs,
+                images,
                 init,
               };
               if (
@@ -442,7 +469,7 @@ export function gridRows(
       seeds: cs.map((c) => c.seed),
       params: ms[0].trainable_params + ms[0].frozen_params,
       train_ips: mean(ips),
-      images_seen: ms[0].train_count * ms[0].epochs,
+      images_seen: ms[0].images_seen,
       seconds: ms.reduce((a, m) => a + m.seconds, 0),
       runs: cs.map((c) => c.run.config.name),
     };

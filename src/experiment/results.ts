@@ -5,7 +5,7 @@
  */
 import type { RunResult } from "./protocol";
 import type { RunMetrics } from "./rundir";
-import { pct } from "../report/table";
+import { markdownTable, pct } from "../report/table";
 import { Stage, STAGE_LABELS, STAGES } from "./stages";
 import * as path from "path";
 import { ExperimentConfig, Track } from "./config";
@@ -37,7 +37,17 @@ export interface ResultRow {
   /** The best rule that never looks at the rungs, on this test split. */
   rung_blind_bayes: number | null;
   chance: number;
+  /** The lowest seed's 95 % Wilson lower bound: what the verdict compares with the baseline. */
+  lower95: number;
   verdict: "learned" | "not learned";
+  /** Training images each seed saw. */
+  images_seen: number;
+  /** Whether its training puzzles were streamed (fresh) rather than passes over a stored set. */
+  stream: boolean;
+  /** Validation accuracy against training images seen, mean over seeds: [images, val_acc]. */
+  curve: Array<[number, number | null]>;
+  /** Training accuracy (over the steps before each evaluation) against images, mean over seeds. */
+  train_curve: Array<[number, number]>;
   /** Training seconds summed over seeds. */
   seconds: number;
   backend: string;
@@ -94,9 +104,22 @@ export function summarizeSeeds(ms: RunMetrics[]): SeedSummary {
 }
 
 /** "learned" or "not learned", with the numbers that decided it. */
-export function verdictText(s: SeedSummary): string {
+export function verdictText(
+  s: Pick<SeedSummary, "verdict" | "lower95" | "rung_blind_bayes" | "chance">,
+): string {
   const base = s.rung_blind_bayes ?? s.chance;
   return `${s.verdict} (lowest 95 % bound ${pct(s.lower95)} ${s.verdict === "learned" ? ">" : "≤"} ${pct(base)})`;
+}
+
+/** Mean over seeds of curves evaluated at the same image counts. */
+function meanCurve<T extends number | null>(curves: Array<Array<[number, T]>>): Array<[number, T]> {
+  return curves[0].map(([images], i) => {
+    const ys = curves.map((c) => c[i]?.[1]);
+    return [
+      images,
+      (ys.some((y) => y === null || y === undefined) ? null : mean(ys as number[])) as T,
+    ];
+  });
 }
 
 /** Groups finished runs into cells, in protocol order. */
@@ -108,15 +131,13 @@ export function resultRows(results: RunResult[]): ResultRow[] {
   }
   return [...cells.values()].map((rs) => {
     const m0 = rs[0].metrics;
-    const accs = rs.map((r) => r.metrics.test_acc);
-    const baseline = m0.rung_blind_bayes ?? null;
+    const ms = rs.map((r) => r.metrics);
     const classes = m0.confusion.length;
     const confusion = Array.from({ length: classes }, (_, i) =>
-      Array.from({ length: classes }, (_, j) =>
-        rs.reduce((a, r) => a + r.metrics.confusion[i][j], 0),
-      ),
+      Array.from({ length: classes }, (_, j) => ms.reduce((a, m) => a + m.confusion[i][j], 0)),
     );
     const params = m0.trainable_params + m0.frozen_params;
+    const seeds = summarizeSeeds(ms);
     return {
       track: rs[0].run.track,
       model: m0.model,
@@ -126,19 +147,22 @@ export function resultRows(results: RunResult[]): ResultRow[] {
       task: m0.task,
       train_count: m0.train_count,
       test_count: m0.test_count,
-      epochs: rs.map((r) => r.metrics.epochs),
+      epochs: ms.map((m) => m.epochs),
       seeds: rs.map((r) => r.run.seed),
-      test_acc_per_seed: accs,
-      test_acc_mean: mean(accs),
-      test_acc_sd: sampleSd(accs),
-      heldout_style_acc_per_seed: rs.map((r) => r.metrics.test_acc_heldout_style ?? null),
-      acc_where_rung_blind_wrong_per_seed: rs.map(
-        (r) => r.metrics.test_acc_where_rung_blind_wrong ?? null,
-      ),
-      rung_blind_bayes: baseline,
-      chance: m0.chance,
-      verdict: verdict(accs, m0.test_count, baseline ?? m0.chance),
-      seconds: rs.reduce((a, r) => a + r.metrics.seconds, 0),
+      test_acc_per_seed: seeds.acc_per_seed,
+      test_acc_mean: seeds.acc_mean,
+      test_acc_sd: seeds.acc_sd,
+      heldout_style_acc_per_seed: ms.map((m) => m.test_acc_heldout_style ?? null),
+      acc_where_rung_blind_wrong_per_seed: ms.map((m) => m.test_acc_where_rung_blind_wrong ?? null),
+      rung_blind_bayes: seeds.rung_blind_bayes,
+      chance: seeds.chance,
+      lower95: seeds.lower95,
+      verdict: seeds.verdict,
+      images_seen: m0.images_seen,
+      stream: m0.stream,
+      curve: meanCurve(ms.map((m) => m.curve)),
+      train_curve: meanCurve(ms.map((m) => m.train_curve)),
+      seconds: ms.reduce((a, m) => a + m.seconds, 0),
       backend: m0.backend,
       confusion,
       runs: rs.map((r) => r.run.config.name),
@@ -151,16 +175,32 @@ const meanOf = (xs: Array<number | null>) =>
 
 /** The markdown table: every accuracy beside its rung-blind baseline, mean ± SD over seeds and each seed's value. */
 export function resultsMarkdown(rows: ResultRow[]): string {
-  const head = [
-    "| model | stage | frozen (share) | train | test acc % mean ± SD | per seed | rung-blind % | chance % | verdict | held-out style % | where rung-blind wrong % | seed 000 % | time |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-  ];
-  const body = rows.map((r) => {
-    const seed = SEED_RESULTS[r.stage]?.[r.track];
-    return `| ${r.model} | ${STAGE_LABELS[r.stage]} | ${r.frozen} (${(100 * r.frozen_fraction).toFixed(0)} %) | ${r.train_count} | ${pct(r.test_acc_mean)} ± ${(100 * r.test_acc_sd).toFixed(1)} | ${r.test_acc_per_seed.map(pct).join(" / ")} | ${pct(r.rung_blind_bayes)} | ${pct(r.chance)} | ${r.verdict} | ${pct(meanOf(r.heldout_style_acc_per_seed))} | ${pct(meanOf(r.acc_where_rung_blind_wrong_per_seed))} | ${seed === undefined ? "" : pct(seed)} | ${r.seconds.toFixed(0)} s |`;
-  });
-  return [...head, ...body].join("\n");
+  const table = markdownTable(
+    rows.map((r) => {
+      const seed = SEED_RESULTS[r.stage]?.[r.track];
+      return {
+        model: r.model,
+        stage: STAGE_LABELS[r.stage],
+        "frozen (share)": `${r.frozen} (${(100 * r.frozen_fraction).toFixed(0)} %)`,
+        "images seen": `${r.images_seen.toLocaleString("en")}${r.stream ? " fresh" : ` (${r.train_count} stored)`}`,
+        "test acc % mean ± SD": `${pct(r.test_acc_mean)} ± ${(100 * r.test_acc_sd).toFixed(1)}`,
+        "per seed": r.test_acc_per_seed.map(pct).join(" / "),
+        "rung-blind %": pct(r.rung_blind_bayes),
+        "chance %": pct(r.chance),
+        verdict: verdictText(r),
+        "held-out style %": pct(meanOf(r.heldout_style_acc_per_seed)),
+        "where rung-blind wrong %": pct(meanOf(r.acc_where_rung_blind_wrong_per_seed)),
+        "seed 000 % *": seed === undefined ? "" : pct(seed),
+        time: `${r.seconds.toFixed(0)} s`,
+      };
+    }),
+  );
+  return `${table}\n\n${SEED_NOTE}`;
 }
+
+/** Under every results table: what the seed's column is and is not. */
+export const SEED_NOTE =
+  "\\* seed 000 %: the blog post's figures on its own task (5 lanes, 10 rows, probably pretrained weights), shown for reference; they are not measured here and not comparable to this row. A verdict is *learned* only when every seed's 95 % lower bound clears the rung-blind rule (the figures in brackets).";
 
 /** The rows of reports/results.json: the table's fields without the bulky confusion matrices. */
 export function resultsJson(rows: ResultRow[]): Array<Omit<ResultRow, "confusion">> {

@@ -399,6 +399,7 @@ async function trainAndTest(
       images_seen: res.images,
       epochs: res.history.length,
       curve: res.history.map((h) => [h.images, h.val_acc]),
+      train_curve: res.history.map((h) => [h.images, h.train_acc]),
       test_acc: ev.accuracy,
       ci95: ev.ci95,
       test_loss: ev.loss,

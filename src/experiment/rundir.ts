@@ -60,6 +60,8 @@ export interface RunMetrics {
   epochs: number;
   /** Validation accuracy against training images seen, at each evaluation: [images, val_acc]. */
   curve: Array<[number, number | null]>;
+  /** Training accuracy over the steps before each evaluation: [images, train_acc]. */
+  train_curve: Array<[number, number]>;
   /** Test accuracy of the best-by-validation checkpoint. */
   test_acc: number;
   /** 95 % Wilson interval of `test_acc` (assumes independent test items). */
