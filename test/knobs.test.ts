@@ -37,6 +37,7 @@ const VALUES: Record<string, string> = {
   sampling: "blog",
   dataSeed: "7",
   seeds: "3,4",
+  warpSeeds: "4",
   plainTrain: "20",
   plainVal: "8",
   plainTest: "12",
@@ -52,7 +53,7 @@ const VALUES: Record<string, string> = {
       Object.entries({
         Epochs: String(2 + i),
         Images: String(3000 + i),
-        Stream: "true",
+        Stream: p ? "false" : "true",
         WarmupImages: String(100 + i),
         BatchSize: String(8 - i),
         Lr: String(0.003 + i / 1000),
@@ -89,6 +90,7 @@ const VALUES: Record<string, string> = {
   modelSeed: "9",
   seed: "5",
   maskRatio: "0.5",
+  vary: "0.5",
   decoderDim: "32",
   decoderDepth: "2",
 };
@@ -96,7 +98,8 @@ const VALUES: Record<string, string> = {
 const PER_MODE: Record<string, Record<string, string>> = {
   "training run": { epochs: "2" },
   "data overview": { hops: "0" },
-  sweep: { parallel: "false" },
+  sweep: { parallel: "false", stream: "false" },
+  contest: { stream: "false", parallel: "false" },
   "pre-training": { model: "vit_xxs", epochs: "2" },
 };
 

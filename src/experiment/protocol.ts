@@ -73,6 +73,7 @@ export function protocolRuns(
       });
       const s1 = make("stage1", "none", null);
       out.push(s1);
+      if (cfg.warpSeeds.length && !cfg.warpSeeds.includes(seed)) continue;
       for (const arm of cfg.freeze[track])
         out.push(make("finetune", arm, path.join(runsDir, s1.config.name, "checkpoints", "best")));
       if (cfg.controls) out.push(make("scratch", "none", null));
@@ -96,7 +97,8 @@ function datasetSpec(cfg: ExperimentConfig, task: "plain" | "warp"): DatasetSpec
     task,
     hops: task === "plain" ? 0 : cfg.hops,
     difficulty: cfg.difficulty,
-    nuisance: NO_NUISANCE,
+    // `vary` only where set: an unvaried spec stays the one earlier data sets were made with.
+    nuisance: cfg.vary > 0 ? { ...NO_NUISANCE, vary: cfg.vary } : NO_NUISANCE,
     seed: cfg.dataSeed,
     sampling: cfg.sampling,
   };

@@ -365,9 +365,11 @@ async function trainAndTest(
       `[${cfg.name}] ${describe(backend)}; ${cfg.model} on ${cfg.data} (${spec.task}, hops ${spec.hops}, ${trainSplit.count} train); freeze '${cfg.freeze}': ${fr.trainableParams.toLocaleString("en")} trainable, ${fr.frozenParams.toLocaleString("en")} frozen`,
     );
     if (!opts.quiet) console.log(formatSummary(model));
-    // A streamed run draws from its own stream (its training seed) of this data set's spec.
+    // A streamed run draws from its own stream (its training seed) of this data set's spec,
+    // rendered by generator processes when the run is long enough to pay for starting them.
+    const generators = cfg.train.images >= 20_000 ? (opts.generators ?? freeCores()) : 0;
     const stream = cfg.train.stream
-      ? new StreamSource(spec, cfg.train.seed, cfg.train.batchSize, opts.generators ?? freeCores())
+      ? new StreamSource(spec, cfg.train.seed, cfg.train.batchSize, generators)
       : undefined;
     let res: TrainResult;
     try {

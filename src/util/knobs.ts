@@ -180,7 +180,7 @@ export function parseText<C>(k: Knob<C>, text: string, name: string): Value {
     if (!m) throw bad();
     v = [Number(m[1]), Number(m[2] ?? m[1])];
   } else if (isList(k.kind)) {
-    const parts = text.split(",").map((t) => t.trim());
+    const parts = text.trim() === "" ? [] : text.split(",").map((t) => t.trim());
     if (parts.some((p) => p === "")) throw bad();
     v = parts.map((p) => item(p, itemKind(k.kind))) as number[] | string[];
   } else v = item(text, k.kind) as Value;
