@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 NB_OUT ?= reports
 
-.PHONY: reproduce standard contest test bootstrap unit typecheck lint format notebooks-ci lab bench clean-data stress explorer
+.PHONY: reproduce standard long contest test bootstrap unit typecheck lint format notebooks-ci lab bench clean-data stress explorer
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -16,9 +16,13 @@ reproduce: bootstrap
 contest: bootstrap
 	.venv/bin/python scripts/execute_notebooks.py --out reports notebooks/06_architectures.ipynb notebooks/07_noise.ipynb
 
-# Three seeds of the whole protocol with every freeze arm, and the sweep (<= 3 h on 2 cores).
+# Three seeds of plain tracing, every freeze arm at 300,000 images, and the sweep (<= 3 h on 2 cores).
 standard: bootstrap
 	AMIDA_BUDGET=standard bash scripts/reproduce.sh
+
+# The warp at 1,000,000 images a run (days on 2 cores, hours on a GPU); interrupted runs resume.
+long: bootstrap
+	AMIDA_BUDGET=long bash scripts/reproduce.sh
 
 test: bootstrap typecheck lint unit notebooks-ci
 
