@@ -7,7 +7,6 @@
  * typed jobs (with dependencies) in a few long-lived worker processes (`serveJobs`).
  */
 import { ChildProcess, fork } from "child_process";
-import { Worker } from "worker_threads";
 
 const live = new Set<ChildProcess>();
 let forwarding = false;
@@ -27,28 +26,11 @@ function forwardSignals(): void {
   }
 }
 
-/** How often a child's watchdog looks for its parent. */
-const WATCH_MS = 200;
-
 /**
- * In a forked child: exit as soon as the parent is gone. The IPC channel's close is seen when
- * the event loop turns; a synchronous training step can hold it for seconds, so a watchdog thread
- * also checks every 200 ms whether the process was re-parented (its parent died) and then kills
- * this process outright. Locks and partial files it leaves are stale by design (a dead PID) and
- * are cleaned by the next writer; checkpoints are atomic, so the run resumes.
+ * In a forked child: exit as soon as the parent is gone, even mid-step (src/util/watchdog.cjs;
+ * bin/amida.js starts it before anything else loads).
  */
-export function dieWithParent(): void {
-  if (!process.send) return;
-  process.on("disconnect", () => process.exit(129));
-  const watchdog = new Worker(
-    `const { workerData } = require("worker_threads");
-     setInterval(() => {
-       if (process.ppid !== workerData.ppid) process.kill(workerData.pid, "SIGKILL");
-     }, ${WATCH_MS});`,
-    { eval: true, workerData: { ppid: process.ppid, pid: process.pid } },
-  );
-  watchdog.unref();
-}
+export const dieWithParent: () => void = require("./watchdog.cjs").dieWithParent;
 
 /** One child's outcome. */
 export interface ChildResult {
