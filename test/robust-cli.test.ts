@@ -141,10 +141,10 @@ function family(childCode: string, parentCode: string) {
   return { p, marker, exit };
 }
 
+/** Running: it exists and is not a zombie (exited, waiting for init to reap it). */
 const alive = (pid: number) => {
   try {
-    process.kill(pid, 0);
-    return true;
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
   } catch {
     return false;
   }
