@@ -8,16 +8,16 @@ import * as tf from "@tensorflow/tfjs";
 import { SplitReader } from "../data/format";
 import { splitFile } from "../data/generate";
 import { imagesToTensor } from "../data/batches";
-import { dataDirs, Paths, protocolRuns } from "../experiment/protocol";
-import { Stage, STAGE_LABELS } from "../experiment/stages";
+import { Paths } from "../experiment/protocol";
+import { STAGE_LABELS } from "../experiment/stages";
 import { verdict } from "../experiment/results";
 import { wilsonInterval } from "../util/stats";
-import { ExperimentConfig, Track } from "../experiment/config";
+import { ExperimentConfig } from "../experiment/config";
 import { loadRunModel, RunMetrics } from "../experiment/run";
 import { createCanvas, Canvas } from "canvas";
 import { canvasGrid, compactPNG, drawTile, fitText, tileSide } from "./figures";
 import { liveLine, showMarkdown, showPNG } from "./display";
-import { requireFinishedRuns } from "./runs";
+import { experimentRuns, requireFinishedRuns } from "./runs";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic";
 import { CamMethod } from "../explain/gradcam";
 import {
@@ -80,33 +80,7 @@ function validateKnobs(loose: LooseKnobs): GradcamKnobs {
   };
 }
 
-/** A run of the experiment with its place in the protocol, its data set, and the notebook that makes it. */
-export interface ExplainableRun {
-  name: string;
-  track: Track;
-  stage: Stage;
-  /** Freeze group of a fine-tune, `none` otherwise. */
-  arm: string;
-  seed: number;
-  /** Data set directory it was trained and tested on. */
-  data: string;
-  notebook: string;
-}
-
-/** Every run of the experiment (names from the protocol), CNN track first. */
-export function experimentRuns(cfg: ExperimentConfig, paths: Paths): ExplainableRun[] {
-  return protocolRuns(cfg, dataDirs(cfg, paths.dataDir), path.join(paths.runsDir, cfg.name)).map(
-    (r) => ({
-      name: r.config.name,
-      track: r.track,
-      stage: r.stage,
-      arm: r.arm,
-      seed: r.seed,
-      data: r.config.data,
-      notebook: r.stage === "stage1" ? "02_train_plain" : "03_warp_finetune",
-    }),
-  );
-}
+export { experimentRuns, ExplainableRun } from "./runs";
 
 /** What a run's test accuracy says, from its metrics.json: the verdict its Grad-CAM must be read with. */
 export interface RunReading {
