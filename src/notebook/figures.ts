@@ -2,11 +2,11 @@ import { createCanvas, Canvas, CanvasRenderingContext2D } from "canvas";
 import { rgbToCanvas } from "../puzzle/annotate";
 
 /**
- * The widest figure a notebook shows, in pixels. JupyterLab's output area is ~900 px wide at a
- * 1280 px window; a wider image is shrunk to fit, and its captions with it (11 px text in a 1,600 px
+ * The widest figure a notebook shows, in pixels. JupyterLab's output area is ~830 px wide in a
+ * 1280 px window with the file browser open; a wider image is shrunk to fit, and its captions with it (11 px text in a 1,600 px
  * grid ends up ~6 px tall). Figures are drawn at most this wide, at their natural size.
  */
-export const FIGURE_WIDTH = 880;
+export const FIGURE_WIDTH = 820;
 const GAP = 6;
 const FONT = "sans-serif";
 

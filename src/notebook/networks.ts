@@ -3,6 +3,7 @@ import { buildModel } from "../models/registry";
 import { attentionSpanOf, parameterCount } from "../models/summary";
 import { freeze, FreezeGroup } from "../models/freeze";
 import { ExperimentConfig, TRACKS } from "../experiment/config";
+import { formatShare } from "../util/format";
 
 export function networkTable(models: string[], size: number, classes: number): string {
   const lines = [
@@ -40,7 +41,7 @@ export function freezeTable(cfg: ExperimentConfig): string {
       m.dispose();
       const total = r.frozenParams + r.trainableParams;
       lines.push(
-        `| ${cfg.models[track]} | ${arm} | ${r.frozenLayers.length} | ${r.frozenParams.toLocaleString("en")} of ${total.toLocaleString("en")} | ${((100 * r.frozenParams) / total).toFixed(1)} % |`,
+        `| ${cfg.models[track]} | ${arm} | ${r.frozenLayers.length} | ${r.frozenParams.toLocaleString("en")} of ${total.toLocaleString("en")} | ${formatShare(r.frozenParams / total)} |`,
       );
     }
   }
