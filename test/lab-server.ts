@@ -58,6 +58,10 @@ export async function startLab(
   fs.mkdirSync(dir, { recursive: true });
   for (const nb of notebooks)
     fs.copyFileSync(path.join(ROOT, "notebooks", nb), path.join(dir, path.basename(nb)));
+  // No "get notified about Jupyter news?" pop-up over the notebook.
+  const news = path.join(home, "settings", "@jupyterlab", "apputils-extension");
+  fs.mkdirSync(news, { recursive: true });
+  fs.writeFileSync(path.join(news, "notification.jupyterlab-settings"), '{ "fetchNews": "false" }');
   const token = randomBytes(16).toString("hex");
   const port = await freePort();
   const runs = path.join(scratch, "runs");

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
-import * as zlib from "zlib";
 import { showBundle } from "./display";
+import { writePlotlyBundle } from "./plotly-bundle";
 import { FIGURE_WIDTH } from "./figures";
 import { writeFileAtomic } from "../util/atomic";
 import { RunResult } from "../experiment/protocol";
@@ -325,42 +325,6 @@ export async function showStageCurves(
   await showCurves(curves, title, path.join(runsDir, `${file}.svg`));
   writeCurvesHTML(path.join(runsDir, `${file}.html`), curves, title);
 }
-
-/**
- * plotly.js for pages that open from disk without a network: one file per folder, shared by
- * every page there. The library (plotly.js-dist, 11 MB) is minified (esbuild, 4.9 MB), gzipped
- * and base64-encoded (2.0 MB) and unpacks itself in the page (DecompressionStream); the page
- * awaits `window.plotlyReady`. Returns the file's name.
- */
-export function writePlotlyBundle(dir: string): string {
-  const version: string = require("plotly.js-dist/package.json").version;
-  const name = `plotly-${version}.js`;
-  const file = path.join(dir, name);
-  if (fs.existsSync(file) && fs.readFileSync(file, "utf8").includes(PLOTLY_LOADER_MARK))
-    return name;
-  const esbuild: typeof import("esbuild") = require("esbuild");
-  const code = esbuild.transformSync(fs.readFileSync(require.resolve("plotly.js-dist"), "utf8"), {
-    minify: true,
-    legalComments: "eof",
-  }).code;
-  const packed = zlib.gzipSync(code, { level: 9 }).toString("base64");
-  fs.mkdirSync(dir, { recursive: true });
-  writeFileAtomic(
-    file,
-    `/* plotly.js ${version} (MIT license, Copyright 2012-2026 Plotly, Inc.; its bundled libraries' licenses are at the end of the unpacked code), ${PLOTLY_LOADER_MARK}. */\n` +
-      `window.plotlyReady = (async () => {\n` +
-      `  const b = atob("${packed}");\n` +
-      `  const bytes = new Uint8Array(b.length);\n` +
-      `  for (let i = 0; i < b.length; i++) bytes[i] = b.charCodeAt(i);\n` +
-      `  const code = await new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).text();\n` +
-      `  (0, eval)(code);\n` +
-      `  return window.Plotly;\n` +
-      `})();\n`,
-  );
-  return name;
-}
-
-const PLOTLY_LOADER_MARK = "minified by esbuild, gzipped and base64-encoded by warp-amidakuji";
 
 /**
  * A standalone interactive page of training curves (to share outside Jupyter): opens from disk
