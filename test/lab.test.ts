@@ -14,7 +14,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { Page } from "playwright-core";
 import { launchChromium, offlineContext } from "./chromium";
-import { startLab } from "./lab-server";
+import { command, hoverPlotly, kernelIdle, startLab } from "./lab-server";
 
 const NB = "02_train_plain.ipynb";
 const shots = process.env.AMIDA_UI_SHOTS;
@@ -38,54 +38,6 @@ function state(page: Page) {
     }));
     return { status: status ?? "", cells };
   });
-}
-
-/** Runs a command of the Lab app (exposed with --LabApp.expose_app_in_browser), without awaiting it. */
-async function command(page: Page, id: string, args: object = {}): Promise<void> {
-  await page.evaluate(
-    ([id, args]) => {
-      void (window as any).jupyterapp.commands.execute(id, args);
-    },
-    [id, args] as const,
-  );
-}
-
-async function kernelIdle(page: Page, timeout = 90_000): Promise<void> {
-  await page.waitForFunction(
-    () =>
-      (window as any).jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel?.status ===
-      "idle",
-    null,
-    { timeout },
-  );
-}
-
-/** Moves the mouse over a data point of the page's plotly chart; resolves to the tooltip's text. */
-async function hoverPlotly(page: Page): Promise<string> {
-  const plot = page.locator(".jp-RenderedPlotly").first();
-  await plot.scrollIntoViewIfNeeded();
-  // A notebook opened again shows plotly's saved picture until the mouse enters it.
-  const box = (await plot.boundingBox())!;
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-  await page.locator(".jp-RenderedPlotly .plot-container").first().waitFor({ timeout: 30_000 });
-  const point = page.locator(".jp-RenderedPlotly .scatterlayer .trace .points path").last();
-  await point.waitFor({ state: "visible", timeout: 30_000 });
-  // Plotly may still be laying the chart out and Lab may still be scrolling the reopened
-  // notebook: bring the point into view until it stays put, then come at it from outside the chart.
-  let p = { x: -1, y: -1, width: 0, height: 0 };
-  for (let i = 0; i < 30; i++) {
-    await point.scrollIntoViewIfNeeded();
-    await page.waitForTimeout(200);
-    const q = (await point.boundingBox())!;
-    if (q.x === p.x && q.y === p.y) break;
-    p = q;
-  }
-  const plotBox = (await plot.boundingBox())!;
-  await page.mouse.move(plotBox.x + 2, plotBox.y + 2);
-  await page.mouse.move(p.x + p.width / 2, p.y + p.height / 2, { steps: 5 });
-  const tip = page.locator(".jp-RenderedPlotly .hoverlayer .hovertext").first();
-  await tip.waitFor({ state: "visible", timeout: 10_000 });
-  return (await tip.textContent()) ?? "";
 }
 
 test("JupyterLab at AMIDA_NB_BUDGET=tiny: notebook 02 runs with Busy/Idle, an interactive plotly chart (also reopened) and a readable config error", async () => {
