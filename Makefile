@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 NB_OUT ?= reports
 
-.PHONY: reproduce standard contest test bootstrap unit typecheck lint format notebooks-ci lab ui-test bench clean-data stress
+.PHONY: reproduce standard contest test bootstrap unit typecheck lint format notebooks-ci lab ui-test bench clean-data stress explorer
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -55,6 +55,12 @@ lab: bootstrap
 bench: bootstrap
 	node --import tsx bench/generate.ts
 	node bin/amida.js bench train --profile
+
+# The explorer page (README, "The explorer") for the quick experiment's seed-0 stage-1 runs, after
+# `make reproduce`; EXPLORE_RUNS=... for others (finished runs of one difficulty and image size).
+EXPLORE_RUNS ?= runs/quick/cnn-stage1-s0 runs/quick/vit-stage1-s0
+explorer: bootstrap
+	node bin/amida.js explore $(EXPLORE_RUNS) --out reports/explorer.html
 
 # kill -9 at random points of generate and train, N times; not part of `make test` (minutes).
 N ?= 50

@@ -42,4 +42,11 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (require.main === module) void main(process.argv.slice(2)).then((c) => process.exit(c));
+if (require.main === module)
+  main(process.argv.slice(2)).then(
+    (c) => process.exit(c),
+    (e: Error) => {
+      console.error(`amida bench: ${e.message}`);
+      process.exit(1);
+    },
+  );

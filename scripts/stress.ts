@@ -73,7 +73,7 @@ const trainArgs = (name: string, fresh: boolean) => [
   runs,
   "--epochs",
   "2",
-  "--batch",
+  "--batch-size",
   "16",
   ...(fresh ? ["--fresh"] : []),
 ];

@@ -5,16 +5,10 @@ import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../src/backend/select";
-import { buildModel } from "../src/models/registry";
+import { attentionSpanOf, buildModel, modelNames } from "../src/models/registry";
 import { freeze, frozenFractions, layersInGroup, validateFreezeGroup } from "../src/models/freeze";
 import { loadModel, saveModel } from "../src/models/io";
-import {
-  attentionSpan,
-  attentionSpanOf,
-  formatSummary,
-  layerParams,
-  parameterCount,
-} from "../src/models/summary";
+import { attentionSpan, formatSummary, layerParams, parameterCount } from "../src/models/summary";
 import { Unfold } from "../src/models/layers/patches";
 import { ClassToken, MaskTokens, PositionEmbedding, TakeToken } from "../src/models/layers/tokens";
 import { Blockify, Unblockify } from "../src/models/layers/blocks";
@@ -23,7 +17,8 @@ import { MultiHeadSelfAttention } from "../src/models/layers/attention";
 import { SwiGLUMoE } from "../src/models/layers/moe";
 import { Patchify } from "../src/models/layers/patchify";
 import { SplitReader } from "../src/data/format";
-import { generateDataset, splitFile } from "../src/data/generate";
+import { generateDataset } from "../src/data/generate";
+import { splitFile } from "../src/data/spec";
 import { presetDifficulty } from "../src/puzzle/difficulty";
 import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { batches } from "../src/data/batches";
@@ -81,6 +76,18 @@ test("seed 001's ViT is dim 128, depth 3, heads 2, MLP 256 on 8 px patches at 32
     { stage: "encoder", layers: 3, featureMap: [4, 4], patches: 17, sequences: 1 },
   ]);
   m.dispose();
+});
+
+test("every model's attention geometry, computed from its variant table, equals the built model's", () => {
+  for (const name of modelNames())
+    for (const size of [32, 64, 96, 128]) {
+      const m = buildModel({ name, inputSize: size, classes: 5, seed: 0 });
+      try {
+        assert.deepEqual(attentionSpanOf(name, size), attentionSpan(m), `${name} at ${size} px`);
+      } finally {
+        m.dispose();
+      }
+    }
 });
 
 test("attention spans: MobileViT's maps at strides 8, 16, 32 and the patches its Unfold makes; NesT's blocks; none for MobileNet", () => {

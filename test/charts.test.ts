@@ -6,14 +6,13 @@ import * as path from "path";
 import {
   CurveRun,
   curvesSpec,
-  heatmapSpec,
   plotlyCurves,
   seedResultsSpec,
-  vegaLiteToSVG,
   writeCurvesHTML,
 } from "../src/notebook/charts";
+import { heatmapSpec, vegaLiteToSVG } from "../src/report/charts";
 import { FIGURE_WIDTH } from "../src/notebook/figures";
-import { formatShare } from "../src/util/format";
+import { formatShare } from "../src/report/table";
 
 const svgWidth = (svg: string) => Number(/<svg[^>]* width="([\d.]+)"/.exec(svg)![1]);
 

@@ -57,7 +57,7 @@ test("bad input: clear errors naming the value and what is allowed, nothing writ
     [["show", out, "--out", "x.png"], /no test split/],
     [
       ["train", "--model", "resnet50", "--data", out, "--name", "x"],
-      /unknown model 'resnet50'|has no train split/,
+      /--model must be one of mobilenetv2_035, .*, got 'resnet50'/,
     ],
     [["bogus"], /unknown command 'bogus'/],
   ];

@@ -6,7 +6,8 @@ import * as path from "path";
 import { presetDifficulty } from "../src/puzzle/difficulty";
 import { DatasetSpec } from "../src/data/spec";
 import { renderSample, samplePuzzle, splitOfHash } from "../src/data/sample";
-import { generateDataset, splitFile } from "../src/data/generate";
+import { generateDataset } from "../src/data/generate";
+import { splitFile } from "../src/data/spec";
 import { SplitReader, HEADER_BYTES } from "../src/data/format";
 import { PALETTE } from "../src/puzzle/render";
 import { layout } from "../src/puzzle/layout";
@@ -142,7 +143,10 @@ test("corrupt, truncated and foreign files are refused with a clear error", () =
     () => new SplitReader(path.join(dir, "foreign.amida")),
     /does not start with the magic/,
   );
-  assert.throws(() => new SplitReader(path.join(dir, "missing.amida")), /cannot read data file/);
+  assert.throws(
+    () => new SplitReader(path.join(dir, "missing.amida")),
+    /data file: no such file '.*missing\.amida'/,
+  );
 });
 
 test("bad specs fail before any file is written", () => {

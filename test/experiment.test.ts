@@ -8,9 +8,11 @@ import { generateDataset } from "../src/data/generate";
 import { presetDifficulty } from "../src/puzzle/difficulty";
 import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { DEFAULT_TRAIN } from "../src/train/config";
-import { RunConfig, runTraining } from "../src/experiment/run";
+import { runTraining } from "../src/experiment/run";
+import { RunConfig } from "../src/experiment/rundir";
 import { protocolRuns, runStages } from "../src/experiment/protocol";
-import { applySettings, budgetConfig, KNOBS, validateExperiment } from "../src/experiment/config";
+import { budgetConfig, EXPERIMENT, validateExperiment } from "../src/experiment/config";
+import { applySettings } from "../src/util/knobs";
 import { resultRows, resultsMarkdown, verdict } from "../src/experiment/results";
 import { experimentFromNotebook } from "../src/notebook/experiment";
 import { notebookParams } from "../src/notebook/params";
@@ -94,7 +96,7 @@ test("stage 2 is retrained when stage 1's weights changed, and freezing is recor
 test("bad run and experiment configs are refused with what is allowed", async () => {
   await assert.rejects(
     runTraining(run({ data: path.join(root, "nope") }), { runsDir: root, quiet: true }),
-    /has no train split/,
+    /the run's data set: no such directory/,
   );
   await assert.rejects(
     runTraining(run({ name: "a b" }), { runsDir: root, quiet: true }),
@@ -106,12 +108,12 @@ test("bad run and experiment configs are refused with what is allowed", async ()
   );
   assert.throws(
     () => budgetConfig("huge"),
-    /unknown budget 'huge'; allowed: tiny, quick, standard, full/,
+    /unknown budget 'huge' for the experiment; allowed: tiny, quick, standard, full/,
   );
   const q = budgetConfig("quick");
   assert.throws(
     () => validateExperiment({ ...q, models: { cnn: "mobilevit_xxs", vit: "mobilevit_xs" } }),
-    /cnn track's model must be a MobileNetV2 variant/,
+    /the cnn track's model must be one of mobilenetv2_035, mobilenetv2_050, mobilenetv2_075, mobilenetv2_100, got 'mobilevit_xxs'/,
   );
   assert.throws(
     () => validateExperiment({ ...q, difficulty: { ...q.difficulty, size: 32 } }),
@@ -123,17 +125,17 @@ test("bad run and experiment configs are refused with what is allowed", async ()
   );
   assert.throws(() => validateExperiment({ ...q, seeds: [1, 1] }), /training seeds must differ/);
   assert.throws(() => validateExperiment({ ...q, name: ".." }), /experiment name must use letters/);
+  const K = EXPERIMENT.knobs;
   assert.throws(
-    () =>
-      applySettings(q, [{ key: "stage1Lr", value: "fast", source: "flag", origin: "--stage1-lr" }]),
-    /--stage1-lr must be a number, got 'fast'/,
+    () => applySettings(K, q, [{ key: "stage1Lr", value: "fast", source: "flag" }]),
+    /--stage1-lr must be a number in 1e-7..10, got 'fast'/,
   );
   assert.throws(
-    () => applySettings(q, [{ key: "seeds", value: "0,x", source: "flag", origin: "--seeds" }]),
-    /--seeds must be an integer list like 0,1,2, got '0,x'/,
+    () => applySettings(K, q, [{ key: "seeds", value: "0,x", source: "flag" }]),
+    /--seeds must be a list of integers in 0..2147483648 like 0,1,2, got '0,x'/,
   );
   assert.equal(
-    applySettings(q, [{ key: "stage2Epochs", value: "2", source: "flag" }]).config.stage2.epochs,
+    applySettings(K, q, [{ key: "stage2Epochs", value: "2", source: "flag" }]).config.stage2.epochs,
     2,
   );
   assert.equal(
@@ -157,86 +159,7 @@ test("verdict: above chance is not enough, every seed must clear the rung-blind 
   );
 });
 
-/** A valid non-default value for every knob of the experiment (the tiny budget's defaults differ from all). */
-const KNOB_VALUES: Record<string, string> = {
-  name: "student",
-  difficulty: "medium",
-  lanes: "4",
-  rows: "5",
-  rungs: "1..3",
-  size: "96",
-  hops: "2",
-  sampling: "blog",
-  dataSeed: "7",
-  seeds: "3,4",
-  plainTrain: "20",
-  plainVal: "8",
-  plainTest: "12",
-  warpTrain: "22",
-  warpVal: "9",
-  warpTest: "13",
-  cnn: "mobilenetv2_050",
-  vit: "mobilevit_xs",
-  cnnFreeze: "all-but-head",
-  vitFreeze: "all-but-head,none",
-  stage1Epochs: "2",
-  stage1BatchSize: "8",
-  stage1Lr: "0.003",
-  stage1Optimizer: "adam",
-  stage1WeightDecay: "0.02",
-  stage1WarmupEpochs: "1",
-  stage1LabelSmoothing: "0.1",
-  stage1EarlyStopPatience: "3",
-  stage1ValLimit: "5",
-  stage2Epochs: "3",
-  stage2BatchSize: "4",
-  stage2Lr: "0.0005",
-  stage2Optimizer: "adam",
-  stage2WeightDecay: "0.03",
-  stage2WarmupEpochs: "2",
-  stage2LabelSmoothing: "0.2",
-  stage2EarlyStopPatience: "4",
-  stage2ValLimit: "6",
-  controls: "false",
-  parallel: "true",
-};
-
-test("every knob reaches the config from the environment, is printed as overridden, and lands in the runs' config.json", async () => {
-  assert.deepEqual(
-    Object.keys(KNOB_VALUES).sort(),
-    KNOBS.map((k) => k.key).sort(),
-    "a knob without a test value",
-  );
-  const env: Record<string, string> = {
-    AMIDA_NB_RUNS: path.join(root, "nbruns"),
-    AMIDA_NB_DATA: path.join(root, "nbdata"),
-  };
-  for (const [k, v] of Object.entries(KNOB_VALUES))
-    env[`AMIDA_NB_${k.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`] = v;
-  const printed: string[] = [];
-  const { cfg } = experimentFromNotebook(
-    { budget: "tiny" },
-    { env, print: (s) => printed.push(s) },
-  );
-  for (const k of KNOBS) {
-    if (k.key === "difficulty") continue;
-    const v = k.get(cfg);
-    assert.equal(Array.isArray(v) ? v.join(",") : String(v), KNOB_VALUES[k.key], k.key);
-    assert.ok(
-      printed.some((l) => l.startsWith(`overridden by the environment: ${k.key} =`)),
-      `${k.key} not reported as overridden`,
-    );
-  }
-  assert.equal(cfg.difficulty.size, 96, "explicit size wins over the difficulty preset's");
-  assert.throws(
-    () => experimentFromNotebook({ budget: "tiny" }, { env: { AMIDA_NB_TRAIN: "abc" } }),
-    /unknown parameter AMIDA_NB_TRAIN='abc'; allowed: AMIDA_NB_BUDGET, .*AMIDA_NB_PLAIN_TRAIN/,
-  );
-  assert.throws(
-    () => experimentFromNotebook({ budget: "tiny" }, { env: { AMIDA_NB_PLAIN_TRAIN: "abc" } }),
-    /AMIDA_NB_PLAIN_TRAIN must be an integer, got 'abc'/,
-  );
-  // The runs the protocol makes carry the knobs: one stage-1 run per track of the tiny budget with edited knobs.
+test("edited knobs land in the runs the protocol makes (config.json) and in the results table", async () => {
   const small = experimentFromNotebook(
     {
       budget: "tiny",
@@ -253,7 +176,10 @@ test("every knob reaches the config from the environment, is printed as overridd
       print: () => {},
     },
   );
-  const res = await runStages(small.cfg, ["stage1"], small.paths, { log: () => {} });
+  const res = await runStages(small.cfg, ["stage1"], small.paths, {
+    log: () => {},
+    runLine: () => {},
+  });
   const cnnRun = protocolRuns(small.cfg, { plain: "p", warp: "w" }, small.runsDir).find(
     (r) => r.stage === "stage1" && r.track === "cnn",
   )!;

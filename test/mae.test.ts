@@ -93,11 +93,11 @@ test("bad pre-training configs are refused", () => {
   );
   assert.throws(
     () => validatePretrainConfig({ ...ok, maskRatio: 1 }),
-    /maskRatio must be in \(0, 1\)/,
+    /pretrain.maskRatio must be a number in 0.01..0.99, got 1/,
   );
   assert.throws(
     () => validatePretrainConfig({ ...ok, data: path.join(dir, "none") }),
-    /has no train split/,
+    /the pre-training.s data set: no such directory/,
   );
 });
 

@@ -7,7 +7,8 @@ import { addNoise, inBand, noiseField, validateNoise } from "../src/noise/filter
 import { noiseCurves } from "../src/noise/evaluate";
 import { rngFor } from "../src/util/rng";
 import { initBackend } from "../src/backend/select";
-import { generateDataset, splitFile } from "../src/data/generate";
+import { generateDataset } from "../src/data/generate";
+import { splitFile } from "../src/data/spec";
 import { presetDifficulty } from "../src/puzzle/difficulty";
 import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { SplitReader } from "../src/data/format";

@@ -8,7 +8,8 @@ import { generateDataset } from "../src/data/generate";
 import { presetDifficulty } from "../src/puzzle/difficulty";
 import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { DEFAULT_TRAIN } from "../src/train/config";
-import { RunConfig, runTraining } from "../src/experiment/run";
+import { runTraining } from "../src/experiment/run";
+import { RunConfig } from "../src/experiment/rundir";
 import { requireFinishedRuns, runStatuses } from "../src/notebook/runs";
 import { trackLines } from "../src/notebook/display";
 

@@ -48,22 +48,28 @@ test("4, 10, 11: names, zeros, extra words, bad configs and bench flags are refu
       ["experiment", "--name", "..", "--runs", base],
       /experiment name must use letters.*got '\.\.'/,
     ],
-    [["sweep", "--name", ".", "--runs", base], /sweep name must use letters.*got '\.'/],
+    [["sweep", "--name", ".", "--runs", base], /grid name must use letters.*got '\.'/],
     [
       ["experiment", "--stage1-epochs", "0", "--runs", base],
-      /stage1\.epochs must be an integer in 1\.\.10000, got 0/,
+      /--stage1-epochs must be an integer in 1\.\.10000, got '0'/,
     ],
     [
       ["experiment", "--plain-train", "0", "--runs", base],
-      /plain train count must be an integer in 1\.\./,
+      /--plain-train must be an integer in 1\.\.10000000, got '0'/,
     ],
     [
       ["experiment", "--config", path.join(base, "empty.json"), "--runs", base],
-      /experiment config lacks name, budget, difficulty/,
+      /--config '.*empty\.json' is not as expected: .*empty\.json lacks the field 'name'/,
     ],
+    [["sweep", "--seeds", "0,1.5", "--runs", base], /--seeds must be a list of integers/],
     [
-      ["sweep", "--workers", "0", "--runs", base],
-      /--workers must be an integer in 1\.\.256, got 0/,
+      ["sweep", "--batch-size", "1.5", "--runs", base],
+      /--batch-size must be an integer in 1\.\.4096, got '1\.5'/,
+    ],
+    [["sweep", "--lr=-1", "--runs", base], /--lr must be a number in 1e-7\.\.10, got '-1'/],
+    [
+      ["sweep", "--test", "0", "--runs", base],
+      /--test must be an integer in 1\.\.10000000, got '0'/,
     ],
     [
       [
@@ -78,7 +84,7 @@ test("4, 10, 11: names, zeros, extra words, bad configs and bench flags are refu
         "--runs",
         base,
       ],
-      /model seed must be an integer in 0\.\.2\^31, got -2/,
+      /--model-seed must be an integer in 0\.\.2147483648, got '-2'/,
     ],
     [["generate", "--out", path.join(base, "g"), "extra"], /unexpected argument 'extra'/],
     [["train", "--resume"], /Unknown option '--resume'/],
@@ -182,6 +188,19 @@ test("9: a parent killed with SIGKILL takes its children with it (IPC channel cl
   f.p.kill("SIGKILL");
   await f.exit;
   assert.ok(await gone(pid), `child ${pid} still running`);
+});
+
+test("issue 21: a child busy in a long synchronous step (a training step) dies within a second of its parent's SIGKILL", async () => {
+  // The child never returns to its event loop: the IPC channel's close is never seen there.
+  const busy = `console.log("child " + process.pid); const t = Date.now(); while (Date.now() - t < 20000) {}`;
+  const f = family(busy, forkOne);
+  const pid = Number((await f.marker(/child (\d+)/))[1]);
+  await new Promise((r) => setTimeout(r, 300)); // well inside the busy loop
+  const t0 = Date.now();
+  f.p.kill("SIGKILL");
+  await f.exit;
+  assert.ok(await gone(pid), `child ${pid} still running`);
+  assert.ok(Date.now() - t0 < 1500, `child took ${Date.now() - t0} ms to die`);
 });
 
 test("9: when one job fails the others are stopped, with a summary of every job", async () => {

@@ -10,8 +10,10 @@ import { generateDataset } from "../src/data/generate";
 import { presetDifficulty } from "../src/puzzle/difficulty";
 import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { DEFAULT_TRAIN } from "../src/train/config";
-import { RunConfig, RunMetrics, runTraining } from "../src/experiment/run";
+import { runTraining } from "../src/experiment/run";
+import { RunConfig, RunMetrics } from "../src/experiment/rundir";
 import { acquireLock } from "../src/util/lock";
+import { runLockFile } from "../src/experiment/rundir";
 
 const bin = path.join(__dirname, "..", "bin", "amida.js");
 const amida = (args: string[], env: Record<string, string> = {}) =>
@@ -44,7 +46,7 @@ const trainArgs = (name: string) => [
   runs,
   "--epochs",
   "2",
-  "--batch",
+  "--batch-size",
   "16",
 ];
 const read = (f: string) => JSON.parse(fs.readFileSync(f, "utf8"));
@@ -96,8 +98,9 @@ test("2, 7, 11: killed between last/ and best/, then again before metrics.json, 
     1,
     "the committed checkpoint is epoch 1's, whole",
   );
-  // Resumed, and killed again just before metrics.json is renamed in (third atomic write: config, provenance, metrics).
-  const second = amida(trainArgs("killed"), { AMIDA_KILL_AT: "atomic-before-rename#3" });
+  // Resumed, and killed again just before its commit record is renamed in (a resumed run's second
+  // atomic write, after metrics.json): metrics without a commit record are not a finished run.
+  const second = amida(trainArgs("killed"), { AMIDA_KILL_AT: "atomic-before-rename#2" });
   assert.equal(second.signal, "SIGKILL", second.stderr);
   assert.match(second.stdout, /resumed from epoch 1\b/);
   const third = amida(trainArgs("killed"));
@@ -137,8 +140,9 @@ test("6: corrupt checkpoints (weights, optimizer state, swapped names) are refus
   );
   fs.rmSync(ckpt, { recursive: true });
   fs.cpSync(keep, ckpt, { recursive: true });
-  // An unfinished run resumes from last/: its optimizer state is checked too.
+  // An unfinished run (no commit record yet) resumes from last/: its optimizer state is checked too.
   fs.rmSync(path.join(dir, "metrics.json"));
+  fs.rmSync(path.join(dir, "commit.json"));
   flip(path.join(ckpt, "last", "optimizer.bin"), 100);
   await assert.rejects(
     runTraining(cfg("ref"), { runsDir: runs, quiet: true }),
@@ -166,8 +170,7 @@ test("6: corrupt checkpoints (weights, optimizer state, swapped names) are refus
 });
 
 test("5: a second writer of a run is refused while the first holds it; a dead holder's lock is taken over", async () => {
-  const dir = path.join(runs, "ref");
-  const release = acquireLock(path.join(dir, ".lock"), "another training of this run");
+  const release = acquireLock(runLockFile(runs, "ref"), "another training of this run");
   await assert.rejects(
     runTraining(cfg("ref", { train: { ...DEFAULT_TRAIN, epochs: 2, batchSize: 16 } }), {
       runsDir: runs,
@@ -180,7 +183,7 @@ test("5: a second writer of a run is refused while the first holds it; a dead ho
     encoding: "utf8",
   });
   fs.writeFileSync(
-    path.join(dir, ".lock"),
+    runLockFile(runs, "ref"),
     JSON.stringify({
       pid: Number(dead.stdout),
       host: os.hostname(),
@@ -189,7 +192,7 @@ test("5: a second writer of a run is refused while the first holds it; a dead ho
     }),
   );
   await runTraining(cfg("ref"), { runsDir: runs, quiet: true });
-  assert.equal(fs.existsSync(path.join(dir, ".lock")), false);
+  assert.equal(fs.existsSync(runLockFile(runs, "ref")), false);
 });
 
 test("4: run names '.', '..' and with separators are refused before anything is touched", async () => {
@@ -211,7 +214,7 @@ test("8: a finished run whose checkpoints were deleted is retrained, not reused"
   fs.rmSync(fs.realpathSync(path.join(runs, "ref", "checkpoints")), { recursive: true });
   const lines: string[] = [];
   await runTraining(cfg("ref"), { runsDir: runs, quiet: true, onLine: (l) => lines.push(l) });
-  assert.match(lines.join("\n"), /checkpoints .* are missing/);
+  assert.match(lines.join("\n"), /cannot be trusted \(.*history\.json is missing/);
   assert.deepEqual(outcome(path.join(runs, "ref")), reference);
 });
 

@@ -13,7 +13,8 @@ import {
   SPLITS,
   validateSpec,
 } from "../data/spec";
-import { defaultCounts, generateDataset, splitFile, validateCounts } from "../data/generate";
+import { generateDataset } from "../data/generate";
+import { defaultCounts, splitFile, validateCounts } from "../data/spec";
 import { SplitReader } from "../data/format";
 import { samplePuzzle } from "../data/sample";
 import { puzzleWithPaths } from "../puzzle/annotate";

@@ -1,169 +1,72 @@
 import * as fs from "fs";
 import * as path from "path";
-import {
-  defaultSweepParams,
-  heatmapRows,
-  runSweep,
-  sweepFromParams,
-  sweepMarkdown,
-  SweepParams,
-} from "../experiment/sweep";
-import { heatmapSpec, vegaLiteToSVG } from "../notebook/charts";
+import { gridMarkdown, heatmapRows, runGrid, SWEEP, CONTEST, GridConfig } from "../experiment/grid";
+import { heatmapSpec, vegaLiteToSVG } from "../report/charts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic";
-import { parse, intOpt, numOpt, rangeOpt } from "./args";
-import { DEFAULT_TRAIN, TrainConfig, OPTIMIZERS } from "../train/config";
-import { FreezeGroup } from "../models/freeze";
-import { runTraining } from "../experiment/run";
-import { collectResults, runStages, runTrack } from "../experiment/protocol";
-import { Stage, STAGES } from "../experiment/stages";
-import {
-  applySettings,
-  budgetConfig,
-  BUDGETS,
-  describeConfig,
-  ExperimentConfig,
-  flagOf,
-  KNOBS,
-  Track,
-  validateExperiment,
-} from "../experiment/config";
+import { RUN, runTraining } from "../experiment/run";
+import { collectResults, runStages } from "../experiment/protocol";
+import { STAGES } from "../experiment/stages";
+import { describeExperiment, EXPERIMENT } from "../experiment/config";
 import { resultRows, resultsJson, resultsMarkdown } from "../experiment/results";
 import { initBackend } from "../backend/select";
+import { ExtraFlag, modeCommand } from "./config";
+import { describeConfig, Mode, validateSaved } from "../util/knobs";
+import { checkOutput, readJsonFile } from "../util/json";
+import { parse } from "./args";
 
-const TRAIN_USAGE = `usage: amida train --model NAME --data DIR --name RUN [--runs runs] [--init CHECKPOINT_DIR] [--freeze none|first5|stem+early-transformer|all-but-head|early:<percent>]
-                   [--epochs N] [--batch N] [--lr X] [--optimizer adamw|adam] [--weight-decay X] [--warmup EPOCHS]
-                   [--label-smoothing X] [--patience N] [--seed N] [--model-seed N] [--fresh] [--backend auto|node-gpu|node|wasm|cpu]
-Trains one model on one data set into RUNS/RUN/ (config.json, history.json, metrics.json, checkpoints/{last,best}).
-Re-running the same config reuses the finished run, or resumes an interrupted one; --fresh retrains.`;
+/** Where runs and data go, and the backend: flags of every command that trains. */
+const PLACES: Record<string, ExtraFlag> = {
+  runs: { type: "string", doc: "where runs go (default runs)" },
+  data: { type: "string", doc: "where data sets go (default data)" },
+  backend: { type: "string", doc: "auto | node-gpu | node | wasm | cpu" },
+};
 
-export function trainFlags(
-  v: Record<string, string | boolean | undefined>,
-  base: TrainConfig = DEFAULT_TRAIN,
-): TrainConfig {
-  const s = (k: string) => v[k] as string | undefined;
-  return {
-    epochs: intOpt("epochs", s("epochs"), base.epochs),
-    batchSize: intOpt("batch", s("batch"), base.batchSize),
-    lr: numOpt("lr", s("lr"), base.lr),
-    optimizer: (s("optimizer") ?? base.optimizer) as (typeof OPTIMIZERS)[number],
-    weightDecay: numOpt("weight-decay", s("weight-decay"), base.weightDecay),
-    warmupEpochs: numOpt("warmup", s("warmup"), base.warmupEpochs),
-    labelSmoothing: numOpt("label-smoothing", s("label-smoothing"), base.labelSmoothing),
-    earlyStopPatience: intOpt("patience", s("patience"), base.earlyStopPatience),
-    seed: intOpt("seed", s("seed"), base.seed),
-    valLimit: intOpt("val-limit", s("val-limit"), base.valLimit),
-  };
+/** The output folders, checked before any work. */
+function places(flags: Record<string, string | boolean | undefined>): {
+  runsDir: string;
+  dataDir: string;
+} {
+  const runsDir = checkOutput((flags.runs as string | undefined) ?? "runs", "dir", "--runs");
+  const dataDir = checkOutput((flags.data as string | undefined) ?? "data", "dir", "--data");
+  return { runsDir, dataDir };
 }
 
-const TRAIN_FLAGS = {
-  epochs: { type: "string" },
-  batch: { type: "string" },
-  lr: { type: "string" },
-  optimizer: { type: "string" },
-  "weight-decay": { type: "string" },
-  warmup: { type: "string" },
-  "label-smoothing": { type: "string" },
-  patience: { type: "string" },
-  seed: { type: "string" },
-  "val-limit": { type: "string" },
-  backend: { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
+const TRAIN_HEAD = `usage: amida train --model NAME --data DIR --name RUN [--runs runs] [--<knob> VALUE ...]
+Trains one model on one data set into RUNS/RUN/ (config.json, provenance.json, metrics.json,
+checkpoints/{last,best} with history.json, commit.json last). Re-running the same config reuses the
+finished run, or resumes an interrupted one; --fresh retrains (the old run is kept until the new one
+finishes). Options:`;
+const TRAIN_EXTRA: Record<string, ExtraFlag> = {
+  runs: PLACES.runs,
+  backend: PLACES.backend,
+  fresh: { type: "boolean", doc: "retrain even if a finished run of this config exists" },
+};
 
 export async function trainCommand(argv: string[]): Promise<number> {
-  const { values: v } = parse(
-    argv,
-    {
-      ...TRAIN_FLAGS,
-      model: { type: "string" },
-      data: { type: "string" },
-      name: { type: "string" },
-      runs: { type: "string" },
-      init: { type: "string" },
-      freeze: { type: "string" },
-      "model-seed": { type: "string" },
-      fresh: { type: "boolean" },
-    },
-    TRAIN_USAGE,
-  );
-  if (v.help) {
-    console.log(TRAIN_USAGE);
-    return 0;
-  }
-  for (const req of ["model", "data", "name"] as const)
-    if (!v[req]) throw new Error(`--${req} is required\n${TRAIN_USAGE}`);
-  // Everything below (runTraining included) asks for the backend again: one source of truth.
-  if (v.backend) process.env.AMIDA_BACKEND = v.backend;
+  const r = modeCommand(RUN, TRAIN_HEAD, TRAIN_EXTRA, argv, { withBudget: false });
+  if (!r) return 0;
+  const runsDir = checkOutput((r.flags.runs as string | undefined) ?? "runs", "dir", "--runs");
   await initBackend();
-  const m = await runTraining(
-    {
-      name: v.name!,
-      model: v.model!,
-      data: v.data!,
-      init: v.init ?? null,
-      freeze: (v.freeze ?? "none") as FreezeGroup,
-      train: trainFlags(v),
-      modelSeed: intOpt("model-seed", v["model-seed"], 0),
-    },
-    { runsDir: v.runs ?? "runs", fresh: v.fresh },
-  );
-  const { confusion, ...row } = m;
+  const m = await runTraining(r.config, { runsDir, fresh: !!r.flags.fresh });
+  const { confusion: _c, ...row } = m;
   console.log(JSON.stringify(row));
   return 0;
 }
 
-const EXP_FIXED = `usage: amida experiment [--budget ${Object.keys(BUDGETS).join("|")}] [--config FILE.json] [--runs runs] [--data data] [--backend ...] [--<knob> VALUE ...]
+const EXP_HEAD = `usage: amida experiment [--budget quick] [--config FILE.json] [--runs runs] [--data data] [--<knob> VALUE ...]
 Runs the seed's protocol (plain -> warp fine-tune per freeze arm, + warp-from-scratch controls) for a CNN
 and a MobileViT, once per training seed, prints the results table (each accuracy beside its rung-blind
 baseline) and writes RUNS/NAME/results.json. --config starts from a saved experiment.json instead of a budget.
-Knobs (default: the budget's value):`;
-
-function experimentUsage(): string {
-  return [EXP_FIXED, ...KNOBS.map((k) => `  --${flagOf(k.key).padEnd(26)} ${k.doc}`)].join("\n");
-}
+Options (knobs default to the budget's value):`;
 
 export async function experimentCommand(argv: string[]): Promise<number> {
-  const knobFlags = Object.fromEntries(
-    KNOBS.map((k) => [flagOf(k.key), { type: "string" as const }]),
-  );
-  const { values: v } = parse(
-    argv,
-    {
-      budget: { type: "string" },
-      config: { type: "string" },
-      runs: { type: "string" },
-      data: { type: "string" },
-      backend: { type: "string" },
-      help: { type: "boolean", short: "h" },
-      ...knobFlags,
-    },
-    experimentUsage(),
-  );
-  if (v.help) {
-    console.log(experimentUsage());
-    return 0;
-  }
-  const values = v as Record<string, string | boolean | undefined>;
-  if (v.config && v.budget)
-    throw new Error("--config and --budget both choose the starting config; give one");
-  const base: ExperimentConfig = v.config
-    ? validateExperiment(readJson(v.config as string))
-    : budgetConfig((v.budget as string | undefined) ?? "quick");
-  const settings = KNOBS.filter((k) => values[flagOf(k.key)] !== undefined).map((k) => ({
-    key: k.key,
-    value: values[flagOf(k.key)] as string,
-    source: "flag" as const,
-    origin: `--${flagOf(k.key)}`,
-  }));
-  const { config: cfg, sources } = applySettings(base, settings);
-  if (v.backend) process.env.AMIDA_BACKEND = v.backend as string;
+  const r = modeCommand(EXPERIMENT, EXP_HEAD, PLACES, argv);
+  if (!r) return 0;
+  const paths = places(r.flags);
   const backend = await initBackend();
-  console.log(describeConfig(cfg, sources));
+  const cfg = r.config;
+  console.log(describeExperiment(cfg, r.sources));
   const t0 = Date.now();
-  const paths = {
-    runsDir: (v.runs as string | undefined) ?? "runs",
-    dataDir: (v.data as string | undefined) ?? "data",
-  };
   const results = await runStages(cfg, STAGES, paths);
   const rows = resultRows(results);
   writeJsonAtomic(path.join(paths.runsDir, cfg.name, "results.json"), resultsJson(rows));
@@ -175,103 +78,43 @@ export async function experimentCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-function readJson(file: string): ExperimentConfig {
-  if (!fs.existsSync(file)) throw new Error(`--config: no such file '${file}'`);
-  try {
-    return JSON.parse(fs.readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new Error(`--config: '${file}' is not valid JSON (${(e as Error).message})`);
-  }
+function gridHead(cmd: string, mode: Mode<GridConfig>): string {
+  return `usage: amida ${cmd} [--budget ${Object.keys(mode.budgets)[0]}] [--config FILE.json] [--runs runs] [--data data] [--<knob> VALUE ...]
+${
+  cmd === "sweep"
+    ? 'Trains every combination of models, difficulties, tasks, training-set sizes and epoch budgets once per\ntraining seed and writes RUNS/NAME/rows.csv, rows.json and heatmap.svg (the difficulty "phase diagram").'
+    : "Trains every architecture on plain and warp puzzles at one shared budget, once per training seed, and the\nmasked-image pre-training comparison (maeModel); writes RUNS/NAME/rows.csv and rows.json."
+}
+List knobs take comma-separated values. Options (knobs default to the budget's value):`;
 }
 
-/** Internal: one track of an experiment in its own process (see protocol.ts). */
-export async function trackCommand(argv: string[]): Promise<number> {
-  const [configFile, track, stages, plain, warp, runsDir] = argv;
-  const cfg = validateExperiment(readJson(configFile));
+async function gridCommand(cmd: string, mode: Mode<GridConfig>, argv: string[]): Promise<number> {
+  const r = modeCommand(mode, gridHead(cmd, mode), PLACES, argv);
+  if (!r) return 0;
+  const paths = places(r.flags);
   await initBackend(undefined, { quiet: true });
-  await runTrack(cfg, track as Track, stages.split(",") as Stage[], { plain, warp }, runsDir, (l) =>
-    console.log(l),
+  const g = r.config;
+  console.log(
+    describeConfig(`${mode.name} '${g.name}' (budget '${g.budget}')`, mode.knobs, g, r.sources),
   );
-  return 0;
-}
-
-const SWEEP_FLAGS: Record<string, keyof SweepParams> = {
-  name: "name",
-  models: "models",
-  difficulties: "difficulties",
-  size: "size",
-  train: "train",
-  tasks: "tasks",
-  epochs: "epochs",
-  val: "val",
-  test: "test",
-  batch: "batch",
-  lr: "lr",
-  sampling: "sampling",
-  "data-seed": "dataSeed",
-  seeds: "seeds",
-};
-
-function sweepUsage(): string {
-  const d = defaultSweepParams();
-  return `usage: amida sweep ${Object.entries(SWEEP_FLAGS)
-    .map(([f, k]) => `[--${f} ${d[k]}]`)
-    .join(" ")} [--workers N] [--runs runs] [--data data]
-Trains every combination once per training seed (each a separate 'amida train' process; one per core on
-wasm, one at a time on the native backend) and writes RUNS/NAME/sweep.csv, sweep.json and heatmap.svg.
-The defaults shown are the grid notebook 05 and 'make reproduce' run.`;
-}
-
-export async function sweepCommand(argv: string[]): Promise<number> {
-  const flags = Object.fromEntries(
-    Object.keys(SWEEP_FLAGS).map((f) => [f, { type: "string" as const }]),
-  );
-  const { values: v } = parse(
-    argv,
-    {
-      ...flags,
-      workers: { type: "string" },
-      runs: { type: "string" },
-      data: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    sweepUsage(),
-  );
-  if (v.help) {
-    console.log(sweepUsage());
-    return 0;
+  const rows = await runGrid(g, paths);
+  if (cmd === "sweep") {
+    const svg = await vegaLiteToSVG(
+      heatmapSpec(heatmapRows(rows), `test accuracy (mean over seeds): ${g.name}`),
+    );
+    writeFileAtomic(path.join(paths.runsDir, g.name, "heatmap.svg"), svg);
   }
-  const values = v as Record<string, string | undefined>;
-  const p = defaultSweepParams() as unknown as Record<string, string | number>;
-  for (const [flag, key] of Object.entries(SWEEP_FLAGS)) {
-    const text = values[flag];
-    if (text === undefined) continue;
-    p[key] = typeof p[key] === "number" ? numOpt(flag, text, 0) : text;
-  }
-  // Validation builds models (attention spans): on the chosen backend, not tfjs's cpu fallback.
-  await initBackend(undefined, { quiet: true });
-  const grid = sweepFromParams(p as unknown as SweepParams);
-  const runsDir = values.runs ?? "runs";
-  const rows = await runSweep(
-    grid,
-    { runsDir, dataDir: values.data ?? "data" },
-    {
-      workers:
-        values.workers === undefined ? undefined : rangeOpt("workers", values.workers, 1, 256),
-    },
-  );
-  const svg = await vegaLiteToSVG(
-    heatmapSpec(heatmapRows(rows), `test accuracy (mean over seeds): ${grid.name}`),
-  );
-  writeFileAtomic(path.join(runsDir, grid.name, "heatmap.svg"), svg);
-  console.log(sweepMarkdown(rows));
+  console.log(gridMarkdown(rows));
   console.log(JSON.stringify(rows));
   return 0;
 }
 
+export const sweepCommand = (argv: string[]) => gridCommand("sweep", SWEEP, argv);
+export const contestCommand = (argv: string[]) => gridCommand("contest", CONTEST, argv);
+
 export async function resultsCommand(argv: string[]): Promise<number> {
   const usage =
-    "usage: amida results [--name quick] [--runs runs] [--data data]\nPrints the results table of an experiment's finished runs (from RUNS/NAME/experiment.json).";
+    "usage: amida results [--name quick] [--runs runs] [--data data]\nPrints the results table of an experiment's finished runs (from RUNS/NAME/experiment.json); runs trained from another config or data set than the saved one are listed as stale, not shown.";
   const { values: v } = parse(
     argv,
     {
@@ -286,21 +129,27 @@ export async function resultsCommand(argv: string[]): Promise<number> {
     console.log(usage);
     return 0;
   }
-  const runsDir = v.runs ?? "runs";
+  const { runsDir, dataDir } = places(v);
   const name = v.name ?? "quick";
-  const saved = path.join(runsDir, name, "experiment.json");
+  const saved = path.join(runsDir, name, EXPERIMENT.file!);
   if (!fs.existsSync(saved))
     throw new Error(
       `no experiment '${name}' under ${runsDir}: ${saved} is missing (run 'amida experiment --name ${name}' first)`,
     );
   // Validation builds the models (attention spans): on the chosen backend, not tfjs's cpu fallback.
   await initBackend(undefined, { quiet: true });
-  const cfg = validateExperiment(readJson(saved));
-  const { results, unfinished } = collectResults(cfg, { runsDir, dataDir: v.data ?? "data" });
+  const cfg = readJsonFile(saved, "saved experiment config", (x, where) =>
+    validateSaved(EXPERIMENT, x, where),
+  );
+  const { results, unfinished, why } = collectResults(cfg, { runsDir, dataDir });
   if (results.length === 0)
-    throw new Error(`no finished runs for experiment '${cfg.name}' under ${runsDir}/${cfg.name}`);
+    throw new Error(
+      `no finished runs of experiment '${cfg.name}' under ${runsDir}/${cfg.name}:\n  ${unfinished.map((u) => `${u}: ${why[u]}`).join("\n  ")}`,
+    );
   console.log(resultsMarkdown(resultRows(results)));
   if (unfinished.length)
-    console.log(`NOT FINISHED (missing from the table): ${unfinished.join(", ")}`);
+    console.log(
+      `NOT SHOWN (not finished, or stale):\n  ${unfinished.map((u) => `${u}: ${why[u]}`).join("\n  ")}`,
+    );
   return 0;
 }

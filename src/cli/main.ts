@@ -1,17 +1,27 @@
+import { spawnSync } from "child_process";
+import * as path from "path";
+import { pathToFileURL } from "url";
 import { dieWithParent } from "../util/children";
 import { baselinesCommand, generateCommand, showCommand } from "./data";
 import { modelsCommand } from "./models";
 import { pretrainCommand } from "./pretrain";
+import { exploreCommand } from "./explore";
 import {
+  contestCommand,
   experimentCommand,
   resultsCommand,
   sweepCommand,
-  trackCommand,
   trainCommand,
 } from "./experiment";
+import { serveRunnerJobs } from "../experiment/runner";
+import { serveStream } from "../data/stream";
 
 const BENCHES = ["train", "generate", "parallel"];
 
+/**
+ * Runs bench/<name>.ts as its own process: benchmarks are scripts beside the project, not part of
+ * the CLI's code (they import src/, never the reverse).
+ */
 async function benchCommand(argv: string[]): Promise<number> {
   const [which, ...rest] = argv;
   if (!which || which === "--help" || which === "-h") {
@@ -20,7 +30,12 @@ async function benchCommand(argv: string[]): Promise<number> {
   }
   if (!BENCHES.includes(which))
     throw new Error(`unknown benchmark '${which}'; allowed: ${BENCHES.join(", ")}`);
-  return require(`../../bench/${which}`).main(rest);
+  const script = path.join(__dirname, "..", "..", "bench", `${which}.ts`);
+  const tsx = pathToFileURL(
+    require.resolve("tsx/package.json").replace(/package\.json$/, "dist/loader.mjs"),
+  ).href;
+  const r = spawnSync(process.execPath, ["--import", tsx, script, ...rest], { stdio: "inherit" });
+  return r.status ?? 1;
 }
 
 type Command = { run: (argv: string[]) => Promise<number>; help: string };
@@ -56,6 +71,14 @@ const COMMANDS: Record<string, Command> = {
     run: sweepCommand,
     help: "train a grid of settings (model, difficulty, data size, task, epochs); CSV + heatmap",
   },
+  contest: {
+    run: contestCommand,
+    help: "every architecture at one budget, 3 seeds, plus masked-image pre-training vs scratch",
+  },
+  explore: {
+    run: exploreCommand,
+    help: "a self-contained HTML page where trained runs' models solve puzzles you make, with Grad-CAM",
+  },
   bench: {
     run: benchCommand,
     help: "benchmarks: train (images/s per backend), generate (puzzles/s)",
@@ -75,7 +98,8 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return name ? 0 : 2;
   }
-  if (name === "_track") return trackCommand(rest);
+  if (name === "_worker") return serveRunnerJobs();
+  if (name === "_generate") return serveStream();
   const cmd = COMMANDS[name];
   if (!cmd) throw new Error(`unknown command '${name}'\n${USAGE}`);
   return cmd.run(rest);

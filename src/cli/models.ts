@@ -1,6 +1,6 @@
 import { parse } from "./args";
 import { initBackend } from "../backend/select";
-import { buildModel, MODEL_NAMES } from "../models/registry";
+import { buildModel, modelNames } from "../models/registry";
 import { parameterCount } from "../models/summary";
 
 const USAGE =
@@ -14,7 +14,7 @@ export async function modelsCommand(argv: string[]): Promise<number> {
   }
   await initBackend(undefined, { quiet: true });
   const out: Record<string, { params_1000_256: number; params_5_64: number }> = {};
-  for (const name of MODEL_NAMES) {
+  for (const name of modelNames()) {
     const big = buildModel({ name, inputSize: 256, classes: 1000, seed: 0 });
     const small = buildModel({ name, inputSize: 64, classes: 5, seed: 0 });
     out[name] = { params_1000_256: parameterCount(big), params_5_64: parameterCount(small) };

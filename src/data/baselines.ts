@@ -4,10 +4,9 @@
  */
 import * as fs from "fs";
 import { Puzzle } from "../puzzle/puzzle";
-import { DatasetSpec, Split } from "./spec";
+import { DatasetSpec, Split, splitFile } from "./spec";
 import { samplePuzzle } from "./sample";
 import { SplitReader } from "./format";
-import { splitFile } from "./generate";
 
 /** Accuracies of rung-blind rules on one split (fractions in 0..1). */
 export interface Baselines {
@@ -98,7 +97,7 @@ export function rungBlindRule(spec: DatasetSpec, split: Split): RungBlindRule {
 function storedPuzzles(dir: string, split: Split): { spec: DatasetSpec; puzzles: Puzzle[]; labels: Uint8Array; plain: Uint8Array } {
   const file = splitFile(dir, split);
   if (!fs.existsSync(file)) throw new Error(`no ${split} split at '${file}'; generate one with 'amida generate --out ${dir}'`);
-  const r = new SplitReader(file, { verify: false });
+  const r = new SplitReader(file);
   try {
     const spec = r.header.spec;
     if (!spec.sampling) throw new Error(`'${file}' was made before samplings existed (no 'sampling' in its header); regenerate it with 'amida generate'`);

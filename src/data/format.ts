@@ -20,6 +20,7 @@ import { replaceAtomically } from "../util/atomic";
 import { DatasetSpec, fileSpec, Split } from "./spec";
 import { DatasetStats, computeStats } from "./stats";
 import * as path from "path";
+import { checkExisting, readJsonFile, requireFields } from "../util/json";
 
 export const MAGIC = "AMIDAKJ1";
 export const HEADER_BYTES = 8192;
@@ -125,7 +126,8 @@ export class SplitReader {
   private fd: number;
   readonly imageBytes: number;
 
-  constructor(readonly file: string, opts: { verify?: boolean } = {}) {
+  constructor(readonly file: string) {
+    checkExisting(file, "file", "data file");
     let fd: number;
     try {
       fd = fs.openSync(file, "r");
@@ -145,9 +147,9 @@ export class SplitReader {
         hashes: Array.from({ length: count }, (_, i) => tail.subarray(2 * count + 8 * i, 2 * count + 8 * i + 8).toString("hex")),
       };
       // Own checks first (corruption, truncation), then agreement with the data set's manifest.
-      const whole = opts.verify !== false ? this.verify() : null;
+      const whole = this.verify();
       const entry = manifestEntry(file, this.header);
-      if (whole !== null) {
+      {
         if (whole !== entry.sha256) throw new Error(`data file '${file}' does not match its data set's manifest ${path.join(path.dirname(file), MANIFEST)} (SHA-256 over header and payload differs: edited, copied over or mixed from another generation); regenerate the data set with 'npx amida generate --out ${path.dirname(file)}'`);
       }
     } catch (e) {
@@ -285,13 +287,24 @@ export function readManifest(dir: string): Manifest {
   const fix = `regenerate it with 'npx amida generate --out ${dir}'`;
   if (!fs.existsSync(dir)) throw new Error(`no data set at '${dir}'; make one with 'npx amida generate --out ${dir}'`);
   if (!fs.existsSync(file)) throw new Error(`data set '${dir}' has no manifest ${file} (an interrupted or older generation); ${fix}`);
-  let m: Manifest;
-  try {
-    m = JSON.parse(fs.readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new Error(`data set manifest ${file} is not valid JSON (${(e as Error).message}); ${fix}`);
-  }
-  if (!m || m.format !== DATASET_FORMAT || typeof m.files !== "object" || !m.files || typeof m.spec !== "object") throw new Error(`${file} is not a '${DATASET_FORMAT}' manifest; ${fix}`);
+  checkExisting(dir, "dir", "data set");
+  const m = readJsonFile(
+    file,
+    "data set manifest",
+    (v) => {
+      const o = requireFields(v, { format: "string", files: "object", spec: "object" });
+      if (o.format !== DATASET_FORMAT) throw new Error(`its format '${o.format}' is not '${DATASET_FORMAT}'`);
+      for (const [f, e] of Object.entries(o.files as Record<string, unknown>)) {
+        try {
+          requireFields(e, { sha256: "string", bytes: "number", split: "string", count: "number" });
+        } catch (err) {
+          throw new Error(`its entry for '${f}': ${(err as Error).message}`);
+        }
+      }
+      return o as unknown as Manifest;
+    },
+    fix,
+  );
   const present = fs.readdirSync(dir).filter((f) => f.endsWith(".amida")).sort();
   const listed = Object.keys(m.files).sort();
   const extra = present.filter((f) => !listed.includes(f));
@@ -299,6 +312,7 @@ export function readManifest(dir: string): Manifest {
   if (extra.length) throw new Error(`data set '${dir}' holds ${extra.join(", ")}, which its manifest ${file} does not list (added by hand or by another generation); ${fix}`);
   if (missing.length) throw new Error(`data set '${dir}' lacks ${missing.join(", ")}, which its manifest ${file} lists; ${fix}`);
   for (const f of listed) {
+    checkExisting(path.join(dir, f), "file", `data set '${dir}'`);
     const size = fs.statSync(path.join(dir, f)).size;
     if (size !== m.files[f].bytes) throw new Error(`data file '${path.join(dir, f)}' has ${size} bytes, its manifest ${file} says ${m.files[f].bytes}; ${fix}`);
   }

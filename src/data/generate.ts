@@ -1,51 +1,24 @@
 import * as fs from "fs";
 import * as path from "path";
-import { DatasetSpec, Split, SPLITS, validateSpec } from "./spec";
+import { DatasetSpec, Split, SplitCounts, splitFile, SPLITS, validateCounts, validateSpec } from "./spec";
 import { renderSample } from "./sample";
 import * as os from "os";
 import { writeHeldoutTest } from "./heldout";
 import { canonicalJson, DATASET_FORMAT, DatasetHeader, HEADER_BYTES, Manifest, MANIFEST, manifestFiles, verifyDataset, writeSplit } from "./format";
 import { DatasetStats, mergeStats } from "./stats";
 import { cleanLeftovers, describeWriteError, tempPathFor, writeJsonAtomic } from "../util/atomic";
-import { acquireLock } from "../util/lock";
+import { acquireLock, acquireReadLock, refuseIfRead } from "../util/lock";
 import { killPoint } from "../util/killpoint";
 import { Progress } from "../util/progress";
 
-export type SplitCounts = Record<Split, number>;
-
-export interface DatasetSummary {
+/** What generate reports: where, what, how many, its whole-data-set statistics and speed. */
+export interface DatasetSummary extends DatasetStats {
   out: string;
   spec: DatasetSpec;
   counts: SplitCounts;
   splits: Partial<Record<Split, DatasetStats>>;
-  count: number;
-  class_histogram: number[];
-  fraction_label_eq_plain: number;
-  duplicates: number;
-  distinct_puzzles: number;
-  distinct_ladders: number;
   seconds: number;
   puzzles_per_s: number;
-}
-
-export function splitFile(dir: string, split: Split): string {
-  return path.join(dir, `${split}.amida`);
-}
-
-/** `what` names the data set in the message (e.g. "plain" for an experiment's plain data set). */
-export function validateCounts(c: SplitCounts, what = ""): SplitCounts {
-  for (const s of SPLITS) {
-    const v = c[s];
-    const lo = s === "train" ? 1 : 0;
-    if (!Number.isInteger(v) || v < lo || v > 10_000_000) throw new Error(`${what ? `${what} ` : ""}${s} count must be an integer in ${lo}..10000000, got ${v}`);
-  }
-  return c;
-}
-
-/** Val and test default to a tenth of train each (at least one puzzle when train allows). */
-export function defaultCounts(train: number): SplitCounts {
-  const side = Math.max(1, Math.round(train / 10));
-  return { train, val: side, test: side };
 }
 
 /**
@@ -124,6 +97,14 @@ function checkReplaceable(out: string): void {
   if (foreign.length) throw new Error(`output '${out}' exists and is not a data set (it holds ${foreign.slice(0, 3).join(", ")}${foreign.length > 3 ? ", ..." : ""}); generation replaces the whole directory, so choose a new or empty --out`);
 }
 
+/**
+ * Registers a reader of data set `dir` for as long as it uses it (a training run, an experiment):
+ * generate refuses to replace it meanwhile. Returns the release function.
+ */
+export function readDataset(dir: string, what: string): () => void {
+  return acquireReadLock(dir, lockFileFor(dir), what);
+}
+
 /** The lock that admits one writer per data set; beside it, since the directory itself is swapped. */
 function lockFileFor(out: string): string {
   return path.join(path.dirname(path.resolve(out)), `.${path.basename(path.resolve(out))}.lock`);
@@ -149,6 +130,7 @@ export function generateDataset(spec: DatasetSpec, counts: SplitCounts, out: str
   const release = acquireLock(lockFileFor(out), `generate into '${out}'`);
   try {
     checkReplaceable(out);
+    refuseIfRead(out, `regenerate the data set`);
     cleanLeftovers(path.resolve(out));
     const tmp = tempPathFor(path.resolve(out));
     try {
@@ -177,6 +159,8 @@ export function generateDataset(spec: DatasetSpec, counts: SplitCounts, out: str
       const manifest: Manifest = { format: DATASET_FORMAT, spec, files: manifestFiles(tmp, spec) };
       writeJsonAtomic(path.join(tmp, MANIFEST), { ...summary, ...manifest });
       killPoint("generate-manifest-written");
+      // Readers that started while this ran (they refuse a held writer lock, so none can start now).
+      refuseIfRead(out, `replace the data set`);
       swapIn(tmp, path.resolve(out));
       return summary;
     } catch (e) {

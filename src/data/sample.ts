@@ -75,11 +75,13 @@ const SAMPLERS = { blog: blogPuzzle, debiased: debiasedPuzzle };
 
 /**
  * Sample `index` of `split`: a pure function of (spec, split, index), drawn from the stream
- * (seed, split, index) by the spec's sampling, with the balanced label `index mod lanes`.
+ * (seed, split, index) by the spec's sampling, with the balanced label `index mod lanes`. With
+ * `stream`, sample `index` of training stream `stream` instead (streamed training, src/data/stream.ts):
+ * another random stream, the same split rule, so its ladders are training ladders too.
  */
-export function samplePuzzle(spec: DatasetSpec, split: Split, index: number): Sample {
+export function samplePuzzle(spec: DatasetSpec, split: Split, index: number, stream?: number): Sample {
   const target = index % spec.difficulty.lanes;
-  const rng = rngFor(spec.seed, split, index);
+  const rng = stream === undefined ? rngFor(spec.seed, split, index) : rngFor(spec.seed, split, "stream", stream, index);
   const draw = SAMPLERS[spec.sampling];
   if (!draw) throw new Error(`unknown sampling '${spec.sampling}' in spec; allowed: ${Object.keys(SAMPLERS).join(", ")}`);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -91,9 +93,10 @@ export function samplePuzzle(spec: DatasetSpec, split: Split, index: number): Sa
 }
 
 /** The sample and its pixels, in the spec's style (the held-out test file sets `style`). */
-export function renderSample(spec: DatasetSpec, split: Split, index: number): Sample & { rgb: Uint8Array } {
-  const s = samplePuzzle(spec, split, index);
+export function renderSample(spec: DatasetSpec, split: Split, index: number, stream?: number): Sample & { rgb: Uint8Array } {
+  const s = samplePuzzle(spec, split, index, stream);
   const style = RENDER_STYLES[spec.style ?? "standard"];
-  const rgb = renderRGB(s.puzzle, spec.difficulty.size, spec.nuisance, rngFor(spec.seed, split, index, "pixels"), style);
+  const pixels = stream === undefined ? rngFor(spec.seed, split, index, "pixels") : rngFor(spec.seed, split, "stream", stream, index, "pixels");
+  const rgb = renderRGB(s.puzzle, spec.difficulty.size, spec.nuisance, pixels, style);
   return { ...s, rgb };
 }

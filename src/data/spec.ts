@@ -2,6 +2,8 @@ import { Difficulty, validateDifficulty } from "../puzzle/difficulty";
 import { Nuisance, NO_NUISANCE, validateNuisance } from "../puzzle/nuisance";
 import { RENDER_STYLES, RenderStyle } from "../puzzle/layout";
 import { debiasedProblem } from "../puzzle/ladders";
+import * as path from "path";
+import { fieldKnob, Knob } from "../util/knobs";
 
 
 export const TASKS = ["plain", "warp"] as const;
@@ -71,4 +73,37 @@ export function heldoutSpec(spec: DatasetSpec): DatasetSpec {
 /** The spec a file of a data set must carry: the data set's, or for the held-out test file its held-out variant. */
 export function fileSpec(fileName: string, spec: DatasetSpec): DatasetSpec {
   return fileName === HELDOUT_TEST_NAME ? heldoutSpec(spec) : spec;
+}
+
+export type SplitCounts = Record<Split, number>;
+
+export function splitFile(dir: string, split: Split): string {
+  return path.join(dir, `${split}.amida`);
+}
+
+/** `what` names the data set in the message (e.g. "plain" for an experiment's plain data set). */
+export function validateCounts(c: SplitCounts, what = ""): SplitCounts {
+  for (const s of SPLITS) {
+    const v = c[s];
+    const lo = s === "train" ? 1 : 0;
+    if (!Number.isInteger(v) || v < lo || v > 10_000_000) throw new Error(`${what ? `${what} ` : ""}${s} count must be an integer in ${lo}..10000000, got ${v}`);
+  }
+  return c;
+}
+
+/** Val and test default to a tenth of train each (at least one puzzle when train allows). */
+export function defaultCounts(train: number): SplitCounts {
+  const side = Math.max(1, Math.round(train / 10));
+  return { train, val: side, test: side };
+}
+
+
+/** The knobs every mode that makes data sets shares: `sampling` and `dataSeed` (top-level fields). */
+export function dataKnobs<C>(): Knob<C>[] {
+  return [
+    fieldKnob<C>("sampling", "string", ["sampling"], `${SAMPLINGS.join(" | ")}: debiased = rung-blind rules score chance`, {
+      choices: () => SAMPLINGS,
+    }),
+    fieldKnob<C>("dataSeed", "int", ["dataSeed"], "seeds the data sets", { min: 0, max: 2 ** 31 }),
+  ];
 }

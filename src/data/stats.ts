@@ -1,7 +1,6 @@
 import { Difficulty } from "../puzzle/difficulty";
 import { layoutsByRungCount } from "../puzzle/ladders";
-import type { SplitCounts } from "./generate";
-import { DatasetSpec, SPLITS } from "./spec";
+import { DatasetSpec, SplitCounts, SPLITS } from "./spec";
 
 /** What TASK_SPEC asks every data set to report about itself. */
 export interface DatasetStats {

@@ -5,20 +5,17 @@
  *             `first5` / `stem+early-transformer`, and arms that freeze comparable shares), it
  *             is fine-tuned on k-hop warp puzzles;
  *   scratch   the control: each model learns warp from scratch, nothing frozen, stage 2's budget.
- * Every run is repeated once per training seed. The CNN and ViT tracks are independent; they run
- * in two processes where the backend runs one thread per process (native, wasm; not on a GPU).
+ * Every run is repeated once per training seed. The runner (runner.ts) trains them in one process
+ * per core where the backend runs one thread per process (native, wasm; not on a GPU), each
+ * fine-tune once its stage-1 run is done.
  */
-import * as fs from "fs";
 import * as path from "path";
-import { forkChild, Job, runAll } from "../util/children";
 import { NO_NUISANCE } from "../puzzle/nuisance";
 import { DatasetSpec } from "../data/spec";
-import { ensureDataset } from "../data/generate";
-import { RunConfig, RunMetrics, runTraining } from "./run";
-import { writeJsonAtomic } from "../util/atomic";
-import { initBackend, trainingProcesses } from "../backend/select";
-import { ExperimentConfig, Track, TRACKS, validateExperiment } from "./config";
+import { RunConfig, RunMetrics } from "./rundir";
+import { EXPERIMENT, ExperimentConfig, Track, TRACKS, validateExperiment } from "./config";
 import { Stage, STAGES } from "./stages";
+import { finishedResult, Plan, runPlan } from "./runner";
 
 /** One run of the protocol, with its place in it. */
 export interface ProtocolRun {
@@ -110,61 +107,28 @@ export interface Paths {
   dataDir: string;
 }
 
-/** Generates (or reuses, when spec and counts are unchanged) the experiment's two data sets. */
-export function ensureData(
+/** The experiment's work for `stages` as one plan for the runner. */
+export function experimentPlan(
   cfg: ExperimentConfig,
+  stages: readonly Stage[],
   paths: Paths,
-  log: (l: string) => void,
-): DataDirs {
-  const dirs = dataDirs(cfg, paths.dataDir);
-  ensureDataset(datasetSpec(cfg, "plain"), cfg.plain, dirs.plain, log);
-  ensureDataset(datasetSpec(cfg, "warp"), cfg.warp, dirs.warp, log);
-  return dirs;
-}
-
-/** One track's runs for `stages`, in order, in this process. */
-export async function runTrack(
-  cfg: ExperimentConfig,
-  track: Track,
-  stages: readonly Stage[],
-  data: DataDirs,
-  runsDir: string,
-  log: (l: string) => void,
-): Promise<RunMetrics[]> {
-  const out: RunMetrics[] = [];
-  for (const r of runsFor(protocolRuns(cfg, data, runsDir, [track]), stages)) {
-    out.push(await runTraining(r.config, { runsDir, quiet: true, onLine: log }));
-  }
-  return out;
-}
-
-function forkTrack(
-  configFile: string,
-  track: Track,
-  stages: readonly Stage[],
-  data: DataDirs,
-  runsDir: string,
-  log: (l: string) => void,
-): Job {
-  const bin = path.join(__dirname, "..", "..", "bin", "amida.js");
-  const lines = () => {
-    let buf = "";
-    return (d: string) => {
-      buf += d;
-      const parts = buf.split("\n");
-      buf = parts.pop()!;
-      parts.filter((l) => l.trim()).forEach((l) => log(l.replace(/^.*\r/, "")));
-    };
-  };
+): Plan {
+  const runsDir = path.join(paths.runsDir, cfg.name);
+  const data = dataDirs(cfg, paths.dataDir);
+  const runs = runsFor(protocolRuns(cfg, data, runsDir), stages);
   return {
-    name: `the ${track} track`,
-    start: () =>
-      forkChild(
-        bin,
-        ["_track", configFile, track, stages.join(","), data.plain, data.warp, runsDir],
-        lines(),
-        lines(),
-      ),
+    what: `experiment '${cfg.name}'`,
+    dir: runsDir,
+    saved: { file: EXPERIMENT.file!, config: cfg },
+    data: [
+      { dir: data.plain, spec: datasetSpec(cfg, "plain"), counts: cfg.plain },
+      { dir: data.warp, spec: datasetSpec(cfg, "warp"), counts: cfg.warp },
+    ],
+    pretrain: [],
+    runs: runs.map((r) => ({
+      config: r.config,
+      after: r.stage === "finetune" ? [runName(r.track, "stage1", "none", r.seed)] : [],
+    })),
   };
 }
 
@@ -172,11 +136,6 @@ function forkTrack(
 export interface RunResult {
   run: ProtocolRun;
   metrics: RunMetrics;
-}
-
-function readMetrics(runsDir: string, r: ProtocolRun): RunMetrics | null {
-  const f = path.join(runsDir, r.config.name, "metrics.json");
-  return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, "utf8")) : null;
 }
 
 /**
@@ -187,51 +146,45 @@ export async function runStages(
   cfg: ExperimentConfig,
   stages: readonly Stage[],
   paths: Paths,
-  opts: { log?: (l: string) => void; trackLog?: (track: Track, line: string) => void } = {},
+  opts: { log?: (l: string) => void; runLine?: (run: string, line: string) => void } = {},
 ): Promise<RunResult[]> {
   validateExperiment(cfg);
   for (const st of stages)
     if (!STAGES.includes(st))
       throw new Error(`unknown stage '${st}'; allowed: ${STAGES.join(", ")}`);
-  const log = opts.log ?? ((l: string) => console.log(l));
-  const trackLog = opts.trackLog ?? ((t: Track, l: string) => log(`[${t}] ${l}`));
-  const runsDir = path.join(paths.runsDir, cfg.name);
-  fs.mkdirSync(runsDir, { recursive: true });
-  const configFile = path.join(runsDir, "experiment.json");
-  writeJsonAtomic(configFile, cfg);
-  const data = ensureData(cfg, paths, log);
-  const processes = trainingProcesses(await initBackend(undefined, { quiet: true }));
-  if (cfg.parallel && processes >= 2) {
-    log(`running the cnn and vit tracks in two processes (the backend uses one core each)`);
-    await runAll(
-      TRACKS.map((t) => forkTrack(configFile, t, stages, data, runsDir, (l) => trackLog(t, l))),
-      TRACKS.length,
-    );
-  } else {
-    for (const t of TRACKS) await runTrack(cfg, t, stages, data, runsDir, (l) => trackLog(t, l));
-  }
-  return runsFor(protocolRuns(cfg, data, runsDir), stages).map((run) => {
-    const metrics = readMetrics(runsDir, run);
-    if (!metrics)
-      throw new Error(
-        `run ${run.config.name} finished without ${path.join(runsDir, run.config.name, "metrics.json")}`,
-      );
-    return { run, metrics };
+  const plan = experimentPlan(cfg, stages, paths);
+  const metrics = await runPlan(plan, {
+    parallel: cfg.parallel,
+    log: opts.log,
+    runLine: opts.runLine,
   });
+  const runsDir = path.join(paths.runsDir, cfg.name);
+  return runsFor(protocolRuns(cfg, dataDirs(cfg, paths.dataDir), runsDir), stages).map((run) => ({
+    run,
+    metrics: metrics.get(run.config.name)!,
+  }));
 }
 
-/** What an experiment's runs directory holds: finished results, and the runs not finished (or never started). */
+/**
+ * What an experiment's runs folder holds for this config: finished results, and the runs that are
+ * not (never started, interrupted, or stale: trained from another config or data than this one's,
+ * and so not shown as its results).
+ */
 export function collectResults(
   cfg: ExperimentConfig,
   paths: Paths,
-): { results: RunResult[]; unfinished: string[] } {
+): { results: RunResult[]; unfinished: string[]; why: Record<string, string> } {
   const runsDir = path.join(paths.runsDir, cfg.name);
   const results: RunResult[] = [];
   const unfinished: string[] = [];
+  const why: Record<string, string> = {};
   for (const run of protocolRuns(cfg, dataDirs(cfg, paths.dataDir), runsDir)) {
-    const metrics = readMetrics(runsDir, run);
-    if (metrics) results.push({ run, metrics });
-    else unfinished.push(run.config.name);
+    const f = finishedResult(runsDir, run.config);
+    if (f.metrics) results.push({ run, metrics: f.metrics });
+    else {
+      unfinished.push(run.config.name);
+      why[run.config.name] = f.why;
+    }
   }
-  return { results, unfinished };
+  return { results, unfinished, why };
 }

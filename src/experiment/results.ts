@@ -3,7 +3,9 @@
  * seeds, with the rung-blind baseline beside every accuracy. A cell counts as "learned" only if
  * every seed beats that baseline on unseen ladders (see `verdict`).
  */
-import { RunResult } from "./protocol";
+import type { RunResult } from "./protocol";
+import type { RunMetrics } from "./rundir";
+import { pct } from "../report/table";
 import { Stage, STAGE_LABELS, STAGES } from "./stages";
 import * as path from "path";
 import { ExperimentConfig, Track } from "./config";
@@ -61,6 +63,42 @@ export function verdict(accs: number[], n: number, baseline: number): "learned" 
     : "not learned";
 }
 
+/** What every table shows of one cell over its training seeds. */
+export interface SeedSummary {
+  acc_per_seed: number[];
+  acc_mean: number;
+  /** Sample standard deviation over seeds (0 for one seed). */
+  acc_sd: number;
+  /** The best rung-blind rule's accuracy on the cell's test split (null: not measured). */
+  rung_blind_bayes: number | null;
+  chance: number;
+  /** The lowest seed's 95 % Wilson lower bound: what the verdict compares with the baseline. */
+  lower95: number;
+  verdict: "learned" | "not learned";
+}
+
+/** One cell's runs (one per seed, same test split) summarised as every table shows them. */
+export function summarizeSeeds(ms: RunMetrics[]): SeedSummary {
+  const accs = ms.map((m) => m.test_acc);
+  const baseline = ms[0].rung_blind_bayes ?? null;
+  const n = ms[0].test_count;
+  return {
+    acc_per_seed: accs,
+    acc_mean: mean(accs),
+    acc_sd: sampleSd(accs),
+    rung_blind_bayes: baseline,
+    chance: ms[0].chance,
+    lower95: Math.min(...accs.map((a) => wilsonInterval(Math.round(a * n), n)[0])),
+    verdict: verdict(accs, n, baseline ?? ms[0].chance),
+  };
+}
+
+/** "learned" or "not learned", with the numbers that decided it. */
+export function verdictText(s: SeedSummary): string {
+  const base = s.rung_blind_bayes ?? s.chance;
+  return `${s.verdict} (lowest 95 % bound ${pct(s.lower95)} ${s.verdict === "learned" ? ">" : "≤"} ${pct(base)})`;
+}
+
 /** Groups finished runs into cells, in protocol order. */
 export function resultRows(results: RunResult[]): ResultRow[] {
   const cells = new Map<string, RunResult[]>();
@@ -108,7 +146,6 @@ export function resultRows(results: RunResult[]): ResultRow[] {
   });
 }
 
-const pct = (v: number | null) => (v === null ? "n/a" : `${(100 * v).toFixed(1)}`);
 const meanOf = (xs: Array<number | null>) =>
   xs.some((x) => x === null) ? null : mean(xs as number[]);
 

@@ -2,101 +2,101 @@ import * as fs from "fs";
 import { createHash } from "crypto";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { SplitReader, verifyDataset } from "../data/format";
-import { splitFile } from "../data/generate";
-import { buildModel, validateModelSpec } from "../models/registry";
-import { freeze, FreezeGroup, validateFreezeGroup } from "../models/freeze";
+import { readManifest, SplitReader, verifyDataset } from "../data/format";
+import { readDataset } from "../data/generate";
+import { splitFile } from "../data/spec";
+import { buildModel, modelNames, validateModelName, validateModelSpec } from "../models/registry";
+import { freeze, FreezeReport, validateFreezeGroup } from "../models/freeze";
 import { loadModel, verifyCheckpoint } from "../models/io";
 import { acquireLock } from "../util/lock";
 import { validateName } from "../util/names";
-import { cleanCheckpointLeftovers, removeCheckpoints } from "../train/checkpoints";
+import { cleanCheckpointLeftovers } from "../train/checkpoints";
 import { formatSummary } from "../models/summary";
 import { train, EpochRecord } from "../train/trainer";
 import { evaluate } from "../train/evaluate";
 import { validityMetrics } from "./validity";
-import { Stage, stageOf } from "./stages";
-import { TrainConfig, validateTrainConfig } from "../train/config";
+import { stageOf } from "./stages";
+import { DEFAULT_TRAIN, trainKnobs, validateTrainConfig } from "../train/config";
+import { fieldKnob, Mode } from "../util/knobs";
+import { checkExisting } from "../util/json";
 import { initBackend, describe, BackendInfo } from "../backend/select";
 import * as os from "os";
-import { writeJsonAtomic } from "../util/atomic";
-
-/** One training run: what to train, on what, from where, with what frozen. Saved as config.json. */
-export interface RunConfig {
-  name: string;
-  model: string;
-  /** Data set directory (train/val/test.amida). */
-  data: string;
-  /** Checkpoint directory whose weights start this run (stage 2), or null for from scratch. */
-  init: string | null;
-  freeze: FreezeGroup;
-  train: TrainConfig;
-  /** Seeds the model's initial weights. */
-  modelSeed: number;
-}
-
-/** One row of the results table (the fields the README and reports/results.json promise). */
-export interface RunMetrics {
-  /** The run's name (its directory under the runs folder). */
-  name: string;
-  /** Model name from the registry. */
-  model: string;
-  /** Task of the data set it trained and tested on: plain or warp. */
-  task: string;
-  /** Warp hops of that data set (0 for plain). */
-  hops: number;
-  /** What kind of run (src/experiment/stages.ts): stage1, finetune or scratch. */
-  stage: Stage;
-  /** Freeze group applied during training. */
-  frozen: string;
-  /** Training puzzles. */
-  train_count: number;
-  /** Epochs actually run (early stopping can end a run sooner). */
-  epochs: number;
-  /** Test accuracy of the best-by-validation checkpoint. */
-  test_acc: number;
-  /** 95 % Wilson interval of `test_acc` (assumes independent test items). */
-  ci95: [number, number];
-  /** Mean test cross-entropy. */
-  test_loss: number;
-  /** Test puzzles. */
-  test_count: number;
-  /** 1 / classes. */
-  chance: number;
-  /** Test counts, confusion[true][predicted]. */
-  confusion: number[][];
-  /** Epoch (1-based) whose checkpoint was tested. */
-  best_epoch: number;
-  /** Training seconds, summed over every part of a resumed run. */
-  seconds: number;
-  /** Backend the run trained on (node, wasm, cpu, node-gpu). */
-  backend: string;
-  /** Parameters trained, and frozen (batch-norm moving statistics are not parameters). */
-  trainable_params: number;
-  frozen_params: number;
-  /** The best rung-blind rule's accuracy on this test split (src/data/baselines.ts). */
-  rung_blind_bayes?: number;
-  /** Accuracy on the test puzzles drawn by the held-out renderer (test-heldout.amida). */
-  test_acc_heldout_style?: number;
-  /** Accuracy on the test puzzles that the rung-blind rule gets wrong. */
-  test_acc_where_rung_blind_wrong?: number;
-}
+import { cleanLeftovers, writeJsonAtomic } from "../util/atomic";
+import {
+  commitRun,
+  readRun,
+  RunConfig,
+  RunMetrics,
+  runLockFile,
+  supersededDir,
+  verifyRunCheckpoints,
+} from "./rundir";
 
 export function validateRunConfig(c: RunConfig): RunConfig {
+  for (const k of ["name", "model", "data"] as const)
+    if (!c[k]) throw new Error(`a training run needs a ${k} (amida train --${k} ...)`);
   validateName("run", c.name);
+  validateModelName(c.model);
   validateFreezeGroup(c.freeze, c.model);
   validateTrainConfig(c.train);
   if (!Number.isInteger(c.modelSeed) || c.modelSeed < 0 || c.modelSeed > 2 ** 31)
     throw new Error(`model seed must be an integer in 0..2^31, got ${c.modelSeed}`);
+  checkExisting(c.data, "dir", "the run's data set");
   for (const split of ["train", "test"] as const) {
     if (!fs.existsSync(splitFile(c.data, split)))
       throw new Error(
         `data set '${c.data}' has no ${split} split (${splitFile(c.data, split)}); make one with 'amida generate --out ${c.data}'`,
       );
   }
-  if (c.init !== null && !fs.existsSync(path.join(c.init, "model.json")))
-    throw new Error(`init checkpoint '${c.init}' has no model.json`);
+  if (c.init !== null)
+    checkExisting(path.join(c.init, "model.json"), "file", "the init checkpoint");
   return c;
 }
+
+const K = fieldKnob<RunConfig>;
+
+/** A single training run as a mode: `amida train`'s flags are these knobs. */
+export const RUN: Mode<RunConfig> = {
+  name: "training run",
+  knobs: [
+    K("model", "string", ["model"], "the model (see 'amida models')", {
+      choices: () => modelNames(),
+    }),
+    K("data", "string", ["data"], "the data set directory (amida generate --out)"),
+    K("name", "string", ["name"], "the run's name: it trains into RUNS/NAME/"),
+    {
+      key: "init",
+      kind: "string",
+      doc: "a checkpoint directory whose weights start the run ('': from scratch)",
+      get: (c) => c.init ?? "",
+      set: (c, v) => (c.init = v === "" ? null : (v as string)),
+    },
+    K(
+      "freeze",
+      "string",
+      ["freeze"],
+      "none | first5 | stem+early-transformer | all-but-head | early:<percent>",
+    ),
+    K("modelSeed", "int", ["modelSeed"], "seeds the model's initial weights", {
+      min: 0,
+      max: 2 ** 31,
+    }),
+    ...trainKnobs<RunConfig>("", "", ["train"]),
+  ],
+  budgets: {
+    default: () => ({
+      name: "",
+      model: "",
+      data: "",
+      init: null,
+      freeze: "none",
+      train: { ...DEFAULT_TRAIN },
+      modelSeed: 0,
+    }),
+  },
+  validate: validateRunConfig,
+  file: null,
+};
 
 /** Copies weights layer by layer (by name) from a saved model; the head must match too. */
 async function loadInit(model: tf.LayersModel, dir: string): Promise<void> {
@@ -123,20 +123,16 @@ async function loadInit(model: tf.LayersModel, dir: string): Promise<void> {
 }
 
 /**
- * Trains and tests one run into `runsDir/<name>/`: config.json, history.json, metrics.json and
- * checkpoints/{last,best}. The test accuracy is that of the best-by-validation checkpoint.
- */
-/**
  * What a finished run was made from: its config, the hashes of its data files and, for a
  * fine-tune, of the weights it started from (paths alone do not say whether the data or stage 1
- * were remade since).
+ * were remade since). Both are checked whole here, before any work: a corrupt data set or init
+ * checkpoint is refused by name.
  */
 function provenance(cfg: RunConfig): {
   config: RunConfig;
   initSha256: string | null;
   dataSha256: Record<string, string>;
 } {
-  // Both are checked whole here, before any work: a corrupt data set or init checkpoint is refused by name.
   if (cfg.init) verifyCheckpoint(cfg.init);
   const manifest = verifyDataset(cfg.data);
   const initSha256 = cfg.init
@@ -150,52 +146,17 @@ function provenance(cfg: RunConfig): {
   return { config: cfg, initSha256, dataSha256 };
 }
 
-/** Takes the run directory's lock (refusing a second writer) and removes what crashed writers left in it. */
-function lockRun(dir: string, name: string, log: (l: string) => void): () => void {
-  const release = acquireLock(path.join(dir, ".lock"), `training run '${name}'`);
-  const gone = cleanCheckpointLeftovers(path.join(dir, "checkpoints"));
-  if (gone.length)
-    log(`[${name}] removed ${gone.length} leftover(s) of an interrupted write: ${gone.join(", ")}`);
-  return release;
-}
-
 /**
- * The finished run's metrics when they can be reused: same provenance, metrics.json readable
- * and the checkpoint the metrics came from present and whole. Otherwise null and the reason
- * (the run then resumes or retrains). A corrupt checkpoint throws, naming the file and the fix.
- */
-function reusableMetrics(
-  dir: string,
-  provText: string,
-  fresh: boolean,
-): { metrics: RunMetrics | null; why: string } {
-  const provFile = path.join(dir, "provenance.json");
-  if (fresh) return { metrics: null, why: "--fresh" };
-  if (!fs.existsSync(provFile) || fs.readFileSync(provFile, "utf8") !== provText)
-    return { metrics: null, why: "new or changed config, data or init weights" };
-  const metricsFile = path.join(dir, "metrics.json");
-  let metrics: RunMetrics;
-  try {
-    metrics = JSON.parse(fs.readFileSync(metricsFile, "utf8"));
-    if (typeof metrics.test_acc !== "number") throw new Error("no test_acc");
-  } catch (e) {
-    return {
-      metrics: null,
-      why: `${metricsFile} is missing or unreadable (${(e as Error).message.split("\n")[0]})`,
-    };
-  }
-  const ckpt = path.join(dir, "checkpoints");
-  const saved = ["last", "best"].map((k) => path.join(ckpt, k)).filter((d) => fs.existsSync(d));
-  if (saved.length === 0) return { metrics: null, why: `its checkpoints (${ckpt}) are missing` };
-  saved.forEach(verifyCheckpoint);
-  return { metrics, why: "" };
-}
-
-/**
- * Trains and tests one run into `runsDir/<name>/`: config.json, provenance.json, history.json,
- * metrics.json and checkpoints/{last,best}. The test accuracy is that of the best-by-validation
- * checkpoint. Re-running with the same provenance reuses the finished run (or resumes an
- * interrupted one from its last checkpoint); a changed config starts over. `fresh` forces a retrain.
+ * Trains and tests one run into `runsDir/<name>/` (src/experiment/rundir.ts has the layout). The
+ * test accuracy is that of the best-by-validation checkpoint. Re-running with the same provenance
+ * reuses the finished run (or resumes an interrupted one from its last checkpoint); a changed
+ * config, or `fresh`, trains anew.
+ *
+ * Nothing the user has is lost on the way: every check that can refuse the run (config, data set
+ * and init checkpoint hashes, the model against the data, the init weights against the model,
+ * memory) runs before the run's directory is touched; a run being replaced is moved aside and
+ * removed only once the new one commits (and put back if the new one fails before its first
+ * checkpoint); and the data set is registered as read, so no `generate` replaces it meanwhile.
  */
 export async function runTraining(
   cfg: RunConfig,
@@ -214,32 +175,138 @@ export async function runTraining(
     opts.onLine?.(l);
     if (!opts.quiet) console.log(l);
   };
-  const prov = provenance(cfg);
-  const provText = JSON.stringify(prov, null, 2) + "\n";
-  const provFile = path.join(dir, "provenance.json");
-  const metricsFile = path.join(dir, "metrics.json");
-  const release = lockRun(dir, cfg.name, log);
+  const releaseData = readDataset(cfg.data, `training run '${cfg.name}'`);
   try {
-    const reuse = reusableMetrics(dir, provText, !!opts.fresh);
-    if (reuse.metrics) {
-      log(
-        `[${cfg.name}] reusing the finished run in ${dir} (same config, data and init weights): test accuracy ${(100 * reuse.metrics.test_acc).toFixed(2)}%`,
-      );
-      return reuse.metrics;
+    const prov = provenance(cfg);
+    const provText = JSON.stringify(prov, null, 2) + "\n";
+    const release = lockRun(opts.runsDir, cfg.name, log);
+    try {
+      restoreSuperseded(opts.runsDir, cfg.name, provText, log);
+      const rec = readRun(dir);
+      const same = rec.provenance === provText && !opts.fresh;
+      if (same && rec.state === "finished") {
+        verifyRunCheckpoints(dir);
+        log(
+          `[${cfg.name}] reusing the finished run in ${dir} (same config, data and init weights): test accuracy ${(100 * rec.metrics!.test_acc).toFixed(2)}%`,
+        );
+        return rec.metrics!;
+      }
+      // Everything that can refuse this run, before anything of an existing run is touched.
+      const { model, frozen } = await prepareModel(cfg, backend);
+      try {
+        const resume = same && rec.state === "unfinished";
+        if (resume)
+          log(
+            `[${cfg.name}] not finished (${rec.reason}): resuming from its last checkpoint, if any`,
+          );
+        else {
+          if (rec.state !== "missing")
+            log(
+              `[${cfg.name}] ${opts.fresh ? "--fresh" : rec.state === "corrupt" ? `the run in ${dir} cannot be trusted (${rec.reason})` : "new or changed config, data or init weights"}: training anew; the old run is kept in ${supersededDir(opts.runsDir, cfg.name)} until the new one finishes`,
+            );
+          supersede(opts.runsDir, cfg.name);
+          fs.mkdirSync(dir, { recursive: true });
+          writeJsonAtomic(path.join(dir, "config.json"), cfg);
+          writeJsonAtomic(path.join(dir, "provenance.json"), prov);
+        }
+        let metrics: RunMetrics;
+        try {
+          metrics = await trainAndTest(cfg, model, frozen, dir, backend, resume, opts, log);
+        } catch (e) {
+          // A new run that failed before its first checkpoint gives the old one back.
+          if (!resume && !fs.existsSync(path.join(dir, "checkpoints")))
+            unsupersede(opts.runsDir, cfg.name);
+          throw e;
+        }
+        commitRun(dir);
+        fs.rmSync(supersededDir(opts.runsDir, cfg.name), { recursive: true, force: true });
+        return metrics;
+      } finally {
+        model.dispose();
+      }
+    } finally {
+      release();
     }
-    const same =
-      !opts.fresh && fs.existsSync(provFile) && fs.readFileSync(provFile, "utf8") === provText;
-    if (!same) {
-      // Checkpoints of another config must not be resumed from.
-      removeCheckpoints(path.join(dir, "checkpoints"));
-      fs.rmSync(metricsFile, { force: true });
-    } else
-      log(`[${cfg.name}] not finished (${reuse.why}): resuming from its last checkpoint, if any`);
-    writeJsonAtomic(path.join(dir, "config.json"), cfg);
-    writeJsonAtomic(provFile, prov);
-    return await trainAndTest(cfg, dir, backend, same, opts, log);
   } finally {
-    release();
+    releaseData();
+  }
+}
+
+/** Takes the run's lock (refusing a second writer) and removes what crashed writers left in it. */
+function lockRun(runsDir: string, name: string, log: (l: string) => void): () => void {
+  const release = acquireLock(runLockFile(runsDir, name), `training run '${name}'`);
+  const dir = path.join(runsDir, name);
+  const gone = [
+    ...cleanCheckpointLeftovers(path.join(dir, "checkpoints")),
+    ...cleanLeftovers(dir, { inside: true }),
+  ];
+  if (gone.length)
+    log(`[${name}] removed ${gone.length} leftover(s) of an interrupted write: ${gone.join(", ")}`);
+  return release;
+}
+
+/**
+ * Moves the run directory aside (where it stays until the new run commits); an earlier superseded
+ * run is kept instead when the directory holds no finished run (an interrupted retrain), so the
+ * last finished run is the one that survives.
+ */
+function supersede(runsDir: string, name: string): void {
+  const dir = path.join(runsDir, name);
+  const aside = supersededDir(runsDir, name);
+  if (!fs.existsSync(dir)) return;
+  if (fs.existsSync(aside) && readRun(dir, name).state !== "finished")
+    fs.rmSync(dir, { recursive: true, force: true });
+  else {
+    fs.rmSync(aside, { recursive: true, force: true });
+    fs.renameSync(dir, aside);
+  }
+}
+
+/** Puts the superseded run back (the new one failed before it had anything to resume from). */
+function unsupersede(runsDir: string, name: string): void {
+  const aside = supersededDir(runsDir, name);
+  if (!fs.existsSync(aside)) return;
+  fs.rmSync(path.join(runsDir, name), { recursive: true, force: true });
+  fs.renameSync(aside, path.join(runsDir, name));
+}
+
+/** When the superseded run is exactly what is asked for again, it comes back instead of retraining. */
+function restoreSuperseded(
+  runsDir: string,
+  name: string,
+  provText: string,
+  log: (l: string) => void,
+): void {
+  const aside = supersededDir(runsDir, name);
+  if (!fs.existsSync(aside)) return;
+  const old = readRun(aside, name);
+  if (old.state === "finished" && old.provenance === provText) {
+    log(`[${name}] the finished run kept in ${aside} is what is asked for again: restoring it`);
+    unsupersede(runsDir, name);
+  }
+}
+
+/** Builds the model for the run's data, checks its memory and loads its starting weights: every refusal before training. */
+async function prepareModel(
+  cfg: RunConfig,
+  backend: BackendInfo,
+): Promise<{ model: tf.LayersModel; frozen: FreezeReport }> {
+  const spec = readManifest(cfg.data).spec;
+  const model = buildModel(
+    validateModelSpec({
+      name: cfg.model,
+      inputSize: spec.difficulty.size,
+      classes: spec.difficulty.lanes,
+      seed: cfg.modelSeed,
+    }),
+  );
+  try {
+    checkMemory(model, cfg.train.batchSize, backend);
+    if (cfg.init) await loadInit(model, cfg.init);
+    return { model, frozen: freeze(model, cfg.freeze) };
+  } catch (e) {
+    model.dispose();
+    throw e;
   }
 }
 
@@ -271,6 +338,8 @@ function checkMemory(model: tf.LayersModel, batch: number, backend: BackendInfo)
 
 async function trainAndTest(
   cfg: RunConfig,
+  model: tf.LayersModel,
+  fr: FreezeReport,
   dir: string,
   backend: BackendInfo,
   resume: boolean,
@@ -287,18 +356,7 @@ async function trainAndTest(
     : undefined;
   const testSplit = new SplitReader(splitFile(cfg.data, "test"));
   const spec = trainSplit.header.spec;
-  const model = buildModel(
-    validateModelSpec({
-      name: cfg.model,
-      inputSize: spec.difficulty.size,
-      classes: spec.difficulty.lanes,
-      seed: cfg.modelSeed,
-    }),
-  );
   try {
-    checkMemory(model, cfg.train.batchSize, backend);
-    if (cfg.init) await loadInit(model, cfg.init);
-    const fr = freeze(model, cfg.freeze);
     log(
       `[${cfg.name}] ${describe(backend)}; ${cfg.model} on ${cfg.data} (${spec.task}, hops ${spec.hops}, ${trainSplit.count} train); freeze '${cfg.freeze}': ${fr.trainableParams.toLocaleString("en")} trainable, ${fr.frozenParams.toLocaleString("en")} frozen`,
     );
@@ -344,7 +402,6 @@ async function trainAndTest(
     );
     return metrics;
   } finally {
-    model.dispose();
     trainSplit.close();
     valSplit?.close();
     testSplit.close();
@@ -360,10 +417,4 @@ export async function loadRunModel(runsDir: string, name: string): Promise<tf.La
   if (!fs.existsSync(path.join(dir, "model.json")))
     throw new Error(`run '${name}' has no checkpoint under ${base}; train it first`);
   return loadModel(dir);
-}
-
-export function loadHistory(runsDir: string, name: string): EpochRecord[] {
-  const f = path.join(runsDir, name, "checkpoints", "history.json");
-  if (!fs.existsSync(f)) throw new Error(`run '${name}' has no history at ${f}`);
-  return JSON.parse(fs.readFileSync(f, "utf8"));
 }

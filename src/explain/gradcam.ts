@@ -17,6 +17,8 @@ export interface CamResult {
   /** Class explained for each image, and the model's predicted class. */
   classes: number[];
   predicted: number[];
+  /** The model's class probabilities (softmax of its logits) for each image, from the same forward pass. */
+  probabilities: Float32Array[];
   layer: string;
   method: CamMethod;
 }
@@ -68,10 +70,13 @@ export function gradCam(
     throw new Error(`classes has ${opts.classes.length} entries for ${n} images`);
   let predicted: number[] = [];
   let classes: number[] = [];
+  let probs = new Float32Array(0);
   const maps = tf.tidy(() => {
     // One forward pass: the tail of the head's activations is the model's output.
     const a = head.predict(images) as tf.Tensor4D;
-    predicted = Array.from(tf.argMax(tail.predict(a) as tf.Tensor, 1).dataSync());
+    const logits = tail.predict(a) as tf.Tensor;
+    predicted = Array.from(tf.argMax(logits, 1).dataSync());
+    probs = tf.softmax(logits).dataSync() as Float32Array;
     classes = opts.classes ?? predicted;
     const mask = tf.oneHot(tf.tensor1d(classes, "int32"), (model.outputs[0].shape as number[])[1]);
     const g = tf.grad((act: tf.Tensor) => tf.sum(tf.mul(tail.apply(act) as tf.Tensor, mask)))(
@@ -92,10 +97,12 @@ export function gradCam(
     return tf.div(up, tf.maximum(max, 1e-12)).dataSync() as Float32Array;
   });
   const per = size * size;
+  const k = probs.length / n;
   return {
     maps: Array.from({ length: n }, (_, i) => maps.slice(i * per, (i + 1) * per)),
     classes,
     predicted,
+    probabilities: Array.from({ length: n }, (_, i) => probs.slice(i * k, (i + 1) * k)),
     layer,
     method,
   };

@@ -19,7 +19,8 @@
  * - `none`.
  */
 import * as tf from "@tensorflow/tfjs";
-import { familyOf, Family, validateModelName } from "./registry";
+import { familyOf, validateModelName } from "./registry";
+import { Family } from "./entry";
 import { layerParams, parameterCount } from "./summary";
 
 export const FREEZE_GROUPS = ["none", "first5", "stem+early-transformer", "all-but-head"] as const;

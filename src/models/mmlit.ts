@@ -31,6 +31,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { patchEmbedding } from "./vit";
+import { ModelEntry } from "./entry";
 import { GroupedQueryAttention } from "./layers/gqa";
 import { SwiGLUMoE } from "./layers/moe";
 import { MaskTokens, PositionEmbedding } from "./layers/tokens";
@@ -142,3 +143,21 @@ export function mmlit(o: MmlitOptions): tf.LayersModel {
     .apply(x) as SymTensor;
   return tf.model({ inputs: input, outputs: logits, name: `mmlit_${o.variant}` });
 }
+
+/** mmlit_s, _xs, _xxs: one encoder (grouped-query attention) over the fixed token grid. */
+export const MMLIT_MODELS: ModelEntry[] = (Object.keys(MMLIT_VARIANTS) as MmlitVariant[]).map(
+  (variant) => ({
+    name: `mmlit_${variant}`,
+    family: "mmlit",
+    build: (o) => mmlit({ ...o, variant }),
+    attention: () => [
+      {
+        stage: "encoder",
+        layers: MMLIT_VARIANTS[variant].depth,
+        featureMap: [MMLIT_GRID, MMLIT_GRID],
+        patches: MMLIT_GRID * MMLIT_GRID,
+        sequences: 1,
+      },
+    ],
+  }),
+);

@@ -4,6 +4,7 @@
  * global pooling and a classifier. Layer names carry the structure so freeze groups can name it.
  */
 import * as tf from "@tensorflow/tfjs";
+import { ModelEntry } from "./entry";
 import { FreezableBatchNorm } from "./layers/batchnorm";
 import { Seeds } from "./layers/init";
 
@@ -153,3 +154,11 @@ export function mobilenetV2(o: MobileNetOptions): tf.LayersModel {
     name: `mobilenetv2_${String(Math.round(o.width * 100)).padStart(3, "0")}`,
   });
 }
+
+/** mobilenetv2_035 .. mobilenetv2_100: one entry per width multiplier. */
+export const MOBILENET_MODELS: ModelEntry[] = MOBILENET_WIDTHS.map((width) => ({
+  name: `mobilenetv2_${String(Math.round(width * 100)).padStart(3, "0")}`,
+  family: "mobilenetv2",
+  build: (o) => mobilenetV2({ ...o, width }),
+  attention: () => [],
+}));

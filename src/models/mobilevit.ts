@@ -10,8 +10,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { convBn, invertedResidual } from "./mobilenet";
-import { MultiHeadSelfAttention } from "./layers/attention";
 import { Fold, Unfold } from "./layers/patches";
+import { transformerLayer } from "./layers/transformer";
+import { ModelEntry } from "./entry";
 import { LayerNorm } from "./layers/layernorm";
 import { Seeds } from "./layers/init";
 
@@ -77,8 +78,6 @@ export const MOBILEVIT_VARIANTS: Record<"xxs" | "xs" | "s", MobileViTConfig> = {
 };
 export type MobileViTVariant = keyof typeof MOBILEVIT_VARIANTS;
 
-const HEADS = 4;
-
 /**
  * The paper's 2x2 patches, except on a feature map smaller than 4x4, where a 2x2 patch would
  * leave a single token and attention would mix nothing (the last block at 64 px): there each
@@ -86,41 +85,6 @@ const HEADS = 4;
  */
 function patchFor(featureMap: number): number {
   return featureMap >= 4 ? 2 : 1;
-}
-
-/** Pre-norm transformer layer: x + MHSA(LN(x)), then x + MLP(LN(x)) with SiLU (or `act`); ViT and NesT use it too. */
-export function transformerLayer(
-  x: SymTensor,
-  o: {
-    dim: number;
-    ffn: number;
-    name: string;
-    seeds: Seeds;
-    heads?: number;
-    act?: "swish" | "gelu";
-  },
-): SymTensor {
-  const ln1 = new LayerNorm({ epsilon: 1e-5, name: `${o.name}_ln1` }).apply(x) as SymTensor;
-  const attn = new MultiHeadSelfAttention({
-    dim: o.dim,
-    heads: o.heads ?? HEADS,
-    seed: o.seeds.int(),
-    name: `${o.name}_attn`,
-  }).apply(ln1) as SymTensor;
-  const x1 = tf.layers.add({ name: `${o.name}_add1` }).apply([x, attn]) as SymTensor;
-  const ln2 = new LayerNorm({ epsilon: 1e-5, name: `${o.name}_ln2` }).apply(x1) as SymTensor;
-  const h = tf.layers
-    .dense({
-      units: o.ffn,
-      activation: o.act ?? "swish",
-      name: `${o.name}_mlp1`,
-      kernelInitializer: o.seeds.glorotUniform(),
-    })
-    .apply(ln2) as SymTensor;
-  const m = tf.layers
-    .dense({ units: o.dim, name: `${o.name}_mlp2`, kernelInitializer: o.seeds.glorotUniform() })
-    .apply(h) as SymTensor;
-  return tf.layers.add({ name: `${o.name}_add2` }).apply([x1, m]) as SymTensor;
 }
 
 /** The MobileViT block of Figure 1b. */
@@ -197,3 +161,25 @@ export function mobileViT(o: MobileViTOptions): tf.LayersModel {
     .apply(x) as SymTensor;
   return tf.model({ inputs: input, outputs: logits, name: `mobilevit_${o.variant}` });
 }
+
+/** mobilevit_xxs, _xs, _s. Block i (0..2) works on the map after i + 3 halvings of the image. */
+export const MOBILEVIT_MODELS: ModelEntry[] = (
+  Object.keys(MOBILEVIT_VARIANTS) as MobileViTVariant[]
+).map((variant) => ({
+  name: `mobilevit_${variant}`,
+  family: "mobilevit",
+  build: (o) => mobileViT({ ...o, variant }),
+  attention: (inputSize) =>
+    MOBILEVIT_VARIANTS[variant].vit.map((s, i) => {
+      const side = inputSize / 2 ** (i + 3);
+      const patch = patchFor(side);
+      // Unfold: [B, h, w, d] -> [B * p*p, (h/p)*(w/p), d]: one sequence per in-patch position.
+      return {
+        stage: `layer${i + 3}_mvit`,
+        layers: s.layers,
+        featureMap: [side, side] as [number, number],
+        patches: (side / patch) ** 2,
+        sequences: patch * patch,
+      };
+    }),
+}));

@@ -25,7 +25,8 @@
  * [batch * blocks, heads, b*b, b*b]: within-block attention.
  */
 import * as tf from "@tensorflow/tfjs";
-import { transformerLayer } from "./mobilevit";
+import { transformerLayer } from "./layers/transformer";
+import { ModelEntry } from "./entry";
 import { patchEmbedding } from "./vit";
 import { Blockify, Unblockify } from "./layers/blocks";
 import { PositionEmbedding } from "./layers/tokens";
@@ -127,3 +128,20 @@ export function nest(o: NestOptions): tf.LayersModel {
     .apply(x) as SymTensor;
   return tf.model({ inputs: input, outputs: logits, name: `nest_${o.variant}` });
 }
+
+/** nest_tiny: per level, attention inside each block of the token map. */
+export const NEST_MODELS: ModelEntry[] = (Object.keys(NEST_VARIANTS) as NestVariant[]).map(
+  (variant) => ({
+    name: `nest_${variant}`,
+    family: "nest",
+    build: (o) => nest({ ...o, variant }),
+    attention: () =>
+      nestLevels(NEST_VARIANTS[variant]).map(({ side, blocks, tokensPerBlock }, l) => ({
+        stage: `level${l}`,
+        layers: NEST_VARIANTS[variant].depths[l],
+        featureMap: [side, side] as [number, number],
+        patches: tokensPerBlock,
+        sequences: blocks,
+      })),
+  }),
+);

@@ -1,31 +1,24 @@
+/**
+ * Every model the project can build. Each model file registers its variants where it defines
+ * them (`MOBILENET_MODELS`, ...: name, family, builder, attention geometry); this file only
+ * gathers the files, so a new variant is one entry in its own file.
+ */
 import * as tf from "@tensorflow/tfjs";
-import { mobilenetV2, MOBILENET_WIDTHS } from "./mobilenet";
-import { mobileViT, MOBILEVIT_VARIANTS } from "./mobilevit";
-import { vit, VIT_VARIANTS } from "./vit";
-import { nest, NEST_VARIANTS } from "./nest";
-import { mmlit, MMLIT_VARIANTS } from "./mmlit";
+import { MOBILENET_MODELS } from "./mobilenet";
+import { MOBILEVIT_MODELS } from "./mobilevit";
+import { VIT_MODELS } from "./vit";
+import { NEST_MODELS } from "./nest";
+import { MMLIT_MODELS } from "./mmlit";
+import { AttentionStage, Family, ModelEntry } from "./entry";
 
-/** Every model the project can build, by the name used in configs and on the command line. */
-export const MODEL_NAMES = [
-  "mobilenetv2_035",
-  "mobilenetv2_050",
-  "mobilenetv2_075",
-  "mobilenetv2_100",
-  "mobilevit_xxs",
-  "mobilevit_xs",
-  "mobilevit_s",
-  "vit_seed001",
-  "vit_xxs",
-  "nest_tiny",
-  "mmlit_s",
-  "mmlit_xs",
-  "mmlit_xxs",
-] as const;
-export type ModelName = (typeof MODEL_NAMES)[number];
-
-/** Architecture families: the part of a model name before the variant. */
-export const FAMILIES = ["mobilenetv2", "mobilevit", "vit", "nest", "mmlit"] as const;
-export type Family = (typeof FAMILIES)[number];
+const ENTRIES: ModelEntry[] = [
+  ...MOBILENET_MODELS,
+  ...MOBILEVIT_MODELS,
+  ...VIT_MODELS,
+  ...NEST_MODELS,
+  ...MMLIT_MODELS,
+];
+const BY_NAME = new Map(ENTRIES.map((e) => [e.name, e]));
 
 export interface ModelSpec {
   name: string;
@@ -34,19 +27,26 @@ export interface ModelSpec {
   seed: number;
 }
 
-/** The family of a model name ("vit_xxs" -> "vit"); an error for a name that is none. */
+/** Every model name, or those of one family, in registration order. */
+export function modelNames(family?: Family): string[] {
+  return ENTRIES.filter((e) => family === undefined || e.family === family).map((e) => e.name);
+}
+
+/** A known model's entry, or an error listing the names. */
+function entryOf(name: string): ModelEntry {
+  const e = BY_NAME.get(name);
+  if (!e) throw new Error(`unknown model '${name}'; allowed: ${modelNames().join(", ")}`);
+  return e;
+}
+
+/** The family of a model name ("vit_xxs" -> "vit"); an error for an unknown name. */
 export function familyOf(name: string): Family {
-  const f = name.slice(0, name.indexOf("_")) as Family;
-  if (!FAMILIES.includes(f))
-    throw new Error(`unknown model family in '${name}'; allowed: ${FAMILIES.join(", ")}`);
-  return f;
+  return entryOf(name).family;
 }
 
 /** A known model name, or an error listing them. */
-export function validateModelName(name: string): ModelName {
-  if (!(MODEL_NAMES as readonly string[]).includes(name))
-    throw new Error(`unknown model '${name}'; allowed: ${MODEL_NAMES.join(", ")}`);
-  return name as ModelName;
+export function validateModelName(name: string): string {
+  return entryOf(name).name;
 }
 
 export function validateModelSpec(s: ModelSpec): ModelSpec {
@@ -70,31 +70,15 @@ export function validateModelSpec(s: ModelSpec): ModelSpec {
 
 export function buildModel(s: ModelSpec): tf.LayersModel {
   validateModelSpec(s);
-  const variant = s.name.slice(s.name.indexOf("_") + 1);
-  const o = { variant, inputSize: s.inputSize, classes: s.classes, seed: s.seed };
-  switch (familyOf(s.name)) {
-    case "mobilenetv2": {
-      const width = Number(variant) / 100;
-      if (!(MOBILENET_WIDTHS as readonly number[]).includes(width))
-        throw new Error(`unknown MobileNetV2 width in '${s.name}'`);
-      return mobilenetV2({ inputSize: s.inputSize, classes: s.classes, width, seed: s.seed });
-    }
-    case "mobilevit":
-      if (!(variant in MOBILEVIT_VARIANTS))
-        throw new Error(`unknown MobileViT variant in '${s.name}'`);
-      return mobileViT(o);
-    case "vit":
-      if (!(variant in VIT_VARIANTS)) throw new Error(`unknown ViT variant in '${s.name}'`);
-      return vit(o);
-    case "nest":
-      if (!(variant in NEST_VARIANTS)) throw new Error(`unknown NesT variant in '${s.name}'`);
-      return nest(o);
-    case "mmlit":
-      if (!(variant in MMLIT_VARIANTS)) throw new Error(`unknown mmLiT variant in '${s.name}'`);
-      return mmlit(o);
-  }
+  return entryOf(s.name).build({ inputSize: s.inputSize, classes: s.classes, seed: s.seed });
 }
 
-export function isMobileViT(name: string): boolean {
-  return name.startsWith("mobilevit_");
+/**
+ * What each attention stage of model `name` attends over at `inputSize`, from its variant table
+ * (no model is built, so no backend is needed: configs are checked with it before any work).
+ * test/architectures.test.ts checks it against the built models.
+ */
+export function attentionSpanOf(name: string, inputSize: number): AttentionStage[] {
+  validateModelSpec({ name, inputSize, classes: 2, seed: 0 });
+  return entryOf(name).attention(inputSize);
 }

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { MultiHeadSelfAttention } from "./layers/attention";
 import { GroupedQueryAttention } from "./layers/gqa";
 import { Unfold } from "./layers/patches";
-import { buildModel } from "./registry";
+import { AttentionStage } from "./entry";
 
 export interface GroupRow {
   group: string;
@@ -59,20 +59,6 @@ export function groupSummary(model: tf.LayersModel): GroupRow[] {
   return [...rows.values()].filter((r) => r.params > 0);
 }
 
-/** What one attention stage mixes (see attentionSpan). */
-export interface AttentionStage {
-  /** The stage: the attention layers' common prefix (`layer3_mvit`, `encoder`, `level1`). */
-  stage: string;
-  /** Transformer layers in the stage. */
-  layers: number;
-  /** The token map the stage works on, [height, width] in tokens (MobileViT: feature-map pixels). */
-  featureMap: [number, number];
-  /** Tokens one attention sequence holds: the patches each token attends over (ViT: + class token). */
-  patches: number;
-  /** Attention sequences per image (MobileViT: p*p in-patch positions; NesT: blocks; ViT: 1). */
-  sequences: number;
-}
-
 const shapeOf = (l: tf.layers.Layer, io: "input" | "output") =>
   ((io === "input" ? l.getInputAt(0) : l.getOutputAt(0)) as tf.SymbolicTensor).shape as number[];
 
@@ -107,23 +93,6 @@ export function attentionSpan(model: tf.LayersModel): AttentionStage[] {
     stages.set(stage, { stage, layers: 1, featureMap, patches, sequences });
   }
   return [...stages.values()];
-}
-
-const spans = new Map<string, AttentionStage[]>();
-/** `attentionSpan` of a model by name and size; built once per process (validation asks often). */
-export function attentionSpanOf(name: string, inputSize: number): AttentionStage[] {
-  const key = `${name}@${inputSize}`;
-  let span = spans.get(key);
-  if (!span) {
-    const m = buildModel({ name, inputSize, classes: 2, seed: 0 });
-    try {
-      span = attentionSpan(m);
-    } finally {
-      m.dispose();
-    }
-    spans.set(key, span);
-  }
-  return span.map((s) => ({ ...s, featureMap: [...s.featureMap] as [number, number] }));
 }
 
 export function formatSummary(model: tf.LayersModel): string {

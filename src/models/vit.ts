@@ -24,7 +24,8 @@
  * after it is tokens); attention maps are [batch, heads, 1 + N, 1 + N] with the class token first.
  */
 import * as tf from "@tensorflow/tfjs";
-import { transformerLayer } from "./mobilevit";
+import { transformerLayer } from "./layers/transformer";
+import { ModelEntry } from "./entry";
 import { ClassToken, MaskTokens, PositionEmbedding, TakeToken } from "./layers/tokens";
 import { Patchify } from "./layers/patchify";
 import { LayerNorm } from "./layers/layernorm";
@@ -135,3 +136,24 @@ export function vit(o: VitOptions): tf.LayersModel {
     .apply(cls) as SymTensor;
   return tf.model({ inputs: input, outputs: logits, name: `vit_${o.variant}` });
 }
+
+/** vit_seed001, vit_xxs: one encoder attending over every patch and the class token. */
+export const VIT_MODELS: ModelEntry[] = (Object.keys(VIT_VARIANTS) as VitVariant[]).map(
+  (variant) => ({
+    name: `vit_${variant}`,
+    family: "vit",
+    build: (o) => vit({ ...o, variant }),
+    attention: (inputSize) => {
+      const { grid } = vitGeometry(VIT_VARIANTS[variant], inputSize);
+      return [
+        {
+          stage: "encoder",
+          layers: VIT_VARIANTS[variant].depth,
+          featureMap: [grid, grid],
+          patches: grid * grid + 1,
+          sequences: 1,
+        },
+      ];
+    },
+  }),
+);

@@ -1,11 +1,14 @@
-import * as path from "path";
 import { mean, sampleSd } from "../util/stats";
 import * as tf from "@tensorflow/tfjs";
 import { SplitReader } from "../data/format";
-import { splitFile } from "../data/generate";
+import { splitFile } from "../data/spec";
 import { loadRunModel } from "../experiment/run";
-import { ContestConfig, contestRunName } from "../experiment/contest";
-import { addNoise, NoiseBand, NoiseSpec, validateNoise } from "./filtered";
+import { GridConfig, gridPlan } from "../experiment/grid";
+import { runPlan } from "../experiment/runner";
+import { fieldKnob, Mode } from "../util/knobs";
+import { markdownTable, pct } from "../report/table";
+import { validateName } from "../util/names";
+import { addNoise, NOISE_BANDS, NoiseBand, NoiseSpec, validateNoise } from "./filtered";
 
 /** One point of a noise-robustness curve. */
 export interface NoiseRow {
@@ -67,6 +70,7 @@ export function noiseCurves(
 export interface NoiseCurveRow {
   model: string;
   task: string;
+  difficulty: string;
   band: NoiseBand;
   strength: number;
   acc_per_seed: number[];
@@ -76,54 +80,113 @@ export interface NoiseCurveRow {
   count: number;
 }
 
+/** Notebook 07's settings: which contest's runs, and the noise. */
+export interface NoiseConfig {
+  /** The contest (grid) whose saved config and runs are read: runs/<name>/grid.json. */
+  name: string;
+  budget: string;
+  bands: NoiseBand[];
+  /** Noise RMS in 0..1 pixel units (0: the clean test set). */
+  strengths: number[];
+  /** Fixes every noise field. */
+  noiseSeed: number;
+  /** Test images per model (0: the whole test split). */
+  limit: number;
+}
+
+export const NOISE_BUDGETS: Record<string, () => NoiseConfig> = {
+  quick: () => ({
+    name: "contest",
+    budget: "quick",
+    bands: ["low", "high"],
+    strengths: [0, 0.05, 0.1, 0.2, 0.3],
+    noiseSeed: 0,
+    limit: 0,
+  }),
+  tiny: () => ({ ...NOISE_BUDGETS.quick(), budget: "tiny", strengths: [0, 0.2], limit: 16 }),
+};
+
+const K = fieldKnob<NoiseConfig>;
+
+export const NOISE: Mode<NoiseConfig> = {
+  name: "noise study",
+  knobs: [
+    K("name", "string", ["name"], "the contest whose runs are tested (notebook 06's name)"),
+    K("bands", "strings", ["bands"], `noise bands: ${NOISE_BANDS.join(" | ")}`, {
+      choices: () => NOISE_BANDS,
+    }),
+    K("strengths", "numbers", ["strengths"], "noise RMS in 0..1 pixel units (0: clean)", {
+      min: 0,
+      max: 10,
+    }),
+    K("noiseSeed", "int", ["noiseSeed"], "fixes every noise field", { min: 0, max: 2 ** 31 }),
+    K("limit", "int", ["limit"], "test images per model (0: the whole test split)", {
+      min: 0,
+      max: 1e9,
+    }),
+  ],
+  budgets: NOISE_BUDGETS,
+  validate: (c) => {
+    validateName("contest", c.name);
+    if (c.bands.length === 0 || c.strengths.length === 0)
+      throw new Error("bands and strengths need at least one value each");
+    return c;
+  },
+  file: null,
+};
+
 /**
- * Noise curves of every finished contest run (notebook 06's runs: `runsDir/<contest>/<run>`), on
- * its task's test split, averaged over seeds.
+ * Noise curves of every cell of a finished grid (notebook 06's contest: its runs are reused, missing
+ * ones trained), on each cell's test split, averaged over seeds.
  */
-export async function contestNoiseCurves(
-  c: ContestConfig,
+export async function gridNoiseCurves(
+  g: GridConfig,
+  n: NoiseConfig,
   paths: { runsDir: string; dataDir: string },
-  bands: NoiseBand[],
-  strengths: number[],
-  seed: number,
-  opts: { limit?: number; log?: (l: string) => void } = {},
+  opts: { log?: (l: string) => void; runLine?: (run: string, line: string) => void } = {},
 ): Promise<NoiseCurveRow[]> {
+  const plan = gridPlan(g, paths);
+  await runPlan(plan, { parallel: g.parallel, log: opts.log, runLine: opts.runLine });
   const rows: NoiseCurveRow[] = [];
-  for (const task of c.tasks) {
-    const reader = new SplitReader(
-      splitFile(path.join(paths.dataDir, `${c.name}-${task}`), "test"),
-    );
+  const groups = new Map<string, typeof plan.cells>();
+  for (const c of plan.cells.filter((c) => c.cell.init === "scratch")) {
+    const k = JSON.stringify(c.cell);
+    groups.set(k, [...(groups.get(k) ?? []), c]);
+  }
+  for (const cs of groups.values()) {
+    const { cell } = cs[0];
+    const reader = new SplitReader(splitFile(cs[0].run.config.data, "test"));
     try {
-      for (const model of c.models) {
-        const perSeed: NoiseRow[][] = [];
-        for (const s of c.seeds) {
-          const m = await loadRunModel(
-            path.join(paths.runsDir, c.name),
-            contestRunName(model, task, s),
+      const perSeed: NoiseRow[][] = [];
+      for (const c of cs) {
+        const m = await loadRunModel(plan.dir, c.run.config.name);
+        try {
+          perSeed.push(
+            noiseCurves(m, reader, n.bands, n.strengths, n.noiseSeed, {
+              limit: n.limit || undefined,
+            }),
           );
-          try {
-            perSeed.push(noiseCurves(m, reader, bands, strengths, seed, opts));
-          } finally {
-            m.dispose();
-          }
+        } finally {
+          m.dispose();
         }
-        perSeed[0].forEach((r, i) => {
-          const accs = perSeed.map((p) => p[i].acc);
-          rows.push({
-            model,
-            task,
-            band: r.band,
-            strength: r.strength,
-            acc_per_seed: accs,
-            acc_mean: mean(accs),
-            acc_sd: sampleSd(accs),
-            count: r.count,
-          });
-        });
-        opts.log?.(
-          `${task} ${model}: ${bands.length} bands x ${strengths.length} strengths on ${perSeed[0][0].count} test images, ${c.seeds.length} seeds`,
-        );
       }
+      perSeed[0].forEach((r, i) => {
+        const accs = perSeed.map((p) => p[i].acc);
+        rows.push({
+          model: cell.model,
+          task: cell.task,
+          difficulty: cell.difficulty,
+          band: r.band,
+          strength: r.strength,
+          acc_per_seed: accs,
+          acc_mean: mean(accs),
+          acc_sd: sampleSd(accs),
+          count: r.count,
+        });
+      });
+      opts.log?.(
+        `${cell.task} ${cell.model}: ${n.bands.length} bands x ${n.strengths.length} strengths on ${perSeed[0][0].count} test images, ${cs.length} seeds`,
+      );
     } finally {
       reader.close();
     }
@@ -131,36 +194,22 @@ export async function contestNoiseCurves(
   return rows;
 }
 
-/** Accuracy vs noise strength: one line per model, one panel per band (columns) and task (rows). */
-export function noiseCurvesSpec(rows: NoiseCurveRow[], title: string): Record<string, unknown> {
-  return {
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    title,
-    data: { values: rows },
-    facet: {
-      column: { field: "band", type: "nominal", title: "noise band" },
-      row: { field: "task", type: "nominal" },
-    },
-    spec: {
-      width: 220,
-      height: 180,
-      mark: { type: "line", point: true },
-      encoding: {
-        x: { field: "strength", type: "quantitative", title: "noise RMS (0..1 pixel units)" },
-        y: {
-          field: "acc_mean",
-          type: "quantitative",
-          scale: { domain: [0, 1] },
-          title: "test accuracy (mean over seeds)",
-        },
-        color: { field: "model", type: "nominal" },
-        tooltip: [
-          { field: "model" },
-          { field: "strength" },
-          { field: "acc_mean", format: ".3f" },
-          { field: "acc_sd", format: ".3f" },
-        ],
-      },
-    },
-  };
+/** The noise curves as a table: one row per task, model and band, one column per strength. */
+export function noiseMarkdown(rows: NoiseCurveRow[], strengths: number[]): string {
+  const keys = [...new Set(rows.map((r) => `${r.task}|${r.model}|${r.band}`))];
+  return markdownTable(
+    keys.map((k) => {
+      const [task, model, band] = k.split("|");
+      const at = (s: number) =>
+        rows.find((r) => `${r.task}|${r.model}|${r.band}` === k && r.strength === s)!;
+      return {
+        task,
+        model,
+        band,
+        ...Object.fromEntries(
+          strengths.map((s) => [`${s}`, `${pct(at(s).acc_mean)} ± ${pct(at(s).acc_sd)}`]),
+        ),
+      };
+    }),
+  );
 }

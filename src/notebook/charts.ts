@@ -6,20 +6,9 @@ import { FIGURE_WIDTH } from "./figures";
 import { writeFileAtomic } from "../util/atomic";
 import { RunResult } from "../experiment/protocol";
 import { cellOf } from "../experiment/results";
-import { loadHistory } from "../experiment/run";
+import { loadHistory } from "../experiment/rundir";
 
-const importEsm: (s: string) => Promise<any> = require("../util/import-esm.cjs");
-
-export type VegaLiteSpec = Record<string, unknown>;
-
-/** vega-lite -> static SVG in Node (vega's headless view, no browser). */
-export async function vegaLiteToSVG(spec: VegaLiteSpec): Promise<string> {
-  const [vega, vl] = await Promise.all([importEsm("vega"), importEsm("vega-lite")]);
-  const view = new vega.View(vega.parse(vl.compile(spec as never).spec), { renderer: "none" });
-  const svg: string = await view.toSVG();
-  view.finalize();
-  return svg;
-}
+import { VegaLiteSpec, vegaLiteToSVG } from "../report/charts";
 
 /**
  * Shows a vega-lite chart (interactive in JupyterLab, SVG in HTML exports) and, given a path,
@@ -394,60 +383,6 @@ export function resultsBarSpec(rows: ResultBar[], title: string): VegaLiteSpec {
         {
           mark: { type: "rule", strokeDash: [4, 3], color: "black" },
           encoding: { y: { aggregate: "mean", field: "chance", ...y } },
-        },
-      ],
-    },
-  };
-}
-
-/** The difficulty "phase diagram": accuracy per (difficulty, data size) cell, per model and task. */
-export function heatmapSpec(
-  rows: Array<{ difficulty: string; train: number; model: string; task: string; acc: number }>,
-  title: string,
-): VegaLiteSpec {
-  // Panels side by side within FIGURE_WIDTH: the y axis and the colour legend take ~130 px, each panel ~24 px of spacing.
-  const models = new Set(rows.map((r) => r.model)).size;
-  const w = Math.max(
-    50,
-    Math.min(160, Math.floor((FIGURE_WIDTH - 130) / Math.max(1, models)) - 24),
-  );
-
-  return {
-    title,
-    data: { values: rows },
-    facet: { row: { field: "task", type: "nominal" }, column: { field: "model", type: "nominal" } },
-    spec: {
-      width: w,
-      height: 120,
-      layer: [
-        {
-          mark: "rect",
-          encoding: {
-            x: { field: "difficulty", type: "nominal", sort: null },
-            y: { field: "train", type: "ordinal", title: "train puzzles" },
-            color: {
-              field: "acc",
-              type: "quantitative",
-              scale: { domain: [0, 1], scheme: "viridis" },
-              title: "acc",
-            },
-            tooltip: [
-              { field: "model" },
-              { field: "task" },
-              { field: "difficulty" },
-              { field: "train", title: "train puzzles" },
-              { field: "acc", format: ".1%", title: "mean test accuracy" },
-            ],
-          },
-        },
-        {
-          mark: { type: "text", fontSize: 10 },
-          encoding: {
-            x: { field: "difficulty", type: "nominal", sort: null },
-            y: { field: "train", type: "ordinal" },
-            text: { field: "acc", type: "quantitative", format: ".0%" },
-            color: { value: "white" },
-          },
         },
       ],
     },

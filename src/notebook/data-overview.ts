@@ -6,7 +6,8 @@
 import * as path from "path";
 import { Canvas } from "canvas";
 import { DatasetSpec, Sampling, SAMPLINGS, SPLITS } from "../data/spec";
-import { generateDataset, splitFile, SplitCounts } from "../data/generate";
+import { generateDataset } from "../data/generate";
+import { splitFile, SplitCounts } from "../data/spec";
 import { heldoutTestFile } from "../data/heldout";
 import { samplePuzzle } from "../data/sample";
 import { SplitReader } from "../data/format";

@@ -1,12 +1,8 @@
 import { createCanvas, Canvas, CanvasRenderingContext2D } from "canvas";
 import { rgbToCanvas } from "../puzzle/annotate";
+import { FIGURE_WIDTH } from "../report/charts";
 
-/**
- * The widest figure a notebook shows, in pixels. JupyterLab's output area is ~830 px wide in a
- * 1280 px window with the file browser open; a wider image is shrunk to fit, and its captions with it (11 px text in a 1,600 px
- * grid ends up ~6 px tall). Figures are drawn at most this wide, at their natural size.
- */
-export const FIGURE_WIDTH = 820;
+export { FIGURE_WIDTH };
 const GAP = 6;
 const FONT = "sans-serif";
 

@@ -1,9 +1,10 @@
 /** The networks of an experiment as a markdown table: parameters, and what MobileViT's attention spans. */
 import { buildModel } from "../models/registry";
-import { attentionSpanOf, parameterCount } from "../models/summary";
+import { parameterCount } from "../models/summary";
+import { attentionSpanOf } from "../models/registry";
 import { freeze, FreezeGroup } from "../models/freeze";
 import { ExperimentConfig, TRACKS } from "../experiment/config";
-import { formatShare } from "../util/format";
+import { formatShare } from "../report/table";
 
 export function networkTable(models: string[], size: number, classes: number): string {
   const lines = [

@@ -18,18 +18,20 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { SplitReader } from "../data/format";
-import { splitFile } from "../data/generate";
+import { canonicalJson, SplitReader } from "../data/format";
+import { splitFile } from "../data/spec";
 import { batches, epochOrder } from "../data/batches";
-import { buildModel, familyOf, validateModelSpec } from "../models/registry";
+import { buildModel, familyOf, modelNames, validateModelSpec } from "../models/registry";
 import { vitEncoder, vitGeometry, VIT_VARIANTS, VitVariant } from "../models/vit";
 import { mmlitEncoder, MMLIT_GRID } from "../models/mmlit";
-import { transformerLayer } from "../models/mobilevit";
+import { transformerLayer } from "../models/layers/transformer";
 import { PositionEmbedding } from "../models/layers/tokens";
 import { LayerNorm } from "../models/layers/layernorm";
 import { patchRows } from "../models/layers/patchify";
 import { Seeds } from "../models/layers/init";
-import { saveModel } from "../models/io";
+import { CHECKSUMS, saveModel, verifyCheckpoint } from "../models/io";
+import { checkExisting, checkOutput, readJsonFile } from "../util/json";
+import { checkValue, fieldKnob, Knob, Mode } from "../util/knobs";
 import { cosineWithWarmup } from "../train/schedule";
 import { AdamW } from "../train/adamw";
 import { rngFor, shuffled } from "../util/rng";
@@ -68,32 +70,54 @@ export const DEFAULT_PRETRAIN: Omit<PretrainConfig, "model" | "data"> = {
   seed: 0,
 };
 
+const K = fieldKnob<PretrainConfig>;
+
+/** Every knob of a pre-training (`amida pretrain`'s flags). */
+export const PRETRAIN_KNOBS: Knob<PretrainConfig>[] = [
+  K("model", "string", ["model"], "a vit_* or mmlit_* model", {
+    choices: () => PRETRAIN_FAMILIES.flatMap((f) => modelNames(f)),
+  }),
+  K("data", "string", ["data"], "the data set whose train images (labels unused) it learns from"),
+  K("epochs", "int", ["epochs"], "passes over the training images", { min: 1, max: 10_000 }),
+  K("batchSize", "int", ["batchSize"], "images per step", { min: 1, max: 4096 }),
+  K("lr", "number", ["lr"], "peak learning rate (cosine decay)", { min: 1e-7, max: 10 }),
+  K("maskRatio", "number", ["maskRatio"], "share of patches hidden per image, in (0, 1)", {
+    min: 0.01,
+    max: 0.99,
+  }),
+  K("decoderDim", "int", ["decoderDim"], "decoder token width (even)", { min: 8, max: 1024 }),
+  K("decoderDepth", "int", ["decoderDepth"], "decoder transformer layers", { min: 0, max: 16 }),
+  K("seed", "int", ["seed"], "seeds the weights, the masks and the visiting order", {
+    min: 0,
+    max: 2 ** 31,
+  }),
+];
+
 export function validatePretrainConfig(c: PretrainConfig): PretrainConfig {
+  for (const k of ["model", "data"] as const)
+    if (!c[k]) throw new Error(`a pre-training needs a ${k} (amida pretrain --${k} ...)`);
   const fam = familyOf(c.model);
   if (!(PRETRAIN_FAMILIES as readonly string[]).includes(fam))
     throw new Error(
       `masked-image pre-training is for the ViT family; got '${c.model}', allowed families: ${PRETRAIN_FAMILIES.join(", ")}`,
     );
-  const int = (k: keyof PretrainConfig, lo: number, hi: number) => {
-    const v = c[k] as number;
-    if (!Number.isInteger(v) || v < lo || v > hi)
-      throw new Error(`pretrain.${k} must be an integer in ${lo}..${hi}, got ${v}`);
-  };
-  int("epochs", 1, 10_000);
-  int("batchSize", 1, 4096);
-  int("decoderDim", 8, 1024);
-  int("decoderDepth", 0, 16);
-  int("seed", 0, 2 ** 31);
+  for (const k of PRETRAIN_KNOBS) checkValue(k, k.get(c), `pretrain.${k.key}`);
   if (c.decoderDim % 2 !== 0)
     throw new Error(`pretrain.decoderDim must be even (2 decoder heads), got ${c.decoderDim}`);
-  if (!(c.lr > 0 && c.lr <= 10))
-    throw new Error(`pretrain.lr must be a number in (0, 10], got ${c.lr}`);
-  if (!(c.maskRatio > 0 && c.maskRatio < 1))
-    throw new Error(`pretrain.maskRatio must be in (0, 1), got ${c.maskRatio}`);
+  checkExisting(c.data, "dir", "the pre-training's data set");
   if (!fs.existsSync(splitFile(c.data, "train")))
     throw new Error(`data set '${c.data}' has no train split (${splitFile(c.data, "train")})`);
   return c;
 }
+
+/** Pre-training as a mode: `amida pretrain`'s flags are these knobs. */
+export const PRETRAIN: Mode<PretrainConfig> = {
+  name: "pre-training",
+  knobs: PRETRAIN_KNOBS,
+  budgets: { default: () => ({ ...DEFAULT_PRETRAIN, model: "", data: "" }) },
+  validate: validatePretrainConfig,
+  file: null,
+};
 
 /** Patch side and token grid side of a ViT-family model at `inputSize`. */
 export function patchGeometry(model: string, inputSize: number): { patch: number; grid: number } {
@@ -194,6 +218,7 @@ export async function pretrain(
   opts: { classes?: number; quiet?: boolean; onLine?: (l: string) => void } = {},
 ): Promise<PretrainEpoch[]> {
   validatePretrainConfig(cfg);
+  checkPretrainOut(out);
   const reader = new SplitReader(splitFile(cfg.data, "train"));
   const size = reader.header.image.height;
   const classes = opts.classes ?? reader.header.spec.difficulty.lanes;
@@ -258,6 +283,7 @@ export async function pretrain(
     try {
       const copied = copyEncoder(net, classifier);
       fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+      checkPretrainOut(out);
       await saveModel(classifier, out, {
         "pretrain.json": { config: cfg, classes, copiedLayers: copied, history },
       });
@@ -273,6 +299,54 @@ export async function pretrain(
     reader.close();
   }
   return history;
+}
+
+/** What a pre-training output directory holds (saveModel's files and pretrain.json). */
+const PRETRAIN_FILES = ["model.json", "weights.bin", "pretrain.json", CHECKSUMS];
+
+/**
+ * Refuses, before any work, an output path that pre-training did not make: it may replace only
+ * nothing, an empty directory, or an earlier pre-training's output (never a file, a run directory
+ * or a folder holding anything else).
+ */
+export function checkPretrainOut(out: string): void {
+  checkOutput(out, "dir", "pretrain --out");
+  if (!fs.existsSync(out)) return;
+  const foreign = fs.readdirSync(out).filter((f) => !PRETRAIN_FILES.includes(f));
+  if (
+    foreign.length ||
+    (fs.readdirSync(out).length > 0 && !fs.existsSync(path.join(out, "pretrain.json")))
+  )
+    throw new Error(
+      `pretrain --out '${out}' exists and is not a pre-training output (it holds ${fs.readdirSync(out).slice(0, 3).join(", ")}${fs.readdirSync(out).length > 3 ? ", ..." : ""}); pre-training replaces the whole directory, so choose a new or empty --out`,
+    );
+}
+
+/**
+ * The pre-trained classifier at `out`: reused when it holds exactly this config's output (its
+ * checkpoint verified), otherwise pre-trained (an earlier pre-training's output is replaced).
+ */
+export async function ensurePretrained(
+  cfg: PretrainConfig,
+  out: string,
+  opts: { classes: number; quiet?: boolean; onLine?: (l: string) => void },
+): Promise<void> {
+  validatePretrainConfig(cfg);
+  checkPretrainOut(out);
+  const file = path.join(out, "pretrain.json");
+  if (fs.existsSync(file)) {
+    verifyCheckpoint(out);
+    const saved = readJsonFile(
+      file,
+      "pre-training record",
+      (v) => v as { config: unknown; classes: number },
+    );
+    if (canonicalJson(saved.config) === canonicalJson(cfg) && saved.classes === opts.classes) {
+      opts.onLine?.(`reusing the pre-trained encoder in ${out} (same config)`);
+      return;
+    }
+  }
+  await pretrain(cfg, out, opts);
 }
 
 /** Copies every weight layer of `to` that `from` has (by name); returns their names. */

@@ -1,3 +1,5 @@
+import { fieldKnob, Knob } from "../util/knobs";
+
 /**
  * Difficulty decides whether the task can be learned at all with a given budget
  * (TASK_SPEC), so it is a named, validated, recorded setting rather than loose numbers.
@@ -85,4 +87,67 @@ export function parseRange(text: string): [number, number] {
   const lo = Number(m[1]);
   const hi = m[2] === undefined ? lo : Number(m[2]);
   return [lo, hi];
+}
+
+/** The preset whose lanes, rows and rung range `d` has (its size aside), or "custom". */
+export function presetName(d: Difficulty): string {
+  const same = (p: Difficulty) =>
+    p.lanes === d.lanes &&
+    p.rows === d.rows &&
+    p.rungsMin === d.rungsMin &&
+    p.rungsMax === d.rungsMax;
+  return Object.entries(DIFFICULTY_PRESETS).find(([, p]) => same(p))?.[0] ?? "custom";
+}
+
+/**
+ * The knobs of the Difficulty at `path` of a config C: a preset (applied first, so explicit fields
+ * win whatever their order; it keeps the image size unless `presetSize`) and the five fields.
+ */
+export function difficultyKnobs<C>(
+  path: readonly string[],
+  opts: { presetSize?: boolean } = {},
+): Knob<C>[] {
+  const at = (c: C) =>
+    path.reduce(
+      (o, k) => o[k] as Record<string, unknown>,
+      c as Record<string, unknown>,
+    ) as unknown as Difficulty;
+  const K = (key: string, field: keyof Difficulty, doc: string, more: Partial<Knob<C>>) =>
+    fieldKnob<C>(key, more.kind ?? "int", [...path, field], doc, more);
+  return [
+    {
+      key: "difficulty",
+      kind: "string",
+      first: true,
+      choices: () => Object.keys(DIFFICULTY_PRESETS),
+      doc: `a preset for lanes, rows, rungs${opts.presetSize ? " and size" : ""}: ${Object.keys(DIFFICULTY_PRESETS).join(" | ")}`,
+      get: (c) => presetName(at(c)),
+      set: (c, v) =>
+        Object.assign(at(c), {
+          ...presetDifficulty(v as string),
+          ...(opts.presetSize ? {} : { size: at(c).size }),
+        }),
+    },
+    K("lanes", "lanes", `lanes = classes, ${LANES_MIN}..${LANES_MAX}`, {
+      min: LANES_MIN,
+      max: LANES_MAX,
+    }),
+    K("rows", "rows", "rung rows", { min: 1, max: 64 }),
+    {
+      key: "rungs",
+      kind: "range",
+      doc: "rungs per puzzle, e.g. 2..6",
+      get: (c) => `${at(c).rungsMin}..${at(c).rungsMax}`,
+      set: (c, v) => ([at(c).rungsMin, at(c).rungsMax] = v as number[]),
+    },
+    K(
+      "size",
+      "size",
+      "image side in pixels (>= 64: every MobileViT block then attends over > 1 patch)",
+      {
+        min: 16,
+        max: 1024,
+      },
+    ),
+  ];
 }

@@ -2,7 +2,7 @@
 import { createCanvas, Canvas, CanvasRenderingContext2D } from "canvas";
 import { Puzzle } from "./puzzle";
 import { NO_NUISANCE } from "./nuisance";
-import { layout, rungShiftLimit, STANDARD_STYLE, Style, variedStyle } from "./layout";
+import { Layout, layout, rungShiftLimit, STANDARD_STYLE, Style, variedStyle } from "./layout";
 import { Rng } from "../util/rng";
 
 /** Eight clearly distinct colours (none white, none dark: white is START, dark is the ladder). */
@@ -69,7 +69,7 @@ export function drawPuzzle(
     ctx.lineTo(xs[r.left + 1], y);
   }
   ctx.stroke();
-  const stroke = Math.max(0.5, L.lineWidth * 0.75);
+  const stroke = circleStroke(L);
   for (let i = 0; i < p.lanes; i++) {
     const top = circleSprite(
       i === p.start ? "rgb(255,255,255)" : rgb(PALETTE[p.top[i]]),
@@ -90,13 +90,49 @@ export function drawPuzzle(
   }
 }
 
+/** Outline width of the circles in a layout. */
+const circleStroke = (L: Layout) => Math.max(0.5, L.lineWidth * 0.75);
+
+/** One circle sprite: fill colour (CSS rgb()), radius and outline width in pixels. */
+export interface SpriteSpec {
+  fill: string;
+  radius: number;
+  lineWidth: number;
+}
+
+/**
+ * The circle sprites drawPuzzle draws for puzzles of `lanes` lanes and `rows` rows at `size` px
+ * in `style` (without a varied style): START's white and the first `lanes` palette colours.
+ */
+export function circleSpriteSpecs(
+  lanes: number,
+  rows: number,
+  size: number,
+  style: Style = STANDARD_STYLE,
+): SpriteSpec[] {
+  const L = layout({ lanes, rows }, size, style);
+  const fills = ["rgb(255,255,255)", ...PALETTE.slice(0, lanes).map(rgb)];
+  return fills.map((fill) => ({ fill, radius: L.radius, lineWidth: circleStroke(L) }));
+}
+
+const spriteKey = (s: SpriteSpec) => `${s.fill}|${s.radius}|${s.lineWidth}`;
 const sprites = new Map<string, Canvas>();
+
+/**
+ * Puts a sprite drawn elsewhere into the cache, to be used instead of drawing one. The explorer
+ * page (src/explore) seeds it with the sprites node-canvas drew, so that its circles are cairo's
+ * pixels: the browser's own antialiasing of the same arcs differs by up to 80 levels on the rims.
+ */
+export function seedCircleSprite(s: SpriteSpec, sprite: Canvas): void {
+  sprites.set(spriteKey(s), sprite);
+}
+
 /**
  * A circle drawn once and reused: arc + fill + stroke costs ~33 us a circle in cairo, a copy a
  * few. Centres sit on pixel centres, so the copy is the same pixels a direct draw gives.
  */
-function circleSprite(fill: string, radius: number, lineWidth: number): Canvas {
-  const key = `${fill}|${radius}|${lineWidth}`;
+export function circleSprite(fill: string, radius: number, lineWidth: number): Canvas {
+  const key = spriteKey({ fill, radius, lineWidth });
   let c = sprites.get(key);
   if (!c) {
     const side = 2 * Math.ceil(radius + lineWidth) + 1;

@@ -1,3 +1,5 @@
+import { checkValue, fieldKnob, Kind, Knob } from "../util/knobs";
+
 export const OPTIMIZERS = ["adamw", "adam"] as const;
 
 /** One training run's hyperparameters: validated once, printed, saved beside checkpoints. */
@@ -32,30 +34,106 @@ export const DEFAULT_TRAIN: TrainConfig = {
   valLimit: 0,
 };
 
+/** Every field of TrainConfig: what it parses as, its bounds, its one-line comment. */
+const TRAIN_FIELDS: Array<{
+  field: keyof TrainConfig;
+  kind: Kind;
+  doc: string;
+  min?: number;
+  max?: number;
+  choices?: () => readonly string[];
+}> = [
+  { field: "epochs", kind: "int", min: 1, max: 10_000, doc: "passes over the training set" },
+  { field: "batchSize", kind: "int", min: 1, max: 4096, doc: "images per step" },
+  {
+    field: "lr",
+    kind: "number",
+    min: 1e-7,
+    max: 10,
+    doc: "peak learning rate (linear warm-up, cosine decay to 0)",
+  },
+  { field: "optimizer", kind: "string", choices: () => OPTIMIZERS, doc: OPTIMIZERS.join(" | ") },
+  {
+    field: "weightDecay",
+    kind: "number",
+    min: 0,
+    max: 1,
+    doc: "decoupled weight decay on conv/dense kernels",
+  },
+  {
+    field: "warmupEpochs",
+    kind: "number",
+    min: 0,
+    max: 10_000,
+    doc: "epochs of linear learning-rate warm-up",
+  },
+  { field: "labelSmoothing", kind: "number", min: 0, max: 0.5, doc: "0..0.5" },
+  {
+    field: "earlyStopPatience",
+    kind: "int",
+    min: 0,
+    max: 10_000,
+    doc: "stop after this many epochs without a better val accuracy (0: never)",
+  },
+  { field: "seed", kind: "int", min: 0, max: 2 ** 31, doc: "seeds the shuffling" },
+  {
+    field: "valLimit",
+    kind: "int",
+    min: 0,
+    max: 1e9,
+    doc: "validate on at most this many puzzles per epoch (0: all)",
+  },
+];
+
+const cap = (s: string) => s[0].toUpperCase() + s.slice(1);
+
+/**
+ * The knobs of the TrainConfig at `path` of a config C: `prefix` names them (`stage1` ->
+ * `stage1Lr`; "" -> `lr`), `label` starts each comment. Fields in `omit` are set elsewhere (an
+ * experiment's `seeds` sets every run's seed).
+ */
+export function trainKnobs<C>(
+  prefix: string,
+  label: string,
+  path: readonly string[],
+  omit: ReadonlyArray<keyof TrainConfig> = [],
+): Knob<C>[] {
+  return TRAIN_FIELDS.filter((f) => !omit.includes(f.field)).map((f) =>
+    fieldKnob<C>(
+      prefix ? `${prefix}${cap(f.field)}` : f.field,
+      f.kind,
+      [...path, f.field],
+      label ? `${label}: ${f.doc}` : f.doc,
+      f,
+    ),
+  );
+}
+
 /** `where` names the config in messages (an experiment's "stage1", "stage2"); "train" by default. */
 export function validateTrainConfig(c: TrainConfig, where = "train"): TrainConfig {
-  const int = (k: keyof TrainConfig, lo: number, hi: number) => {
-    const v = c[k] as number;
-    if (!Number.isInteger(v) || v < lo || v > hi)
-      throw new Error(`${where}.${k} must be an integer in ${lo}..${hi}, got ${v}`);
-  };
-  const num = (k: keyof TrainConfig, lo: number, hi: number) => {
-    const v = c[k] as number;
-    if (typeof v !== "number" || !(v >= lo && v <= hi))
-      throw new Error(`${where}.${k} must be a number in ${lo}..${hi}, got ${v}`);
-  };
-  int("epochs", 1, 10_000);
-  int("batchSize", 1, 4096);
-  num("lr", 1e-7, 10);
-  if (!OPTIMIZERS.includes(c.optimizer))
-    throw new Error(
-      `${where}.optimizer must be one of ${OPTIMIZERS.join(", ")}, got '${c.optimizer}'`,
+  for (const f of TRAIN_FIELDS)
+    checkValue(
+      { ...f, key: f.field, get: () => 0, set: () => {} },
+      c[f.field],
+      `${where}.${f.field}`,
     );
-  num("weightDecay", 0, 1);
-  num("warmupEpochs", 0, c.epochs);
-  num("labelSmoothing", 0, 0.5);
-  int("earlyStopPatience", 0, 10_000);
-  int("seed", 0, 2 ** 31);
-  int("valLimit", 0, 1e9);
+  if (c.warmupEpochs > c.epochs)
+    throw new Error(
+      `${where}.warmupEpochs must be at most its epochs (${c.epochs}), got ${c.warmupEpochs}`,
+    );
   return c;
+}
+
+/** The training seeds of a mode that repeats every run once per seed (the top-level `seeds`). */
+export function seedsKnob<C>(): Knob<C> {
+  return fieldKnob<C>(
+    "seeds",
+    "ints",
+    ["seeds"],
+    "training seeds; every run is repeated once per seed",
+    {
+      min: 0,
+      max: 2 ** 31,
+    },
+  );
 }

@@ -1,10 +1,13 @@
 /**
  * Child processes that die with their parent: SIGINT/SIGTERM to the parent is forwarded to
- * every live child (and the parent then exits with the signal's status), a child forked by
- * `forkChild` exits when its parent's IPC channel closes (the parent was killed, even by
- * SIGKILL), and `runAll` stops the other children as soon as one fails.
+ * every live child (and the parent then exits with the signal's status); a child forked by
+ * `forkChild` exits within a fraction of a second of its parent's death, however the parent died
+ * (a SIGKILL too) and whatever the child is doing (a training step that holds its event loop
+ * included); `runAll` and `runPool` stop the other children as soon as one fails. `runPool` runs
+ * typed jobs (with dependencies) in a few long-lived worker processes (`serveJobs`).
  */
 import { ChildProcess, fork } from "child_process";
+import { Worker } from "worker_threads";
 
 const live = new Set<ChildProcess>();
 let forwarding = false;
@@ -24,10 +27,27 @@ function forwardSignals(): void {
   }
 }
 
-/** In a forked child: exit as soon as the parent is gone (its IPC channel closes). */
+/** How often a child's watchdog looks for its parent. */
+const WATCH_MS = 200;
+
+/**
+ * In a forked child: exit as soon as the parent is gone. The IPC channel's close is seen when
+ * the event loop turns; a synchronous training step can hold it for seconds, so a watchdog thread
+ * also checks every 200 ms whether the process was re-parented (its parent died) and then kills
+ * this process outright. Locks and partial files it leaves are stale by design (a dead PID) and
+ * are cleaned by the next writer; checkpoints are atomic, so the run resumes.
+ */
 export function dieWithParent(): void {
   if (!process.send) return;
   process.on("disconnect", () => process.exit(129));
+  const watchdog = new Worker(
+    `const { workerData } = require("worker_threads");
+     setInterval(() => {
+       if (process.ppid !== workerData.ppid) process.kill(workerData.pid, "SIGKILL");
+     }, ${WATCH_MS});`,
+    { eval: true, workerData: { ppid: process.ppid, pid: process.pid } },
+  );
+  watchdog.unref();
 }
 
 /** One child's outcome. */
@@ -44,9 +64,14 @@ export function forkChild(
   args: string[],
   onOut: (chunk: string) => void,
   onErr: (chunk: string) => void,
+  opts: { advanced?: boolean } = {},
 ): { child: ChildProcess; done: Promise<ChildResult> } {
   forwardSignals();
-  const child = fork(module, args, { stdio: ["ignore", "pipe", "pipe", "ipc"] });
+  // "advanced" IPC passes typed arrays as such (structured clone), not as JSON.
+  const child = fork(module, args, {
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+    serialization: opts.advanced ? "advanced" : "json",
+  });
   live.add(child);
   child.stdout?.on("data", (d) => onOut(String(d)));
   child.stderr?.on("data", (d) => onErr(String(d)));
@@ -98,4 +123,153 @@ export async function runAll(jobs: Job[], workers: number): Promise<void> {
     throw new Error(
       `${[...status].map(([n, s]) => `${n}: ${s}`).join("; ")} (see the lines above)`,
     );
+}
+
+/** A typed job for a worker process: its kind (a handler's name), payload, and the jobs it needs first. */
+export interface PoolJob {
+  /** Unique among the jobs; shown in logs and the summary. */
+  name: string;
+  kind: string;
+  payload: unknown;
+  /** Names of jobs that must have finished before this one starts. */
+  after: string[];
+}
+
+type ToWorker = { type: "job"; name: string; kind: string; payload: unknown };
+type FromWorker =
+  | { type: "line"; name: string; line: string }
+  | { type: "done"; name: string; result: unknown }
+  | { type: "failed"; name: string; message: string };
+
+/**
+ * Runs `jobs` in up to `workers` long-lived child processes (`module args...` must call
+ * `serveJobs`), each job once its `after` jobs are done, in list order otherwise. Lines a job logs
+ * reach `onLine(jobName, line)`. Returns each job's result by name. When a job fails (or its
+ * worker dies), the running ones are stopped, nothing new starts, and the error lists every job:
+ * done, failed (with its message), stopped, not run.
+ */
+export async function runPool(
+  jobs: PoolJob[],
+  opts: {
+    workers: number;
+    module: string;
+    args: string[];
+    onLine: (job: string, line: string) => void;
+  },
+): Promise<Map<string, unknown>> {
+  const names = new Set(jobs.map((j) => j.name));
+  for (const j of jobs)
+    for (const a of j.after)
+      if (!names.has(a)) throw new Error(`job '${j.name}' waits for '${a}', which is not a job`);
+  const status = new Map<string, string>(jobs.map((j) => [j.name, "not run"]));
+  const results = new Map<string, unknown>();
+  const pending = [...jobs];
+  let failed = false;
+  const children: ChildProcess[] = [];
+  const ready = () => pending.findIndex((j) => j.after.every((a) => results.has(a)));
+  const waiters: Array<() => void> = [];
+  const wakeAll = () => waiters.splice(0).forEach((w) => w());
+  const worker = async (): Promise<void> => {
+    let child: ChildProcess | null = null;
+    let exited: Promise<ChildResult> | null = null;
+    let onMessage: (m: FromWorker) => void = () => {};
+    let onExit: (r: ChildResult) => void = () => {};
+    try {
+      while (!failed) {
+        const k = ready();
+        if (k < 0) {
+          if (pending.length === 0 || ![...status.values()].includes("running")) return;
+          await new Promise<void>((w) => waiters.push(w));
+          continue;
+        }
+        const job = pending.splice(k, 1)[0];
+        if (!child) {
+          const c = forkChild(
+            opts.module,
+            opts.args,
+            () => {},
+            (d) => process.stderr.write(d),
+          );
+          const me = c.child;
+          child = me;
+          exited = c.done;
+          children.push(me);
+          me.on("message", (m: FromWorker) => onMessage(m));
+          void c.done.then((r) => {
+            if (child === me) child = null;
+            onExit(r);
+          });
+        }
+        status.set(job.name, "running");
+        const running = child;
+        const outcome = await new Promise<FromWorker | ChildResult>((resolve) => {
+          onMessage = (m) => {
+            if (m.name !== job.name) return;
+            if (m.type === "line") opts.onLine(job.name, m.line);
+            else resolve(m);
+          };
+          onExit = resolve;
+          running.send({
+            type: "job",
+            name: job.name,
+            kind: job.kind,
+            payload: job.payload,
+          } as ToWorker);
+        });
+        onMessage = () => {};
+        onExit = () => {};
+        if ("type" in outcome && outcome.type === "done") {
+          results.set(job.name, outcome.result);
+          status.set(job.name, "done");
+        } else if (failed) status.set(job.name, "stopped");
+        else {
+          failed = true;
+          status.set(
+            job.name,
+            "type" in outcome
+              ? `failed: ${(outcome as { message: string }).message}`
+              : `its worker died (${(outcome as ChildResult).signal ?? `exit ${(outcome as ChildResult).code}`})`,
+          );
+          for (const c of children) c.kill("SIGTERM");
+        }
+        wakeAll();
+      }
+    } finally {
+      if (child?.connected) child.disconnect();
+      if (exited) await exited;
+      wakeAll();
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(opts.workers, jobs.length)) }, worker),
+  );
+  if (failed || results.size < jobs.length)
+    throw new Error(`${[...status].map(([n, s]) => `${n}: ${s}`).join("; ")}`);
+  return results;
+}
+
+/**
+ * The worker side of `runPool`: runs each job it is sent with `handlers[kind]`, one at a time,
+ * forwarding its log lines; exits when the parent disconnects (or dies: `dieWithParent`).
+ */
+export function serveJobs(
+  handlers: Record<string, (payload: unknown, log: (line: string) => void) => Promise<unknown>>,
+): Promise<number> {
+  if (!process.send) throw new Error("serveJobs runs only in a forked worker process");
+  const send = (m: FromWorker) => process.send!(m);
+  let queue = Promise.resolve();
+  process.on("message", (m: ToWorker) => {
+    if (m?.type !== "job") return;
+    queue = queue.then(async () => {
+      const h = handlers[m.kind];
+      try {
+        if (!h) throw new Error(`unknown job kind '${m.kind}'`);
+        const result = await h(m.payload, (line) => send({ type: "line", name: m.name, line }));
+        send({ type: "done", name: m.name, result });
+      } catch (e) {
+        send({ type: "failed", name: m.name, message: (e as Error).message ?? String(e) });
+      }
+    });
+  });
+  return new Promise<number>((resolve) => process.on("disconnect", () => resolve(0)));
 }

@@ -15,6 +15,27 @@ export interface LockInfo {
   since: string;
 }
 
+/** This process as a lock holder. */
+const holderInfo = (what: string): LockInfo => ({
+  pid: process.pid,
+  host: os.hostname(),
+  what,
+  since: new Date().toISOString(),
+});
+
+/** Removes `file` once: when called, or when this process exits normally. */
+function removerOf(file: string): () => void {
+  let held = true;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    process.removeListener("exit", release);
+    fs.rmSync(file, { force: true });
+  };
+  process.on("exit", release);
+  return release;
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -35,26 +56,13 @@ export function acquireLock(file: string, what: string): () => void {
   } catch (e) {
     throw describeWriteError(file, e);
   }
-  const me: LockInfo = {
-    pid: process.pid,
-    host: os.hostname(),
-    what,
-    since: new Date().toISOString(),
-  };
+  const me = holderInfo(what);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = fs.openSync(file, "wx");
       fs.writeSync(fd, JSON.stringify(me) + "\n");
       fs.closeSync(fd);
-      let held = true;
-      const release = () => {
-        if (!held) return;
-        held = false;
-        process.removeListener("exit", release);
-        fs.rmSync(file, { force: true });
-      };
-      process.on("exit", release);
-      return release;
+      return removerOf(file);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw describeWriteError(file, e);
     }
@@ -94,4 +102,69 @@ export function acquireLock(file: string, what: string): () => void {
     fs.rmSync(aside, { force: true });
   }
   throw new Error(`could not take the lock ${file} after 3 tries; another process keeps taking it`);
+}
+
+/** Holder of the lock file `file` if it is held by a live process (a dead holder's lock is stale). */
+export function liveHolder(file: string): LockInfo | null {
+  let holder: LockInfo;
+  try {
+    holder = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch {
+    return null;
+  }
+  return holder.host !== os.hostname() || alive(holder.pid) ? holder : null;
+}
+
+const readerPrefix = (target: string) =>
+  path.join(path.dirname(path.resolve(target)), `.${path.basename(path.resolve(target))}.read-`);
+let readers = 0;
+
+/**
+ * Registers this process as a reader of `target` (a data set directory) until the returned
+ * function is called (or the process exits): a writer that would replace `target` sees it and
+ * refuses. Refused here while a live writer holds `writerLock`. The order (register, then look
+ * for a writer; a writer locks, then looks for readers) leaves no moment where both proceed.
+ */
+export function acquireReadLock(target: string, writerLock: string, what: string): () => void {
+  const file = `${readerPrefix(target)}${process.pid}-${++readers}`;
+  const me = holderInfo(what);
+  try {
+    fs.writeFileSync(file, JSON.stringify(me) + "\n", { flag: "wx" });
+  } catch (e) {
+    throw describeWriteError(file, e);
+  }
+  const release = removerOf(file);
+  const writer = liveHolder(writerLock);
+  if (writer) {
+    release();
+    throw new Error(
+      `'${target}' is being written: ${writer.what} by process ${writer.pid} on ${writer.host} since ${writer.since}; wait for it to finish or stop that process`,
+    );
+  }
+  return release;
+}
+
+/** The live readers of `target`; the files of dead ones (kill -9) are removed. */
+export function liveReaders(target: string): LockInfo[] {
+  const prefix = readerPrefix(target);
+  const dir = path.dirname(prefix);
+  if (!fs.existsSync(dir)) return [];
+  const out: LockInfo[] = [];
+  for (const f of fs.readdirSync(dir)) {
+    const file = path.join(dir, f);
+    if (!file.startsWith(prefix)) continue;
+    const h = liveHolder(file);
+    if (h) out.push(h);
+    else if (Date.now() - fs.statSync(file).mtimeMs > 1000) fs.rmSync(file, { force: true });
+  }
+  return out;
+}
+
+/** Throws naming the readers of `target`, if any: it must not be replaced under them. */
+export function refuseIfRead(target: string, action: string): void {
+  const r = liveReaders(target);
+  if (r.length)
+    throw new Error(
+      `cannot ${action}: '${target}' is in use by ${r.map((h) => `${h.what} (process ${h.pid} since ${h.since})`).join("; ")}; wait for ${r.length > 1 ? "them" : "it"} to finish or stop ${r.length > 1 ? "them" : "it"}`,
+    );
 }
