@@ -169,30 +169,39 @@ export async function kernelIdle(page: Page, timeout = 90_000): Promise<void> {
   );
 }
 
-/** Moves the mouse over a data point of the page's plotly chart; resolves to the tooltip's text. */
+/**
+ * Moves the mouse over a data point of the page's first plotly chart; resolves to the tooltip's
+ * text. A reopened notebook shows plotly's saved picture until the mouse enters it, and Lab may
+ * still be scrolling a reopened notebook: each step is retried until it took effect.
+ */
 export async function hoverPlotly(page: Page): Promise<string> {
   const plot = page.locator(".jp-RenderedPlotly").first();
-  await plot.scrollIntoViewIfNeeded();
-  // A notebook opened again shows plotly's saved picture until the mouse enters it.
-  const box = (await plot.boundingBox())!;
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-  await page.locator(".jp-RenderedPlotly .plot-container").first().waitFor({ timeout: 30_000 });
-  const point = page.locator(".jp-RenderedPlotly .scatterlayer .trace .points path").last();
-  await point.waitFor({ state: "visible", timeout: 30_000 });
-  // Plotly may still be laying the chart out and Lab may still be scrolling the reopened
-  // notebook: bring the point into view until it stays put, then come at it from outside the chart.
-  let p = { x: -1, y: -1, width: 0, height: 0 };
-  for (let i = 0; i < 30; i++) {
-    await point.scrollIntoViewIfNeeded();
-    await page.waitForTimeout(200);
-    const q = (await point.boundingBox())!;
-    if (q.x === p.x && q.y === p.y) break;
-    p = q;
+  const live = plot.locator(".plot-container");
+  for (let i = 0; i < 10 && !(await live.isVisible()); i++) {
+    await page.mouse.move(0, 0);
+    // Playwright scrolls the element into view and checks that the mouse lands on it.
+    await plot.hover({ timeout: 10_000 }).catch(() => undefined);
+    await live.waitFor({ state: "visible", timeout: 5_000 }).catch(() => undefined);
   }
-  const plotBox = (await plot.boundingBox())!;
-  await page.mouse.move(plotBox.x + 2, plotBox.y + 2);
-  await page.mouse.move(p.x + p.width / 2, p.y + p.height / 2, { steps: 5 });
-  const tip = page.locator(".jp-RenderedPlotly .hoverlayer .hovertext").first();
-  await tip.waitFor({ state: "visible", timeout: 10_000 });
-  return (await tip.textContent()) ?? "";
+  await live.waitFor({ state: "visible", timeout: 10_000 });
+  const point = plot.locator(".scatterlayer .trace .points path").last();
+  const tip = plot.locator(".hoverlayer .hovertext").first();
+  for (let i = 0; i < 10; i++) {
+    await point.scrollIntoViewIfNeeded();
+    await page.waitForTimeout(300);
+    const p = await point.boundingBox();
+    const box = await plot.boundingBox();
+    if (p && box) {
+      await page.mouse.move(box.x + 2, box.y + 2);
+      await page.mouse.move(p.x + p.width / 2, p.y + p.height / 2, { steps: 5 });
+      if (
+        await tip.waitFor({ state: "visible", timeout: 3_000 }).then(
+          () => true,
+          () => false,
+        )
+      )
+        return (await tip.textContent()) ?? "";
+    }
+  }
+  throw new Error("no plotly tooltip after 10 tries at hovering a data point");
 }
