@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 NB_OUT ?= reports
 
-.PHONY: reproduce standard long contest test bootstrap unit typecheck lint format notebooks-ci lab bench clean-data stress explorer
+.PHONY: reproduce standard long contest test bootstrap unit typecheck lint format notebooks-ci lab ui-test bench clean-data stress explorer
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -39,6 +39,12 @@ format:
 
 unit:
 	node --import tsx --test --test-reporter=spec test/*.test.ts
+
+# The browser tests alone (also part of `unit`): Debian's chromium driven by Playwright's library,
+# offline. A JupyterLab session on notebook 02 at the tiny budget (Busy/Idle, plotly hover before
+# and after reopening, a readable config error) and a rendered report opened from disk.
+ui-test: bootstrap
+	node --import tsx --test --test-reporter=spec test/lab.test.ts test/reports.test.ts
 
 # Every notebook, headless, on a tiny configuration: a failing cell fails the tests.
 notebooks-ci:

@@ -9,6 +9,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { createHash } from "crypto";
 import { inKernel, showMarkdown } from "./display";
+import { collectResults, dataDirs, Paths, protocolRuns, RunResult } from "../experiment/protocol";
+import { ExperimentConfig, Track } from "../experiment/config";
+import { Stage } from "../experiment/stages";
 
 /** finished: usable; unfinished: started (or stale) but not usable; missing: never started. */
 export type RunState = "finished" | "unfinished" | "missing";
@@ -123,4 +126,100 @@ export function requireFinishedRuns(
   if (inKernel()) showMarkdown(md);
   else console.error(md);
   return statuses;
+}
+
+/** A run of the experiment with its place in the protocol, its data set, and the notebook that makes it. */
+export interface ExplainableRun {
+  name: string;
+  track: Track;
+  stage: Stage;
+  /** Freeze group of a fine-tune, `none` otherwise. */
+  arm: string;
+  seed: number;
+  /** Data set directory it was trained and tested on. */
+  data: string;
+  notebook: string;
+}
+
+/** Every run of the experiment (names from the protocol), CNN track first. */
+export function experimentRuns(cfg: ExperimentConfig, paths: Paths): ExplainableRun[] {
+  return protocolRuns(cfg, dataDirs(cfg, paths.dataDir), path.join(paths.runsDir, cfg.name)).map(
+    (r) => ({
+      name: r.config.name,
+      track: r.track,
+      stage: r.stage,
+      arm: r.arm,
+      seed: r.seed,
+      data: r.config.data,
+      notebook: r.stage === "stage1" ? "02_train_plain" : "03_warp_finetune",
+    }),
+  );
+}
+
+/** An experiment saved under a runs folder (runs/<name>/experiment.json) and how many of its runs are finished. */
+export interface SavedExperiment {
+  name: string;
+  budget: string;
+  finished: number;
+  runs: number;
+}
+
+/** Every experiment saved under `runsDir`, by name. */
+export function savedExperiments(paths: Paths): SavedExperiment[] {
+  if (!fs.existsSync(paths.runsDir)) return [];
+  const out: SavedExperiment[] = [];
+  for (const dir of fs.readdirSync(paths.runsDir).sort()) {
+    const file = path.join(paths.runsDir, dir, "experiment.json");
+    if (!fs.existsSync(file)) continue;
+    let cfg: ExperimentConfig;
+    try {
+      cfg = readJson(file);
+    } catch {
+      continue;
+    }
+    const names = experimentRuns(cfg, paths).map((r) => r.name);
+    const finished = runStatuses(path.join(paths.runsDir, dir), names).filter(
+      (s) => s.state === "finished",
+    ).length;
+    out.push({ name: cfg.name, budget: cfg.budget, finished, runs: names.length });
+  }
+  return out;
+}
+
+/**
+ * What notebook 00 says when the experiment it collects is not (all) trained: how many runs are
+ * finished, which notebooks make the rest, and which experiments under the same runs folder are
+ * finished (e.g. another budget's), with how to show one of those instead.
+ */
+export function notTrainedMessage(
+  cfg: ExperimentConfig,
+  paths: Paths,
+  unfinished: string[],
+): string {
+  const runs = experimentRuns(cfg, paths);
+  const notebooks = [
+    ...new Set(runs.filter((r) => unfinished.includes(r.name)).map((r) => r.notebook)),
+  ].sort();
+  const where = path.join(paths.runsDir, cfg.name);
+  const lines = [
+    `No results yet for experiment '${cfg.name}' (budget '${cfg.budget}'): ${runs.length - unfinished.length} of ${runs.length} runs are finished in ${where}.`,
+    `Run ${notebooks.map((n) => `notebooks/${n}.ipynb`).join(", then ")} first with budget '${cfg.budget}' (or, in a terminal, \`npx amida experiment --budget ${cfg.budget}\`); this notebook then collects their results. No report is written from a partial experiment.`,
+  ];
+  const others = savedExperiments(paths).filter((e) => e.name !== cfg.name && e.finished > 0);
+  const done = others.filter((e) => e.finished === e.runs);
+  if (others.length)
+    lines.push(
+      `Under ${paths.runsDir}/: ${others.map((e) => `'${e.name}' (budget '${e.budget}', ${e.finished} of ${e.runs} runs finished)`).join("; ")}.` +
+        (done.length
+          ? ` To show '${done[0].name}' instead: budget: "${done[0].budget}" in the config cell, or start JupyterLab with AMIDA_NB_BUDGET=${done[0].budget}.`
+          : ""),
+    );
+  return lines.join("\n");
+}
+
+/** The results of every run of the experiment; throws notTrainedMessage when any is not finished. */
+export function experimentResults(cfg: ExperimentConfig, paths: Paths): RunResult[] {
+  const { results, unfinished } = collectResults(cfg, paths);
+  if (unfinished.length) throw new Error(notTrainedMessage(cfg, paths, unfinished));
+  return results;
 }

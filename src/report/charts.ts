@@ -6,6 +6,14 @@ export type VegaLiteSpec = Record<string, unknown>;
 
 const importEsm: (s: string) => Promise<any> = require("../util/import-esm.cjs");
 
+/**
+ * The widest figure or chart a notebook shows, in pixels. JupyterLab's output area is ~850 px wide
+ * in a 1280 px window with the file browser open (848 measured); a wider image is shrunk to fit,
+ * and its captions with it (11 px text in a 1,600 px grid ends up ~6 px tall), and a wider chart is
+ * cut. Figures and charts are drawn at most this wide, at their natural size.
+ */
+export const FIGURE_WIDTH = 820;
+
 /** vega-lite -> static SVG in Node (vega's headless view, no browser). */
 export async function vegaLiteToSVG(spec: VegaLiteSpec): Promise<string> {
   const [vega, vl] = await Promise.all([importEsm("vega"), importEsm("vega-lite")]);
@@ -20,12 +28,19 @@ export function heatmapSpec(
   rows: Array<{ difficulty: string; train: number; model: string; task: string; acc: number }>,
   title: string,
 ): VegaLiteSpec {
+  // Panels side by side within FIGURE_WIDTH: the y axis and the colour legend take ~130 px, each panel ~24 px of spacing.
+  const models = new Set(rows.map((r) => r.model)).size;
+  const w = Math.max(
+    50,
+    Math.min(160, Math.floor((FIGURE_WIDTH - 130) / Math.max(1, models)) - 24),
+  );
+
   return {
     title,
     data: { values: rows },
     facet: { row: { field: "task", type: "nominal" }, column: { field: "model", type: "nominal" } },
     spec: {
-      width: 160,
+      width: w,
       height: 120,
       layer: [
         {
@@ -39,6 +54,13 @@ export function heatmapSpec(
               scale: { domain: [0, 1], scheme: "viridis" },
               title: "acc",
             },
+            tooltip: [
+              { field: "model" },
+              { field: "task" },
+              { field: "difficulty" },
+              { field: "train", title: "train puzzles" },
+              { field: "acc", format: ".1%", title: "mean test accuracy" },
+            ],
           },
         },
         {
