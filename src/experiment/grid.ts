@@ -23,7 +23,7 @@ import {
   validateTrainConfig,
 } from "../train/config";
 import { validateName } from "../util/names";
-import { fieldKnob, Knob, Mode, validateSaved } from "../util/knobs";
+import { everyBudget, fieldKnob, Knob, Mode, validateSaved } from "../util/knobs";
 import { readJsonFile } from "../util/json";
 import * as fs from "fs";
 import { familyOf } from "../models/registry";
@@ -297,7 +297,7 @@ export function validateGrid(g: GridConfig): GridConfig {
 const mode = (name: string, budgets: Record<string, () => GridConfig>): Mode<GridConfig> => ({
   name,
   knobs: GRID_KNOBS,
-  budgets,
+  budgets: everyBudget(budgets),
   validate: validateGrid,
   file: "grid.json",
 });

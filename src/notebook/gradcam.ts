@@ -2,7 +2,6 @@
  * Notebook 04's work: which runs to explain, the Grad-CAM grids and heat table per run (shown and
  * saved beside the run), and MobileViT's attention maps. The notebook holds narrative and knobs.
  */
-import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { SplitReader } from "../data/format";
@@ -12,9 +11,10 @@ import { Paths } from "../experiment/protocol";
 import { STAGE_LABELS } from "../experiment/stages";
 import { verdict } from "../experiment/results";
 import { wilsonInterval } from "../util/stats";
-import { ExperimentConfig } from "../experiment/config";
+import { BUDGETS, ExperimentConfig } from "../experiment/config";
+import { fieldKnob, Mode, resolveConfig } from "../util/knobs";
 import { loadRunModel } from "../experiment/run";
-import { RunMetrics } from "../experiment/rundir";
+import { readRun } from "../experiment/rundir";
 import { createCanvas, Canvas } from "canvas";
 import { canvasGrid, compactPNG, drawTile, fitText, tileSide } from "./figures";
 import { liveLine, showMarkdown, showPNG } from "./display";
@@ -34,6 +34,7 @@ import { attentionMaps } from "../explain/attention";
 
 /** The knobs of notebook 04. */
 export interface GradcamKnobs {
+  budget: string;
   /** Test puzzles explained per run. */
   samples: number;
   method: CamMethod;
@@ -45,41 +46,45 @@ export interface GradcamKnobs {
   perGrid: number;
 }
 
-export const DEFAULT_GRADCAM_KNOBS: GradcamKnobs = {
-  samples: 48,
+const K = fieldKnob<GradcamKnobs>;
+const gradcamKnobs = (budget: string): GradcamKnobs => ({
+  budget,
+  samples: budget === "tiny" ? 16 : 48,
   method: "gradcam",
   explain: "predicted",
   unfinished: "refuse",
   perGrid: 8,
+});
+
+/** Notebook 04's Grad-CAM settings as a mode of the one knob table (same budgets as the experiment's). */
+export const GRADCAM: Mode<GradcamKnobs> = {
+  name: "Grad-CAM",
+  knobs: [
+    K("samples", "int", ["samples"], "test puzzles explained per run", { min: 1, max: 100_000 }),
+    K("method", "string", ["method"], "gradcam | gradcam++", {
+      choices: () => ["gradcam", "gradcam++"],
+    }),
+    K("explain", "string", ["explain"], "which class each map explains: predicted | true", {
+      choices: () => ["predicted", "true"],
+    }),
+    K(
+      "unfinished",
+      "string",
+      ["unfinished"],
+      "unfinished runs: refuse (say what to run) | warn (explain what exists)",
+      {
+        choices: () => ["refuse", "warn"],
+      },
+    ),
+    K("perGrid", "int", ["perGrid"], "heatmaps per grid (correct and wrong answers)", {
+      min: 1,
+      max: 64,
+    }),
+  ],
+  budgets: Object.fromEntries(Object.keys(BUDGETS).map((b) => [b, () => gradcamKnobs(b)])),
+  validate: (c) => c,
+  file: null,
 };
-
-/** Knobs as a notebook's config cell gives them (strings from the environment), checked and typed. */
-export type LooseKnobs = Partial<Record<keyof GradcamKnobs, string | number>>;
-
-function validateKnobs(loose: LooseKnobs): GradcamKnobs {
-  const known = Object.keys(DEFAULT_GRADCAM_KNOBS);
-  for (const key of Object.keys(loose))
-    if (!known.includes(key))
-      throw new Error(`unknown Grad-CAM knob '${key}'; allowed: ${known.join(", ")}`);
-  const k = { ...DEFAULT_GRADCAM_KNOBS, ...loose } as Record<keyof GradcamKnobs, string | number>;
-  const oneOf = <T extends string>(name: keyof GradcamKnobs, allowed: readonly T[]): T => {
-    if (!allowed.includes(k[name] as T))
-      throw new Error(`${name} must be one of ${allowed.join(", ")}, got '${k[name]}'`);
-    return k[name] as T;
-  };
-  const count = (name: keyof GradcamKnobs): number => {
-    if (!Number.isInteger(k[name]) || (k[name] as number) < 1)
-      throw new Error(`${name} must be an integer >= 1, got ${k[name]}`);
-    return k[name] as number;
-  };
-  return {
-    samples: count("samples"),
-    perGrid: count("perGrid"),
-    method: oneOf("method", ["gradcam", "gradcam++"] as const),
-    explain: oneOf("explain", ["predicted", "true"] as const),
-    unfinished: oneOf("unfinished", ["refuse", "warn"] as const),
-  };
-}
 
 export { experimentRuns, ExplainableRun } from "./runs";
 
@@ -94,11 +99,11 @@ export interface RunReading {
   verdict: "learned" | "not learned";
 }
 
-/** The reading of a finished run (null when it has no metrics.json: unfinished). */
+/** The reading of a finished run (null when it is not finished). */
 export function runReading(runsDir: string, name: string): RunReading | null {
-  const file = path.join(runsDir, name, "metrics.json");
-  if (!fs.existsSync(file)) return null;
-  const m = JSON.parse(fs.readFileSync(file, "utf8")) as RunMetrics;
+  const rec = readRun(path.join(runsDir, name), name);
+  if (rec.state !== "finished") return null;
+  const m = rec.metrics!;
   const rungBlind = m.rung_blind_bayes ?? null;
   const baseline = rungBlind ?? m.chance;
   return {
@@ -298,9 +303,15 @@ export function camSummaryMarkdown(
 export async function gradcamReport(
   cfg: ExperimentConfig,
   paths: Paths,
-  knobs: LooseKnobs = {},
+  knobs: Partial<GradcamKnobs> = {},
 ): Promise<HeatRow[]> {
-  const k = validateKnobs({ ...DEFAULT_GRADCAM_KNOBS, ...knobs });
+  const k = resolveConfig(
+    GRADCAM,
+    gradcamKnobs("quick"),
+    Object.entries(knobs)
+      .filter(([key]) => key !== "budget")
+      .map(([key, value]) => ({ key, value: value as never, source: "cell" })),
+  ).config;
   const runsDir = path.join(paths.runsDir, cfg.name);
   const runs = experimentRuns(cfg, paths);
   const states = requireFinishedRuns(runsDir, runs, { reader: "04_gradcam", mode: k.unfinished });
@@ -378,10 +389,10 @@ export async function gradcamReport(
 export async function attentionReport(
   cfg: ExperimentConfig,
   paths: Paths,
-  opts: { run?: string; count?: number; unfinished?: string } = {},
+  opts: { run?: string; count?: number; unfinished?: GradcamKnobs["unfinished"] } = {},
 ): Promise<void> {
   const count = opts.count ?? 6;
-  const { unfinished } = validateKnobs({ unfinished: opts.unfinished ?? "refuse" });
+  const unfinished = opts.unfinished ?? "refuse";
   const all = experimentRuns(cfg, paths);
   const run =
     opts.run === undefined

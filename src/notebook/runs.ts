@@ -1,19 +1,21 @@
 /**
  * Is a run finished? Notebooks that read runs (04, 00) must not silently explain or tabulate a
- * half-trained model. A run (src/experiment/run.ts) is finished when its metrics.json exists and
- * agrees with its checkpoints: the last checkpoint is at the epoch count metrics.json reports, the
- * best checkpoint at its best epoch, and a fine-tune's starting weights are still the ones it
- * was trained from.
+ * half-trained model. A run is finished when the runner's verified reader says so
+ * (src/experiment/rundir.ts: its commit record matches its files) and, for a fine-tune, the
+ * weights it started from are still the ones it was trained from.
  */
 import * as fs from "fs";
 import * as path from "path";
-import { createHash } from "crypto";
 import { inKernel, showMarkdown } from "./display";
 import { collectResults, dataDirs, Paths, protocolRuns, RunResult } from "../experiment/protocol";
-import { ExperimentConfig, Track } from "../experiment/config";
+import { EXPERIMENT, ExperimentConfig, Track } from "../experiment/config";
+import { validateSaved } from "../util/knobs";
 import { Stage } from "../experiment/stages";
+import { readRun } from "../experiment/rundir";
+import { createHash } from "crypto";
+import { readJsonFile } from "../util/json";
 
-/** finished: usable; unfinished: started (or stale) but not usable; missing: never started. */
+/** finished: usable; unfinished: started (or stale, or changed since) but not usable; missing: never started. */
 export type RunState = "finished" | "unfinished" | "missing";
 
 export interface RunStatus {
@@ -24,52 +26,16 @@ export interface RunStatus {
   reason: string;
 }
 
-function readJson(file: string): any {
-  return JSON.parse(fs.readFileSync(file, "utf8"));
-}
-
 function status(runsDir: string, name: string): RunStatus {
-  const dir = path.join(runsDir, name);
+  const rec = readRun(path.join(runsDir, name), name);
   const out = (state: RunState, reason: string): RunStatus => ({ name, state, reason });
-  if (!fs.existsSync(dir)) return out("missing", `no folder ${dir}`);
-  const lastState = path.join(dir, "checkpoints", "last", "state.json");
-  const last = fs.existsSync(lastState) ? readJson(lastState) : null;
-  const metricsFile = path.join(dir, "metrics.json");
-  if (!fs.existsSync(metricsFile)) {
-    const cfgFile = path.join(dir, "config.json");
-    const planned = fs.existsSync(cfgFile) ? readJson(cfgFile).train?.epochs : undefined;
-    return out(
-      "unfinished",
-      last
-        ? `stopped after epoch ${last.epoch + 1}${planned ? ` of ${planned}` : ""} (no metrics.json)`
-        : "no checkpoint and no metrics.json yet",
-    );
-  }
-  let m: any;
-  try {
-    m = readJson(metricsFile);
-  } catch (e) {
-    return out("unfinished", `metrics.json does not parse: ${(e as Error).message}`);
-  }
-  if (m.name !== name) return out("unfinished", `metrics.json is run '${m.name}''s`);
-  if (!last) return out("unfinished", "metrics.json but no last checkpoint");
-  if (last.epoch + 1 !== m.epochs)
-    return out(
-      "unfinished",
-      `the last checkpoint is at epoch ${last.epoch + 1} but metrics.json reports ${m.epochs} epochs (trained again since?)`,
-    );
-  const bestState = path.join(dir, "checkpoints", "best", "state.json");
-  if (m.best_epoch > 0) {
-    const best = fs.existsSync(bestState) ? readJson(bestState) : null;
-    if (!best || best.bestEpoch !== m.best_epoch)
-      return out(
-        "unfinished",
-        `metrics.json was tested at best epoch ${m.best_epoch}, the best checkpoint is ${best ? `epoch ${best.bestEpoch}` : "missing"}`,
-      );
-  }
-  const provFile = path.join(dir, "provenance.json");
-  const prov = fs.existsSync(provFile) ? readJson(provFile) : null;
-  const init: string | null = prov?.config?.init ?? null;
+  if (rec.state === "missing") return out("missing", rec.reason);
+  if (rec.state !== "finished") return out("unfinished", rec.reason);
+  const prov = JSON.parse(rec.provenance!) as {
+    config: { init: string | null };
+    initSha256: string | null;
+  };
+  const init = prov.config.init;
   if (init) {
     const weights = path.join(init, "weights.bin");
     const sha = fs.existsSync(weights)
@@ -173,9 +139,11 @@ export function savedExperiments(paths: Paths): SavedExperiment[] {
     if (!fs.existsSync(file)) continue;
     let cfg: ExperimentConfig;
     try {
-      cfg = readJson(file);
+      cfg = readJsonFile(file, "saved experiment config", (v, where) =>
+        validateSaved(EXPERIMENT, v, where),
+      );
     } catch {
-      continue;
+      continue; // another version's or a damaged config: not an experiment this code can show
     }
     const names = experimentRuns(cfg, paths).map((r) => r.name);
     const finished = runStatuses(path.join(paths.runsDir, dir), names).filter(
