@@ -32,11 +32,13 @@ function manyRuns(): CurveRun[] {
       run: `${group.startsWith("mobilenet") ? "cnn" : "vit"}-finetune-arm${g}-s${seed}`,
       group,
       seed,
-      history: [1, 2, 3].map((epoch) => ({
-        epoch,
-        train_acc: 0.3 + 0.1 * epoch,
-        val_acc: epoch === 3 && seed === 2 ? null : 0.33,
+      history: [1, 2, 3].map((k) => ({
+        images: 1000 * 10 ** (k / 4),
+        train_acc: 0.3 + 0.1 * k,
+        val_acc: k === 3 && seed === 2 ? null : 0.33,
       })),
+      chance: 1 / 3,
+      rungBlind: 0.34,
     })),
   );
 }
@@ -62,6 +64,18 @@ test("curves: one legend entry per model and cell (not per run and split), full 
     (t) => t.name === runs[0].group && t.line.dash === "solid" && t.line.width === 2.5,
   );
   assert.deepEqual(mean.y, [0.33, 0.33, 0.33]);
+  // Accuracy against images on a log axis, with chance and the rung-blind rule as reference lines.
+  assert.equal(fig.layout.xaxis.type, "log");
+  assert.deepEqual(
+    fig.layout.shapes.map((l: { y0: number }) => l.y0.toFixed(4)),
+    ["0.3333", "0.3400"],
+  );
+  const spec = curvesSpec(runs, "stage 2") as { layer: Array<{ encoding: any; data?: any }> };
+  assert.equal(spec.layer[spec.layer.length - 1].encoding.x.scale.type, "log");
+  assert.deepEqual(
+    spec.layer[0].data.values.map((v: { name: string }) => v.name),
+    ["chance", "rung-blind rule"],
+  );
   // A group of one run is drawn as that run, with its own legend entry.
   const single = plotlyCurves([{ ...runs[0], group: undefined }], "x") as { data: any[] };
   assert.deepEqual(

@@ -52,7 +52,11 @@ export interface CurveRun {
   group?: string;
   /** Training seed, shown on hover. */
   seed?: number;
-  history: Array<{ epoch: number; train_acc: number; val_acc: number | null }>;
+  /** Evaluations: training images seen, training accuracy since the previous one, validation accuracy. */
+  history: Array<{ images: number; train_acc: number; val_acc: number | null }>;
+  /** What every accuracy is read against: chance and the rung-blind rule on the run's test split. */
+  chance?: number;
+  rungBlind?: number | null;
 }
 
 /** The curves of finished protocol runs, grouped by model and protocol cell (seeds together). */
@@ -62,7 +66,20 @@ export function curveRuns(results: RunResult[], runsDir: string): CurveRun[] {
     group: `${r.metrics.model} · ${cellOf({ stage: r.run.stage, frozen: r.run.arm }).cell}`,
     seed: r.run.seed,
     history: loadHistory(runsDir, r.run.config.name),
+    chance: r.metrics.chance,
+    rungBlind: r.metrics.rung_blind_bayes ?? null,
   }));
+}
+
+/** The chance and rung-blind levels the runs share (the mean where they differ), for the reference lines. */
+function baselines(runs: CurveRun[]): Array<{ name: string; level: number }> {
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const chance = runs.map((r) => r.chance).filter((v): v is number => typeof v === "number");
+  const blind = runs.map((r) => r.rungBlind).filter((v): v is number => typeof v === "number");
+  return [
+    ...(chance.length ? [{ name: "chance", level: mean(chance) }] : []),
+    ...(blind.length ? [{ name: "rung-blind rule", level: mean(blind) }] : []),
+  ];
 }
 
 const groupOf = (r: CurveRun) => r.group ?? r.run;
@@ -75,7 +92,7 @@ function curvePoints(runs: CurveRun[]) {
         run: r.run,
         group: groupOf(r),
         seed: r.seed ?? null,
-        epoch: h.epoch,
+        images: h.images,
         split: "train",
         accuracy: h.train_acc,
       },
@@ -86,7 +103,7 @@ function curvePoints(runs: CurveRun[]) {
               run: r.run,
               group: groupOf(r),
               seed: r.seed ?? null,
-              epoch: h.epoch,
+              images: h.images,
               split: "val",
               accuracy: h.val_acc,
             },
@@ -104,14 +121,21 @@ const seedsPerGroup = (runs: CurveRun[]) => {
 };
 
 /**
- * Training curves as vega-lite: colour = model and protocol cell, dash = split (train dashed, val
- * solid), each seed a thin line and the mean over seeds a thick one; legends under the plot, so
+ * Training curves as vega-lite: accuracy against training images seen (log axis), colour = model
+ * and protocol cell, dash = split (train dashed, val solid), each seed a thin line and the mean over
+ * seeds a thick one, grey rules at chance and at the rung-blind rule; legends under the plot, so
  * the chart is FIGURE_WIDTH wide whatever the run names; tooltips name the run.
  */
 export function curvesSpec(runs: CurveRun[], title: string): VegaLiteSpec {
   const values = curvePoints(runs);
   const several = [...seedsPerGroup(runs).values()].some((n) => n > 1);
-  const x = { field: "epoch", type: "quantitative", axis: { tickMinStep: 1, format: "d" } };
+  const x = {
+    field: "images",
+    type: "quantitative",
+    scale: { type: "log" },
+    title: "training images seen (log scale)",
+    axis: { format: "~s" },
+  };
   const y = {
     field: "accuracy",
     type: "quantitative",
@@ -166,7 +190,7 @@ export function curvesSpec(runs: CurveRun[], title: string): VegaLiteSpec {
       tooltip: [
         { field: "run" },
         { field: "split" },
-        { field: "epoch" },
+        { field: "images", format: "," },
         { field: "accuracy", format: ".1%" },
       ],
     },
@@ -181,15 +205,32 @@ export function curvesSpec(runs: CurveRun[], title: string): VegaLiteSpec {
       tooltip: [
         { field: "group", title: "mean over seeds of" },
         { field: "split" },
-        { field: "epoch" },
+        { field: "images", format: "," },
         { field: "accuracy", aggregate: "mean", format: ".1%", title: "accuracy" },
       ],
     },
   };
+  const refs = baselines(runs);
+  const refLayer = {
+    data: { values: refs },
+    mark: { type: "rule", color: "#888", strokeDash: [2, 3] },
+    encoding: {
+      y: { field: "level", type: "quantitative" },
+      tooltip: [{ field: "name" }, { field: "level", format: ".1%" }],
+    },
+  };
+  const refText = {
+    data: { values: refs },
+    mark: { type: "text", align: "right", dx: -2, dy: -6, color: "#666", fontSize: 10, x: "width" },
+    encoding: { y: { field: "level", type: "quantitative" }, text: { field: "name" } },
+  };
   return {
     title,
     data: { values },
-    layer: several ? [seedLayer, meanLayer] : [seedLayer],
+    layer: [
+      ...(refs.length ? [refLayer, refText] : []),
+      ...(several ? [seedLayer, meanLayer] : [seedLayer]),
+    ],
     width: FIGURE_WIDTH - 80,
     height: 240,
   };
@@ -232,7 +273,7 @@ export function plotlyCurves(runs: CurveRun[], title: string): { data: object[];
       const entry = split === "val";
       for (const r of members)
         data.push({
-          x: r.history.map((h) => h.epoch),
+          x: r.history.map((h) => h.images),
           y: r.history.map(acc),
           name: several ? `${r.run} ${split}` : g,
           legendgroup: g,
@@ -241,21 +282,21 @@ export function plotlyCurves(runs: CurveRun[], title: string): { data: object[];
           line: { dash, color: colour(g), width: several ? 1 : 2 },
           opacity: several ? 0.55 : 1,
           marker: { color: colour(g) },
-          hovertemplate: `${r.run} (${split})<br>epoch %{x}: %{y:.1%}<extra></extra>`,
+          hovertemplate: `${r.run} (${split})<br>%{x:,} images: %{y:.1%}<extra></extra>`,
         });
       if (!several) continue;
-      const epochs = [...new Set(members.flatMap((r) => r.history.map((h) => h.epoch)))].sort(
+      const counts = [...new Set(members.flatMap((r) => r.history.map((h) => h.images)))].sort(
         (a, b) => a - b,
       );
-      const mean = epochs.map((e) => {
+      const mean = counts.map((e) => {
         const v = members
-          .map((r) => r.history.find((h) => h.epoch === e))
+          .map((r) => r.history.find((h) => h.images === e))
           .map((h) => (h ? acc(h) : null))
           .filter((a): a is number => a !== null);
         return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
       });
       data.push({
-        x: epochs,
+        x: counts,
         y: mean,
         name: g,
         legendgroup: g,
@@ -263,16 +304,36 @@ export function plotlyCurves(runs: CurveRun[], title: string): { data: object[];
         mode: "lines+markers",
         line: { dash, color: colour(g), width: 2.5 },
         marker: { color: colour(g) },
-        hovertemplate: `${g} (${split}), mean of ${members.length} seeds<br>epoch %{x}: %{y:.1%}<extra></extra>`,
+        hovertemplate: `${g} (${split}), mean of ${members.length} seeds<br>%{x:,} images: %{y:.1%}<extra></extra>`,
       });
     }
   }
-  const key = `dashed: training, solid: validation${[...perGroup.values()].some((n) => n > 1) ? "; thin: each seed, thick: their mean" : ""}`;
+  const refs = baselines(runs);
+  const key = `dashed: training, solid: validation${[...perGroup.values()].some((n) => n > 1) ? "; thin: each seed, thick: their mean" : ""}${refs.length ? "; grey: chance and the rung-blind rule" : ""}`;
   return {
     data,
     layout: {
       title: { text: `${title}<br><sub>${key}</sub>` },
-      xaxis: { title: { text: "epoch" }, dtick: 1 },
+      xaxis: { title: { text: "training images seen" }, type: "log" },
+      shapes: refs.map((r) => ({
+        type: "line",
+        xref: "paper",
+        x0: 0,
+        x1: 1,
+        y0: r.level,
+        y1: r.level,
+        line: { color: "#888", dash: "dot", width: 1 },
+      })),
+      annotations: refs.map((r) => ({
+        xref: "paper",
+        x: 1,
+        y: r.level,
+        xanchor: "right",
+        yanchor: "bottom",
+        text: r.name,
+        showarrow: false,
+        font: { size: 10, color: "#666" },
+      })),
       yaxis: { title: { text: "accuracy" }, range: [0, 1], tickformat: ".0%" },
       height: 420 + 22 * Math.ceil(groups.length / 2),
       legend: { orientation: "h", y: -0.2, yanchor: "top" },
