@@ -93,7 +93,7 @@ const streamed = (o: Partial<TrainConfig> = {}): TrainConfig =>
   recipe({
     stream: true,
     batchSize: 128,
-    lr: 2e-3,
+    lr: 4e-3,
     weightDecay: 0.05,
     warmupEpochs: 0,
     valLimit: 500,
@@ -576,7 +576,7 @@ export function learningCurveRows(
     return histories[0].map((h, e) => ({
       model: r.model,
       task: r.task,
-      images_seen: h.epoch * r.train,
+      images_seen: h.images,
       val_acc: mean(histories.map((hs) => hs[e]?.val_acc ?? NaN)),
     }));
   });
