@@ -331,3 +331,28 @@ export function describeExperiment(
 ): string {
   return describeConfig(`experiment '${c.name}' (budget '${c.budget}')`, KNOBS, c, sources);
 }
+
+/** Training images one run of a stage sees (its image budget, or passes over the stored split). */
+export function stageImages(t: TrainConfig, stored: number): number {
+  return t.images > 0 ? t.images : t.epochs * stored;
+}
+
+/**
+ * What this budget can show, in a sentence a table is read with: measured here, plain tracing
+ * appears from ~20,000-40,000 fresh puzzles (README), the warp needed ~1,000,000 images on a GPU
+ * (TASK_SPEC), and a small stored set is memorised before it is learned.
+ */
+export function budgetNote(c: ExperimentConfig): string {
+  const n1 = stageImages(c.stage1, c.plain.train);
+  const n2 = stageImages(c.stage2, c.warp.train);
+  const fmt = (n: number) => n.toLocaleString("en");
+  const plain =
+    n1 < 10_000
+      ? `plain runs see ${fmt(n1)} images: too few to learn tracing (it took 20,000-40,000 fresh puzzles here), so their rows check the pipeline, not the claim`
+      : `plain runs see ${fmt(n1)} ${c.stage1.stream ? "fresh puzzles" : "images"}${c.stage1.stream ? "" : ` (${fmt(c.plain.train)} stored, repeated: a small set is memorised before it is learned)`}`;
+  const warp =
+    n2 < 1_000_000
+      ? `warp runs see ${fmt(n2)}: the warp needed ~1,000,000 images on a GPU, so ${n2 < 100_000 ? "their rows only check the pipeline" : "their curves show how far it got, not the end"}`
+      : `warp runs see ${fmt(n2)} images, the scale at which MobileViT learned the warp on a GPU`;
+  return `**What budget '${c.budget}' can show:** ${plain}; ${warp}.`;
+}
