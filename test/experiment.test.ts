@@ -107,7 +107,7 @@ test("bad run and experiment configs are refused with what is allowed", async ()
   );
   assert.throws(
     () => budgetConfig("huge"),
-    /unknown budget 'huge' for the experiment; allowed: tiny, quick, standard, full/,
+    /unknown budget 'huge' for the experiment; allowed: tiny, quick, standard, long, full/,
   );
   const q = budgetConfig("quick");
   assert.throws(
@@ -115,7 +115,7 @@ test("bad run and experiment configs are refused with what is allowed", async ()
     /the cnn track's model must be one of mobilenetv2_035, mobilenetv2_050, mobilenetv2_075, mobilenetv2_100, got 'mobilevit_xxs'/,
   );
   assert.throws(
-    () => validateExperiment({ ...q, difficulty: { ...q.difficulty, size: 32 } }),
+    () => validateExperiment({ ...q, difficulty: { ...presetDifficulty("small"), size: 32 } }),
     /size 32 px leaves mobilevit_xxs's layer5_mvit attending over a single patch/,
   );
   assert.throws(
@@ -204,4 +204,3 @@ test("edited knobs land in the runs the protocol makes (config.json) and in the 
     /\| mobilenetv2_050 \| stage 1: plain \| none \(0 %\) \| [\d,]+ (fresh|\(\d+ stored\)) \| \d+\.\d ± 0\.0 \| \d+\.\d \| /,
   );
 });
-

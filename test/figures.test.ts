@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { fakeFinished } from "./fake-run";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -119,10 +120,7 @@ test("the summary puts the verdict and the noise caveat beside the ratios of a r
 
 test("runReading takes the verdict from metrics.json: the Wilson lower bound against the rung-blind baseline", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "amida-fig-"));
-  const write = (name: string, m: object) => {
-    fs.mkdirSync(path.join(dir, name));
-    fs.writeFileSync(path.join(dir, name, "metrics.json"), JSON.stringify(m));
-  };
+  const write = (name: string, m: object) => fakeFinished(dir, name, m);
   write("a", {
     test_acc: 0.9,
     ci95: [0.85, 0.93],
@@ -137,7 +135,13 @@ test("runReading takes the verdict from metrics.json: the Wilson lower bound aga
     chance: 1 / 3,
     rung_blind_bayes: 0.36,
   });
-  write("c", { test_acc: 0.4, test_count: 500, chance: 1 / 3, rung_blind_bayes: null });
+  write("c", {
+    test_acc: 0.4,
+    ci95: [0.3576, 0.4443],
+    test_count: 500,
+    chance: 1 / 3,
+    rung_blind_bayes: null,
+  });
   assert.equal(runReading(dir, "a")!.verdict, "learned");
   assert.equal(runReading(dir, "b")!.verdict, "not learned"); // 40 % but its lower bound < 36 %
   const c = runReading(dir, "c")!;

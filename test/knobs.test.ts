@@ -56,7 +56,7 @@ const VALUES: Record<string, string> = {
         Stream: p ? "false" : "true",
         WarmupImages: String(100 + i),
         BatchSize: String(8 - i),
-        Lr: String(0.003 + i / 1000),
+        Lr: String(0.005 + i / 1000),
         Optimizer: "adam",
         WeightDecay: String(0.02 + i / 100),
         WarmupEpochs: "0.5",

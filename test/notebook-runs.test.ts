@@ -4,44 +4,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { budgetConfig } from "../src/experiment/config";
-import { commitRun } from "../src/experiment/rundir";
+import { fakeFinished } from "./fake-run";
 import {
   experimentResults,
   experimentRuns,
   notTrainedMessage,
   savedExperiments,
 } from "../src/notebook/runs";
-
-/** A run folder the verified reader counts as finished: its files and the commit record over them. */
-function fakeFinished(dir: string, name: string): void {
-  const run = path.join(dir, name);
-  fs.mkdirSync(path.join(run, "checkpoints", "last"), { recursive: true });
-  fs.writeFileSync(path.join(run, "checkpoints", "last", "checksum.json"), '{"sha256":{}}');
-  fs.writeFileSync(path.join(run, "checkpoints", "history.json"), "[]");
-  fs.writeFileSync(path.join(run, "config.json"), "{}");
-  fs.writeFileSync(
-    path.join(run, "provenance.json"),
-    JSON.stringify({ config: { init: null }, initSha256: null }),
-  );
-  fs.writeFileSync(
-    path.join(run, "metrics.json"),
-    JSON.stringify({
-      name,
-      model: "m",
-      task: "plain",
-      stage: "stage1",
-      test_acc: 0.5,
-      test_count: 10,
-      chance: 0.25,
-      confusion: [],
-      ci95: [0, 1],
-      seconds: 1,
-      epochs: 1,
-      best_epoch: 1,
-    }),
-  );
-  commitRun(run);
-}
 
 test("notebook 00 on a checkout without runs says what to run first and which finished experiments exist", () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "amida-00-"));

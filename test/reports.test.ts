@@ -55,7 +55,11 @@ test("a rendered report opens offline: no console error, no request off the mach
       run: `cnn-stage1-s${seed}`,
       group: "mobilenetv2_035 · stage 1: plain",
       seed,
-      history: [1, 2, 3].map((epoch) => ({ epoch, train_acc: 0.3 + 0.1 * epoch, val_acc: 0.34 })),
+      history: [1, 2, 3].map((k) => ({
+        images: 1000 * 2 ** k,
+        train_acc: 0.3 + 0.1 * k,
+        val_acc: 0.34,
+      })),
     })),
   );
   const nb = {

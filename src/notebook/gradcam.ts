@@ -10,7 +10,6 @@ import { imagesToTensor } from "../data/batches";
 import { Paths } from "../experiment/protocol";
 import { STAGE_LABELS } from "../experiment/stages";
 import { verdict } from "../experiment/results";
-import { wilsonInterval } from "../util/stats";
 import { BUDGETS, ExperimentConfig } from "../experiment/config";
 import { fieldKnob, Mode, resolveConfig } from "../util/knobs";
 import { loadRunModel } from "../experiment/run";
@@ -108,7 +107,7 @@ export function runReading(runsDir: string, name: string): RunReading | null {
   const baseline = rungBlind ?? m.chance;
   return {
     test_acc: m.test_acc,
-    ci95: m.ci95 ?? wilsonInterval(Math.round(m.test_acc * m.test_count), m.test_count),
+    ci95: m.ci95,
     baseline,
     baselineName: rungBlind === null ? "chance" : "rung-blind",
     verdict: verdict([m.test_acc], m.test_count, baseline),
