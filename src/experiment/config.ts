@@ -14,6 +14,7 @@ import { SplitCounts, validateCounts } from "../data/spec";
 import {
   DEFAULT_TRAIN,
   seedsKnob,
+  streamedRecipe,
   TrainConfig,
   trainKnobs,
   validateTrainConfig,
@@ -82,23 +83,7 @@ const ALL_ARMS: Record<Track, string[]> = {
 
 const train = (o: Partial<TrainConfig>): TrainConfig => ({ ...DEFAULT_TRAIN, ...o });
 
-/**
- * The recipe that learned plain tracing here: TASK_SPEC's ("Images seen is the budget": AdamW,
- * weight decay 0.05, no warm-up, cosine to 0, batch 128) with a peak learning rate of 4e-3, which
- * learned far faster from fresh puzzles than its 2e-3 (README, "Choosing quick's recipe"); fresh
- * puzzles for `images` images, validated on the first 500 validation puzzles at log-spaced counts.
- */
-const streamed = (images: number, o: Partial<TrainConfig> = {}): TrainConfig =>
-  train({
-    images,
-    stream: true,
-    batchSize: 128,
-    lr: 4e-3,
-    weightDecay: 0.05,
-    warmupEpochs: 0,
-    valLimit: 500,
-    ...o,
-  });
+const streamed = streamedRecipe;
 
 /**
  * Budgets: how much compute an experiment gets, counted in training images. All stream fresh

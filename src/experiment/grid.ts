@@ -18,6 +18,7 @@ import { PRETRAIN_FAMILIES, DEFAULT_PRETRAIN } from "../pretrain/mae";
 import {
   DEFAULT_TRAIN,
   seedsKnob,
+  streamedRecipe,
   TrainConfig,
   trainKnobs,
   validateTrainConfig,
@@ -88,17 +89,8 @@ export const ALL_ARCHITECTURES = [
   "mmlit_xxs",
 ];
 
-/** Fresh puzzles with the recipe that learned plain tracing here (see experiment/config.ts). */
-const streamed = (o: Partial<TrainConfig> = {}): TrainConfig =>
-  recipe({
-    stream: true,
-    batchSize: 128,
-    lr: 4e-3,
-    weightDecay: 0.05,
-    warmupEpochs: 0,
-    valLimit: 500,
-    ...o,
-  });
+/** Fresh puzzles with the recipe that learned plain tracing here; the image budgets are the grid's. */
+const streamed = (o: Partial<TrainConfig> = {}): TrainConfig => streamedRecipe(0, o);
 
 /** The sweep's budgets (notebook 05, `amida sweep`). */
 export const SWEEP_BUDGETS: Record<string, () => GridConfig> = {

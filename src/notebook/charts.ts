@@ -8,7 +8,7 @@ import { RunResult } from "../experiment/protocol";
 import { cellOf } from "../experiment/results";
 import { loadHistory } from "../experiment/rundir";
 
-import { VegaLiteSpec, vegaLiteToSVG } from "../report/charts";
+import { accuracyAxis, VegaLiteSpec, vegaLiteToSVG } from "../report/charts";
 
 /**
  * Shows a vega-lite chart (interactive in JupyterLab, SVG in HTML exports) and, given a path,
@@ -136,12 +136,7 @@ export function curvesSpec(runs: CurveRun[], title: string): VegaLiteSpec {
     title: "training images seen (log scale)",
     axis: { format: "~s" },
   };
-  const y = {
-    field: "accuracy",
-    type: "quantitative",
-    scale: { domain: [0, 1] },
-    axis: { format: "%" },
-  };
+  const y = accuracyAxis("accuracy", "accuracy", true);
   const color = {
     field: "group",
     type: "nominal",
@@ -409,12 +404,7 @@ export function resultsBarSpec(rows: ResultBar[], title: string): VegaLiteSpec {
     chance: r.chance,
   }));
   // One axis title on every layer, or vega-lite joins them ("test accuracy, lo").
-  const y = {
-    type: "quantitative",
-    scale: { domain: [0, 1] },
-    axis: { format: "%" },
-    title: "test accuracy",
-  };
+  const y = accuracyAxis("test accuracy", undefined, true);
   return {
     title,
     data: { values },
@@ -514,12 +504,7 @@ export function seedResultsSpec(
       chance: r.chance,
     })),
   );
-  const y = {
-    type: "quantitative",
-    scale: { domain: [0, 1] },
-    axis: { format: "%" },
-    title: "test accuracy (unseen ladders)",
-  };
+  const y = accuracyAxis("test accuracy (unseen ladders)", undefined, true);
   const x = {
     field: "model",
     type: "nominal",

@@ -4,6 +4,34 @@
  */
 export type VegaLiteSpec = Record<string, unknown>;
 
+/** The y encoding of every accuracy chart: 0..1 (as percentages with `percent`), a field where given. */
+export const accuracyAxis = (title: string, field?: string, percent = false) => ({
+  ...(field ? { field } : {}),
+  type: "quantitative",
+  scale: { domain: [0, 1] },
+  ...(percent ? { axis: { format: "%" } } : {}),
+  title,
+});
+
+/** Lines with points, one colour per model, one panel per facet. */
+const modelLines = (
+  values: object[],
+  title: string,
+  facet: object,
+  size: { width: number; height: number },
+  encoding: object,
+): VegaLiteSpec => ({
+  $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+  title,
+  data: { values },
+  facet,
+  spec: {
+    ...size,
+    mark: { type: "line", point: true },
+    encoding: { color: { field: "model", type: "nominal" }, ...encoding },
+  },
+});
+
 const importEsm: (s: string) => Promise<any> = require("../util/import-esm.cjs");
 
 /**
@@ -125,12 +153,7 @@ export function accuracyVsParamsSpec(
               scale: { type: "log" },
               title: "parameters",
             },
-            y: {
-              field: "acc",
-              type: "quantitative",
-              scale: { domain: [0, 1] },
-              title: "test accuracy (mean ± SD over seeds)",
-            },
+            y: accuracyAxis("test accuracy (mean ± SD over seeds)", "acc"),
             color: { field: "model", type: "nominal" },
             tooltip: [{ field: "model" }, { field: "acc", format: ".3f" }, { field: "params" }],
           },
@@ -149,27 +172,21 @@ export function learningCurveSpec(
   points: Array<{ model: string; task: string; images_seen: number; val_acc: number }>,
   title: string,
 ): VegaLiteSpec {
-  return {
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+  return modelLines(
+    points,
     title,
-    data: { values: points },
-    facet: { column: { field: "task", type: "nominal" } },
-    spec: {
-      width: 260,
-      height: 200,
-      mark: { type: "line", point: true },
-      encoding: {
-        x: { field: "images_seen", type: "quantitative", title: "training images seen" },
-        y: {
-          field: "val_acc",
-          type: "quantitative",
-          scale: { domain: [0, 1] },
-          title: "validation accuracy (mean over seeds)",
-        },
-        color: { field: "model", type: "nominal" },
+    { column: { field: "task", type: "nominal" } },
+    { width: 260, height: 200 },
+    {
+      x: {
+        field: "images_seen",
+        type: "quantitative",
+        scale: { type: "log" },
+        title: "training images seen (log scale)",
       },
+      y: accuracyAxis("validation accuracy (mean over seeds)", "val_acc"),
     },
-  };
+  );
 }
 
 /** Accuracy vs noise strength: one line per model, one panel per band (columns) and task (rows). */
@@ -184,34 +201,23 @@ export function noiseCurvesSpec(
   }>,
   title: string,
 ): VegaLiteSpec {
-  return {
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+  return modelLines(
+    rows,
     title,
-    data: { values: rows },
-    facet: {
+    {
       column: { field: "band", type: "nominal", title: "noise band" },
       row: { field: "task", type: "nominal" },
     },
-    spec: {
-      width: 220,
-      height: 180,
-      mark: { type: "line", point: true },
-      encoding: {
-        x: { field: "strength", type: "quantitative", title: "noise RMS (0..1 pixel units)" },
-        y: {
-          field: "acc_mean",
-          type: "quantitative",
-          scale: { domain: [0, 1] },
-          title: "test accuracy (mean over seeds)",
-        },
-        color: { field: "model", type: "nominal" },
-        tooltip: [
-          { field: "model" },
-          { field: "strength" },
-          { field: "acc_mean", format: ".3f" },
-          { field: "acc_sd", format: ".3f" },
-        ],
-      },
+    { width: 220, height: 180 },
+    {
+      x: { field: "strength", type: "quantitative", title: "noise RMS (0..1 pixel units)" },
+      y: accuracyAxis("test accuracy (mean over seeds)", "acc_mean"),
+      tooltip: [
+        { field: "model" },
+        { field: "strength" },
+        { field: "acc_mean", format: ".3f" },
+        { field: "acc_sd", format: ".3f" },
+      ],
     },
-  };
+  );
 }
