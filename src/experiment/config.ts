@@ -113,9 +113,9 @@ export const BUDGETS: Record<string, () => ExperimentConfig> = {
     parallel: false,
   }),
   /**
-   * `make reproduce` (<= 30 min on 2 cores, native backend): plain tracing from 40,000 fresh
-   * puzzles per run, 3 seeds, both models; the warp stage at 4,000 images only runs the pipeline
-   * (the warp needed ~1,000,000 images on a GPU).
+   * `make reproduce` (~15 min on 2 cores, native): plain tracing from 40,000 fresh puzzles per
+   * run, 3 seeds, both models; the warp stage at 4,000 images only runs the pipeline (the warp
+   * needed ~1,000,000 images on a GPU).
    */
   quick: () => ({
     name: "quick",
@@ -137,8 +137,9 @@ export const BUDGETS: Record<string, () => ExperimentConfig> = {
     parallel: true,
   }),
   /**
-   * `make standard` (<= 3 h on 2 cores): plain from 100,000 fresh puzzles, 3 seeds; every freeze
-   * arm and the warp-from-scratch controls at 300,000 images each, for seed 0.
+   * `make standard`: plain from 100,000 fresh puzzles, 3 seeds; every freeze arm and the
+   * warp-from-scratch controls at 300,000 images each, for seed 0. About 3 million training images:
+   * ~2 h on 2 cores at the ~440 images/s two processes train here (quick's stage 1); runs resume.
    */
   standard: () => ({
     ...BUDGETS.quick(),
@@ -153,7 +154,8 @@ export const BUDGETS: Record<string, () => ExperimentConfig> = {
   }),
   /**
    * The warp at the scale it needed on a GPU: 1,000,000 images per warp run (fine-tunes and
-   * controls, seed 0), plain at 100,000. Hours on a GPU, days on 2 cores; runs resume.
+   * controls, seed 0), plain at 100,000: ~8.6 million images, ~5.5 h on 2 cores here; untested on a
+   * GPU (PyTorch did ~1 M images in ~9 min on an H100, TASK_SPEC). Runs resume.
    */
   long: () => ({
     ...BUDGETS.standard(),
