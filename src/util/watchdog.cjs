@@ -16,6 +16,9 @@ function dieWithParent() {
   if (!process.send || watching) return;
   watching = true;
   process.on("disconnect", () => process.exit(129));
+  // A parent that disconnected while this process was still loading (tsx's loader turns the event
+  // loop before this runs) emitted "disconnect" to no listener: exit now, or wait forever.
+  if (!process.connected) process.exit(129);
   const watchdog = new Worker(
     `const { workerData } = require("worker_threads");
      const check = () => {
