@@ -43,8 +43,7 @@ function freePort(): Promise<number> {
 
 /**
  * Starts JupyterLab with `env` added to the kernels' environment (e.g. AMIDA_NB_BUDGET=tiny; a
- * variable set to "" is left out, e.g. AMIDA_NB_RUNS for notebook 01, which refuses it), serving
- * copies of `notebooks`; resolves once its API answers.
+ * variable set to "" is left out), serving copies of `notebooks`; resolves once its API answers.
  */
 export async function startLab(
   notebooks: string[],

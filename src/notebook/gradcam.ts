@@ -243,6 +243,13 @@ export function camFigure(p: CamPanel): Canvas {
     });
     y += g.pick.length ? gridH(g.pick.length) : 4;
   }
+  drawScale(canvas, y, "Grad-CAM heat, each map scaled to its own maximum (1)");
+  return canvas;
+}
+
+/** The colour scale (0, 0.5, 1) with its caption, drawn across `canvas` at height `y`. */
+function drawScale(canvas: Canvas, y: number, caption: string): void {
+  const ctx = canvas.getContext("2d");
   const barW = 220;
   ctx.drawImage(colourBar(barW, 12), 6, y + 6);
   ctx.fillStyle = "#333";
@@ -253,13 +260,19 @@ export function camFigure(p: CamPanel): Canvas {
   ctx.textAlign = "right";
   ctx.fillText("1", 6 + barW, y + 31);
   ctx.textAlign = "left";
-  fitText(
-    ctx,
-    "Grad-CAM heat, each map scaled to its own maximum (1)",
-    barW + 16,
-    y + 17,
-    canvas.width - barW - 22,
-    12,
+  fitText(ctx, caption, barW + 16, y + 17, canvas.width - barW - 22, 12);
+}
+
+/** The colour scale under the attention maps (each min-max scaled to 0..1). */
+function attentionScale(): Canvas {
+  const canvas = createCanvas(560, 40);
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "white";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  drawScale(
+    canvas,
+    0,
+    "attention received, each map scaled from its own minimum (0) to its maximum (1)",
   );
   return canvas;
 }
@@ -416,7 +429,13 @@ export async function attentionReport(
     const x = imagesToTensor(imgs, size, size);
     const blocks = attentionMaps(model, x);
     x.dispose();
-    showMarkdown(`### ${run.name}`);
+    const reading = runReading(runsDir, run.name);
+    showMarkdown(
+      `### ${run.name}\n\n${readingLine(reading)}` +
+        (reading?.verdict === "learned"
+          ? ""
+          : `\n\n<span style="color:#b00020">${NOISE_CAVEAT}</span>`),
+    );
     const single = blocks.filter((b) => b.patches === 1).map((b) => b.block);
     for (const b of blocks.filter((b) => b.patches > 1)) {
       showMarkdown(`attention received per patch, **${b.block}** (over ${b.patches} patches)`);
@@ -430,6 +449,7 @@ export async function attentionReport(
         ),
       );
     }
+    showPNG(compactPNG(attentionScale()));
     if (single.length)
       showMarkdown(
         `Not shown: ${single.join(", ")} attend${single.length === 1 ? "s" : ""} over a single patch at ${size} px (attention is 1 everywhere).`,

@@ -40,6 +40,37 @@ export interface ChildResult {
   signal: NodeJS.Signals | null;
 }
 
+/**
+ * TensorFlow's start-up chatter on a child's stderr, printed by its C++ logging before
+ * TF_CPP_MIN_LOG_LEVEL applies: the absl notice and INFO lines such as "oneDNN custom operations
+ * are on". In a notebook they would show as a red error box under every training cell. Warnings
+ * and errors (W, E, F lines) still pass.
+ */
+export function isTensorFlowStartupNoise(line: string): boolean {
+  return (
+    line.startsWith("WARNING: All log messages before absl::InitializeLog() is called") ||
+    /^I\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]/.test(line)
+  );
+}
+
+/** A stderr relay that passes whole lines, leaving out TensorFlow's start-up chatter. */
+function stderrFilter(onErr: (chunk: string) => void) {
+  let partial = "";
+  return {
+    write(chunk: string): void {
+      const lines = (partial + chunk).split("\n");
+      partial = lines.pop() ?? "";
+      const kept = lines.filter((l) => !isTensorFlowStartupNoise(l));
+      if (kept.length) onErr(kept.map((l) => l + "\n").join(""));
+    },
+    /** The last line, when it had no newline. */
+    flush(): void {
+      if (partial && !isTensorFlowStartupNoise(partial)) onErr(partial);
+      partial = "";
+    },
+  };
+}
+
 /** Forks a Node module as a child that is stopped with this process. */
 export function forkChild(
   module: string,
@@ -56,7 +87,9 @@ export function forkChild(
   });
   live.add(child);
   child.stdout?.on("data", (d) => onOut(String(d)));
-  child.stderr?.on("data", (d) => onErr(String(d)));
+  const err = stderrFilter(onErr);
+  child.stderr?.on("data", (d) => err.write(String(d)));
+  child.stderr?.on("end", () => err.flush());
   const done = new Promise<ChildResult>((resolve) => {
     child.on("exit", (code, signal) => {
       live.delete(child);
