@@ -295,7 +295,7 @@ function cellKeys(notebook: string, call: string): string[] {
 }
 
 test("notebook config cells put the knobs in reach: 02 lists every experiment knob; 03, 05 and 06 their image budgets", () => {
-  const keys = (m: { knobs: Array<{ key: string }> }) => m.knobs.map((k) => k.key);
+  const keys = (m: { knobs: readonly { key: string }[] }) => m.knobs.map((k) => k.key);
   assert.deepEqual(
     cellKeys("02_train_plain.ipynb", "experimentFromNotebook({"),
     ["budget", ...keys(EXPERIMENT)],
