@@ -154,7 +154,7 @@ const points = runs.flatMap((r) =>
 );
 const spec = {
   $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-  title: `Same images, same recipe: accuracy on unseen ladders vs training images seen (${seeds.length} seeds each)`,
+  title: `Same images, same recipe: accuracy on unseen ladders vs training images seen (${seeds.length} seed${seeds.length === 1 ? "" : "s"} each)`,
   data: { values: points },
   facet: { column: { field: "model", type: "nominal", title: null } },
   spec: {
@@ -166,7 +166,8 @@ const spec = {
         field: "images",
         type: "quantitative",
         scale: { type: "log", domain: [1000, images] },
-        title: "training images seen",
+        axis: { values: [1000, 3000, 10000, 30000, 100000, 300000, 1000000], format: "~s" },
+        title: "training images seen (log scale)",
       },
       y: {
         field: "acc",
@@ -175,7 +176,7 @@ const spec = {
         axis: { format: "%" },
         title: "accuracy on unseen ladders",
       },
-      color: { field: "trainer", type: "nominal", legend: { orient: "bottom", title: null } },
+      color: { field: "trainer", type: "nominal", legend: { orient: "bottom", title: null, labelLimit: 400 } },
       detail: { field: "run", type: "nominal" },
     },
   },
