@@ -176,7 +176,11 @@ const spec = {
         axis: { format: "%" },
         title: "accuracy on unseen ladders",
       },
-      color: { field: "trainer", type: "nominal", legend: { orient: "bottom", title: null, labelLimit: 400 } },
+      color: {
+        field: "trainer",
+        type: "nominal",
+        legend: { orient: "bottom", title: null, labelLimit: 400 },
+      },
       detail: { field: "run", type: "nominal" },
     },
   },
