@@ -15,7 +15,6 @@ import { budgetConfig, EXPERIMENT, validateExperiment } from "../src/experiment/
 import { applySettings } from "../src/util/knobs";
 import { resultRows, resultsMarkdown, verdict } from "../src/experiment/results";
 import { experimentFromNotebook } from "../src/notebook/experiment";
-import { notebookParams } from "../src/notebook/params";
 
 let root = "";
 let plain = "";
@@ -108,7 +107,7 @@ test("bad run and experiment configs are refused with what is allowed", async ()
   );
   assert.throws(
     () => budgetConfig("huge"),
-    /unknown budget 'huge' for the experiment; allowed: tiny, quick, standard, full/,
+    /unknown budget 'huge' for the experiment; allowed: tiny, quick, standard, long, full/,
   );
   const q = budgetConfig("quick");
   assert.throws(
@@ -116,7 +115,7 @@ test("bad run and experiment configs are refused with what is allowed", async ()
     /the cnn track's model must be one of mobilenetv2_035, mobilenetv2_050, mobilenetv2_075, mobilenetv2_100, got 'mobilevit_xxs'/,
   );
   assert.throws(
-    () => validateExperiment({ ...q, difficulty: { ...q.difficulty, size: 32 } }),
+    () => validateExperiment({ ...q, difficulty: { ...presetDifficulty("small"), size: 32 } }),
     /size 32 px leaves mobilevit_xxs's layer5_mvit attending over a single patch/,
   );
   assert.throws(
@@ -203,41 +202,5 @@ test("edited knobs land in the runs the protocol makes (config.json) and in the 
   assert.match(
     resultsMarkdown(rows),
     /\| mobilenetv2_050 \| stage 1: plain \| none \(0 %\) \| [\d,]+ (fresh|\(\d+ stored\)) \| \d+\.\d ± 0\.0 \| \d+\.\d \| /,
-  );
-});
-
-test("notebook parameters: typed environment overrides, unknown or malformed ones are errors", () => {
-  const d = { preset: "quick", epochs: 0, serial: false };
-  const said: string[] = [];
-  assert.deepEqual(
-    notebookParams("AMIDA_NB", d, { AMIDA_NB_EPOCHS: "3", AMIDA_NB_SERIAL: "true" }, (l) =>
-      said.push(l),
-    ),
-    { preset: "quick", epochs: 3, serial: true },
-  );
-  assert.deepEqual(said, [
-    "overridden by the environment: epochs = 3 (AMIDA_NB_EPOCHS; the cell says 0)",
-    "overridden by the environment: serial = true (AMIDA_NB_SERIAL; the cell says false)",
-  ]);
-  assert.throws(
-    () => notebookParams("AMIDA_NB", d, { AMIDA_NB_EPOCH: "3" }),
-    /unknown parameter AMIDA_NB_EPOCH='3'; allowed: AMIDA_NB_PRESET, AMIDA_NB_EPOCHS, AMIDA_NB_SERIAL/,
-  );
-  assert.throws(
-    () => notebookParams("AMIDA_NB", d, { AMIDA_NB_EPOCHS: "three" }),
-    /AMIDA_NB_EPOCHS must be a number, got 'three'/,
-  );
-  assert.throws(
-    () => notebookParams("AMIDA_NB", d, { AMIDA_NB_SERIAL: "yes" }),
-    /AMIDA_NB_SERIAL must be true or false/,
-  );
-  assert.deepEqual(
-    notebookParams(
-      "AMIDA_NB",
-      { plainTrain: 0 },
-      { AMIDA_NB_PLAIN_TRAIN: "50", OTHER: "x" },
-      () => {},
-    ),
-    { plainTrain: 50 },
   );
 });

@@ -49,7 +49,10 @@ export function serveStream(): Promise<number> {
     const c = streamChunk(r.spec, r.stream, r.from, r.count);
     process.send!({ from: r.from, images: c.images, labels: c.labels });
   });
-  return new Promise<number>((resolve) => process.on("disconnect", () => resolve(0)));
+  return new Promise<number>((resolve) => {
+    process.on("disconnect", () => resolve(0));
+    if (!process.connected) resolve(0); // the parent left while this process was loading
+  });
 }
 
 /**
@@ -115,9 +118,16 @@ export class StreamSource {
     return p;
   }
 
-  /** Stops the generator processes. */
+  /**
+   * Stops the generator processes: they hold nothing worth keeping, so each is also killed (one
+   * still loading when the channel closed could otherwise miss the disconnect).
+   */
   close(): void {
-    for (const c of this.children) if (c.connected) c.disconnect();
+    for (const c of this.children) {
+      c.on("error", () => {}); // a request still queued on the channel fails once it closes
+      if (c.connected) c.disconnect();
+      if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    }
     this.pending.clear();
   }
 }
