@@ -16,8 +16,8 @@
 # Needs: this repository's node_modules and native backend (make bootstrap), and a Python that
 # imports torch, timm and numpy at TORCH_PYTHON (default /tmp/torchvenv/bin/python; never a
 # project dependency). One seed of both models took 1,013 s on the 2-core machine (README, "Parity
-# with PyTorch"); the default 3 seeds x 2 models about three times that. Finished runs are reused: the project's by its run directory (same config and data),
-# the reference's by its result file; delete PARITY_OUT to measure everything again.
+# with PyTorch"); the default 3 seeds x 2 models about three times that. Finished runs are reused:
+# the project's by its run directory (same config and data), the reference's by its result file; delete PARITY_OUT to measure everything again.
 #
 # Environment: TORCH_PYTHON, TORCH_REF (default ../shared/reference/torch_train.py), PARITY_DATA
 # (data/parity-large), PARITY_OUT (runs/parity), PARITY_SEEDS (0,1,2), PARITY_MODELS
