@@ -8,8 +8,8 @@
 #   scripts/parity/variants.sh MODEL [TAG=FLAGS ...]
 #
 # Without TAG=FLAGS, MODEL's default list below. Needs what scripts/parity.sh needs, and its data
-# set exported (run parity.sh first, or at least its generate + export). ~40-60 min per MobileNetV2
-# run and ~60-90 min per MobileViT run on a busy 2-core machine, two at a time. Results are reused
+# set exported (run parity.sh first, or at least its generate + export). Measured: two MobileNetV2
+# variants at a time took 961 s on the 2-core machine (with a niced experiment beside them). Results are reused
 # from PARITY_OUT/variants/<model>-<tag>-s<seed>.json; the log of each run beside it.
 #
 # Environment: TORCH_PYTHON, PARITY_DATA, PARITY_OUT, PARITY_IMAGES, VARIANT_SEED (0), JOBS (2).
