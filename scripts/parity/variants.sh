@@ -9,8 +9,8 @@
 #
 # Without TAG=FLAGS, MODEL's default list below. Needs what scripts/parity.sh needs, and its data
 # set exported (run parity.sh first, or at least its generate + export). Measured: two MobileNetV2
-# variants at a time took 961 s on the 2-core machine (with a niced experiment beside them). Results are reused
-# from PARITY_OUT/variants/<model>-<tag>-s<seed>.json; the log of each run beside it.
+# variants at a time took 961 s on the 2-core machine (with a niced experiment beside them).
+# Results are reused from PARITY_OUT/variants/<model>-<tag>-s<seed>.json; each run's log beside it.
 #
 # Environment: TORCH_PYTHON, PARITY_DATA, PARITY_OUT, PARITY_IMAGES, VARIANT_SEED (0), JOBS (2).
 set -euo pipefail
