@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { checkBenchFlags } from "../src/cli/args";
+import { checkBenchFlags, runBenchIfMain } from "../src/cli/args";
 import { describe, initBackend } from "../src/backend/select";
 import { generateDataset } from "../src/data/generate";
 import { SplitReader } from "../src/data/format";
@@ -108,11 +108,4 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (require.main === module)
-  main(process.argv.slice(2)).then(
-    (c) => process.exit(c),
-    (e: Error) => {
-      console.error(`amida bench: ${e.message}`);
-      process.exit(1);
-    },
-  );
+runBenchIfMain(module, main);
