@@ -49,10 +49,8 @@ export function serveStream(): Promise<number> {
     const c = streamChunk(r.spec, r.stream, r.from, r.count);
     process.send!({ from: r.from, images: c.images, labels: c.labels });
   });
-  return new Promise<number>((resolve) => {
-    process.on("disconnect", () => resolve(0));
-    if (!process.connected) resolve(0); // the parent left while this process was loading
-  });
+  // A parent that left while this process was loading: bin/amida.js's watchdog exits it.
+  return new Promise<number>((resolve) => process.on("disconnect", () => resolve(0)));
 }
 
 /**
