@@ -9,7 +9,7 @@ import { presetDifficulty } from "../src/puzzle/difficulty";
 import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { DEFAULT_TRAIN } from "../src/train/config";
 import { runTraining } from "../src/experiment/run";
-import { RunConfig } from "../src/experiment/rundir";
+import { IMPORTED, RunConfig } from "../src/experiment/rundir";
 import { protocolRuns, runStages } from "../src/experiment/protocol";
 import { budgetConfig, EXPERIMENT, validateExperiment } from "../src/experiment/config";
 import { applySettings } from "../src/util/knobs";
@@ -202,5 +202,60 @@ test("edited knobs land in the runs the protocol makes (config.json) and in the 
   assert.match(
     resultsMarkdown(rows),
     /\| mobilenetv2_050 \| stage 1: plain \| none \(0 %\) \| [\d,]+ (fresh|\(\d+ stored\)) \| \d+\.\d ± 0\.0 \| \d+\.\d \| /,
+  );
+});
+
+test("a run another experiment trained identically is copied, not retrained; a changed one is not", async () => {
+  // After the test above: experiment 'knobs' holds its finished stage-1 runs under nbruns/.
+  const env = {
+    AMIDA_NB_RUNS: path.join(root, "nbruns"),
+    AMIDA_NB_DATA: path.join(root, "nbdata"),
+  };
+  const knobs = {
+    budget: "tiny",
+    seeds: [5],
+    stage1Lr: 0.004,
+    stage1BatchSize: 8,
+    stage1WeightDecay: 0.03,
+    cnn: "mobilenetv2_050",
+    controls: false,
+  };
+  const twin = experimentFromNotebook({ ...knobs, name: "twin" }, { env, print: () => {} });
+  const lines: string[] = [];
+  const res = await runStages(twin.cfg, ["stage1"], twin.paths, {
+    log: (l) => lines.push(l),
+    runLine: (_r, l) => lines.push(l),
+  });
+  assert.equal(lines.filter((l) => /copied the finished run/.test(l)).length, 2, lines.join("\n"));
+  assert.ok(!lines.some((l) => /job\(s\) to run/.test(l)), "something was trained");
+  const orig = path.join(root, "nbruns", "knobs");
+  for (const r of res) {
+    const dir = path.join(twin.runsDir, r.run.config.name);
+    const from = JSON.parse(fs.readFileSync(path.join(dir, IMPORTED), "utf8"));
+    assert.equal(from.from, path.resolve(orig, r.run.config.name));
+    // The copy's checkpoints are its own, not links into the original.
+    assert.ok(fs.realpathSync(path.join(dir, "checkpoints")).startsWith(fs.realpathSync(dir)));
+    const a = JSON.parse(
+      fs.readFileSync(path.join(orig, r.run.config.name, "metrics.json"), "utf8"),
+    );
+    assert.deepEqual(r.metrics, a);
+    assert.equal(
+      JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")).data,
+      r.run.config.data,
+    );
+  }
+  const changed = experimentFromNotebook(
+    { ...knobs, name: "changed", stage1Lr: 0.002 },
+    { env, print: () => {} },
+  );
+  const lines2: string[] = [];
+  await runStages(changed.cfg, ["stage1"], changed.paths, {
+    log: (l) => lines2.push(l),
+    runLine: () => {},
+  });
+  assert.ok(!lines2.some((l) => /copied/.test(l)), "copied a run trained at another learning rate");
+  assert.ok(
+    lines2.some((l) => /2 job\(s\) to run/.test(l)),
+    lines2.join("\n"),
   );
 });

@@ -155,7 +155,8 @@ export const BUDGETS: Record<string, () => ExperimentConfig> = {
   /**
    * The warp at the scale it needed on a GPU: 1,000,000 images per warp run (fine-tunes and
    * controls, seed 0), plain at 100,000: ~8.6 million images, ~5.5 h on 2 cores here; untested on a
-   * GPU (PyTorch did ~1 M images in ~9 min on an H100, TASK_SPEC). Runs resume.
+   * GPU (PyTorch did ~1 M images in ~9 min on an H100, TASK_SPEC). Runs resume. Its stage 1 is
+   * standard's: after `make standard` those runs are copied (same config and data), not retrained.
    */
   long: () => ({
     ...BUDGETS.standard(),

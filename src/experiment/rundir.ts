@@ -16,7 +16,8 @@ import * as path from "path";
 import { createHash } from "crypto";
 import { CHECKSUMS, verifyCheckpoint } from "../models/io";
 import { isObject, readJsonFile, requireFields } from "../util/json";
-import { writeJsonAtomic } from "../util/atomic";
+import { tempPathFor, writeJsonAtomic } from "../util/atomic";
+import { killPoint } from "../util/killpoint";
 import type { EpochRecord } from "../train/trainer";
 import { FreezeGroup } from "../models/freeze";
 import { TrainConfig } from "../train/config";
@@ -121,6 +122,47 @@ export function commitRun(dir: string): void {
     if (fs.existsSync(file)) sha256[f] = sha256File(file);
   }
   writeJsonAtomic(path.join(dir, COMMIT), { format: COMMIT_FORMAT, sha256 });
+}
+
+/** The file a copied run keeps beside its own: where it was trained, and its provenance there. */
+export const IMPORTED = "imported.json";
+
+/**
+ * Copies the finished run in `src` to `dst`, which must not exist, as the run `cfg` with
+ * provenance `provenance`: the caller has checked that `src` trained exactly this (the same
+ * config but for where its data set and starting weights lie, the same data and weights by
+ * SHA-256). Checkpoints are copied as they are (their run-config.json still names where the run
+ * trained); config.json and provenance.json become `cfg`'s, IMPORTED says where it came from,
+ * and a new commit record covers them. Built in a temporary folder and renamed into place, after
+ * the copy verifies: a kill leaves no half-copied run.
+ */
+export function importRun(src: string, dst: string, cfg: RunConfig, provenance: string): void {
+  if (fs.existsSync(dst)) throw new Error(`cannot copy run '${src}' to '${dst}': it exists`);
+  const tmp = tempPathFor(dst);
+  try {
+    // verbatimSymlinks: `checkpoints` is a relative link to a generation folder inside the run.
+    fs.cpSync(src, tmp, {
+      recursive: true,
+      verbatimSymlinks: true,
+      filter: (f) => path.resolve(f) !== path.resolve(src, COMMIT),
+    });
+    const was = fs.readFileSync(path.join(src, "provenance.json"), "utf8");
+    writeJsonAtomic(path.join(tmp, "config.json"), cfg);
+    fs.writeFileSync(path.join(tmp, "provenance.json"), provenance);
+    writeJsonAtomic(path.join(tmp, IMPORTED), {
+      from: path.resolve(src),
+      provenance: JSON.parse(was),
+    });
+    commitRun(tmp);
+    const rec = readRun(tmp, cfg.name);
+    if (rec.state !== "finished") throw new Error(`the copy is ${rec.state}: ${rec.reason}`);
+    verifyRunCheckpoints(tmp);
+    killPoint("import-before-rename");
+    fs.renameSync(tmp, dst);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`cannot copy run '${src}' to '${dst}': ${(e as Error).message}`);
+  }
 }
 
 /** finished: verified and usable; unfinished: started, not done; missing: never started; corrupt: changed since it finished. */
