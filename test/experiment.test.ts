@@ -9,7 +9,7 @@ import { presetDifficulty } from "../src/puzzle/difficulty";
 import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { DEFAULT_TRAIN } from "../src/train/config";
 import { runTraining } from "../src/experiment/run";
-import { IMPORTED, RunConfig } from "../src/experiment/rundir";
+import { IMPORTED, readRun, RunConfig } from "../src/experiment/rundir";
 import { protocolRuns, runStages } from "../src/experiment/protocol";
 import { budgetConfig, EXPERIMENT, validateExperiment } from "../src/experiment/config";
 import { applySettings } from "../src/util/knobs";
@@ -221,6 +221,10 @@ test("a run another experiment trained identically is copied, not retrained; a c
     controls: false,
   };
   const twin = experimentFromNotebook({ ...knobs, name: "twin" }, { env, print: () => {} });
+  // What a copy killed before its rename leaves; the next copy of that run removes it.
+  const cnnName = protocolRuns(twin.cfg, { plain: "p", warp: "w" }, twin.runsDir)[0].config.name;
+  const leftover = path.join(twin.runsDir, `.${cnnName}.tmp-1-2`);
+  fs.mkdirSync(leftover, { recursive: true });
   const lines: string[] = [];
   const res = await runStages(twin.cfg, ["stage1"], twin.paths, {
     log: (l) => lines.push(l),
@@ -243,7 +247,9 @@ test("a run another experiment trained identically is copied, not retrained; a c
       JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")).data,
       r.run.config.data,
     );
+    assert.equal(readRun(path.join(orig, r.run.config.name)).state, "finished");
   }
+  assert.ok(!fs.existsSync(leftover), "the leftover of a killed copy is still there");
   const changed = experimentFromNotebook(
     { ...knobs, name: "changed", stage1Lr: 0.002 },
     { env, print: () => {} },

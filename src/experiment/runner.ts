@@ -19,8 +19,7 @@ import { PoolJob, runPool, serveJobs } from "../util/children";
 import { initBackend, trainingProcesses } from "../backend/select";
 import { ensurePretrained, PretrainConfig } from "../pretrain/mae";
 import { freeCores, runTraining } from "./run";
-import { RunConfig, RunMetrics } from "./rundir";
-import { COMMIT, importRun, readRun, verifyRunCheckpoints } from "./rundir";
+import { COMMIT, importRun, readRun, RunConfig, RunMetrics, verifyRunCheckpoints } from "./rundir";
 import { CHECKSUMS } from "../models/io";
 import { readJsonFile } from "../util/json";
 
@@ -120,17 +119,21 @@ function contentOf(provenance: string): string | null {
  * that trained exactly what provenance `want` describes, wherever its data set and starting
  * weights lay: `long` finds `standard`'s stage-1 runs this way. Null when there is none.
  */
-export function finishedTwin(planDir: string, name: string, want: string): string | null {
+export function finishedTwin(
+  planDir: string,
+  name: string,
+  want: string,
+): { dir: string; provenance: string } | null {
   const key = contentOf(want);
   if (key === null) return null;
   const root = path.dirname(path.resolve(planDir));
-  for (const e of fs.readdirSync(root, { withFileTypes: true })) {
-    const other = path.join(root, e.name);
-    if (!e.isDirectory() || e.name.startsWith(".") || other === path.resolve(planDir)) continue;
-    const dir = path.join(other, name);
+  for (const e of fs.readdirSync(root).sort()) {
+    const dir = path.join(root, e, name);
+    if (e.startsWith(".") || path.join(root, e) === path.resolve(planDir)) continue;
     if (!fs.existsSync(path.join(dir, COMMIT))) continue;
     const rec = readRun(dir, name);
-    if (rec.state === "finished" && rec.provenance && contentOf(rec.provenance) === key) return dir;
+    if (rec.state === "finished" && rec.provenance && contentOf(rec.provenance) === key)
+      return { dir, provenance: rec.provenance };
   }
   return null;
 }
@@ -174,11 +177,21 @@ export async function runPlan(
         // Never started here: another plan in the runs folder may have trained exactly this.
         const want = expectedProvenance(r.config);
         const twin = want === null ? null : finishedTwin(plan.dir, r.config.name, want);
-        if (twin) {
-          importRun(twin, path.join(plan.dir, r.config.name), r.config, want!);
-          log(
-            `[${r.config.name}] copied the finished run ${twin}: the same config, data and starting weights (by SHA-256)`,
-          );
+        if (want !== null && twin) {
+          try {
+            importRun(
+              twin.dir,
+              path.join(plan.dir, r.config.name),
+              r.config,
+              want,
+              twin.provenance,
+            );
+            log(
+              `[${r.config.name}] copied the finished run ${twin.dir}: the same config, data and starting weights (by SHA-256)`,
+            );
+          } catch (e) {
+            log(`[${r.config.name}] ${(e as Error).message}; training it here instead`);
+          }
           f = finishedResult(runsDir, r.config);
         }
       }
