@@ -14,6 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { customGradient, WithGradient } from "./custom-grad";
+import { loadNativeOps, nativeOpsLoaded } from "./native-ops";
 
 interface OpAttr {
   name: string;
@@ -28,6 +29,7 @@ interface NodeBackend {
     TF_ATTR_FLOAT: number;
     TF_ATTR_STRING: number;
     TF_ATTR_BOOL: number;
+    TF_ATTR_INT: number;
     TF_FLOAT: number;
     TF_INT32: number;
     createTensor(shape: number[], dtype: number, values: Int32Array): number;
@@ -50,6 +52,14 @@ const BN_GRAD = "AmidaFusedBatchNormGrad";
 const RELU6_GRAD = "AmidaRelu6Grad";
 const SIGMOID_GRAD = "AmidaSigmoidGrad";
 const SOFTPLUS_GRAD = "AmidaSoftplusGrad";
+/** This project's own TensorFlow ops (native-ops.c), when they could be built and loaded. */
+const SWISH = "AmidaSwish";
+const SWISH_GRAD = "AmidaSwishGrad";
+const LAYER_NORM = "AmidaLayerNorm";
+const LAYER_NORM_GRAD = "AmidaLayerNormGrad";
+const ATTENTION = "AmidaAttention";
+const ATTENTION_GRAD = "AmidaAttentionGrad";
+const MOVING_AVERAGES = "AmidaMovingAverages";
 
 function typeAttr(b: NodeBackend, name: string): OpAttr {
   return { name, type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_FLOAT };
@@ -129,32 +139,129 @@ const softplusGrad = nativeKernel(
   (b, { dy, x }) => b.executeMultipleOutputs("SoftplusGrad", [typeAttr(b, "T")], [dy, x], 1)[0],
 );
 
+/**
+ * A kernel running the TensorFlow op of the same name from native-ops.c: float32 inputs in
+ * `inputNames` order, `outputs` outputs, float attributes `floats` and integer ones `ints`.
+ */
+function ownOp(
+  name: string,
+  inputNames: string[],
+  outputs: number,
+  floats: string[] = [],
+  ints: string[] = [],
+): tf.KernelConfig {
+  return nativeKernel(name, (b, inputs, attrs) => {
+    const opAttrs: OpAttr[] = [
+      ...floats.map((a) => ({ name: a, type: b.binding.TF_ATTR_FLOAT, value: attrs[a] })),
+      ...ints.map((a) => ({ name: a, type: b.binding.TF_ATTR_INT, value: attrs[a] })),
+    ];
+    const out = b.executeMultipleOutputs(
+      name,
+      opAttrs,
+      inputNames.map((n) => inputs[n]),
+      outputs,
+    );
+    return outputs === 1 ? out[0] : out;
+  });
+}
+
+const ownOps = [
+  ownOp(SWISH, ["x"], 1),
+  ownOp(SWISH_GRAD, ["dy", "x"], 1),
+  ownOp(LAYER_NORM, ["x", "gamma", "beta"], 3, ["eps"]),
+  ownOp(LAYER_NORM_GRAD, ["dy", "x", "gamma", "mean", "rstd"], 3),
+  ownOp(ATTENTION, ["qkv"], 2, ["scale"], ["heads"]),
+  ownOp(ATTENTION_GRAD, ["dout", "qkv", "probs"], 1, ["scale"], ["heads"]),
+  ownOp(MOVING_AVERAGES, ["m", "v", "mean", "variance"], 2, ["decay"]),
+];
+
 /** TensorFlow handles of int32 shape vectors, one per target shape, kept for the process. */
 const shapeHandles = new Map<string, number>();
 
+/** The input itself, shared: what tfjs-node's Identity kernel does, for a no-op of another kernel. */
+function same(
+  b: NodeBackend & { incRef(dataId: tf.DataId): void },
+  x: tf.TensorInfo,
+): tf.TensorInfo {
+  b.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+/** A TensorFlow handle of an int32 vector, uploaded once per distinct value for the process. */
+function int32Handle(b: NodeBackend, values: number[]): number {
+  const key = values.join(",");
+  let id = shapeHandles.get(key);
+  if (id === undefined) {
+    id = b.binding.createTensor([values.length], b.binding.TF_INT32, Int32Array.from(values));
+    shapeHandles.set(key, id);
+  }
+  return id;
+}
+
 /**
  * tfjs-node's Reshape uploads the target shape as a new int32 tensor on every call and frees it
- * after; a training step reshapes ~1,000 times (tfjs's gradients, matMul, the optimizer). This
- * one uploads each distinct shape once and keeps its handle: half the cost per reshape.
+ * after; a training step reshapes hundreds of times (tfjs's gradients, matMul, the optimizer).
+ * This one uploads each distinct shape once and keeps its handle (half the cost per reshape), and
+ * a reshape to the same shape (tfjs's add and multiply gradients make many) runs no kernel.
  */
 const reshape: tf.KernelConfig = {
   kernelName: "Reshape",
   backendName: "tensorflow",
   kernelFunc: ({ inputs, backend, attrs }) => {
-    const b = backend as unknown as NodeBackend;
+    const b = backend as unknown as NodeBackend & { incRef(dataId: tf.DataId): void };
     const shape = (attrs as unknown as tf.ReshapeAttrs).shape;
     const x = (inputs as unknown as tf.ReshapeInputs).x as tf.TensorInfo;
-    const key = shape.join(",");
-    let id = shapeHandles.get(key);
-    if (id === undefined) {
-      id = b.binding.createTensor([shape.length], b.binding.TF_INT32, Int32Array.from(shape));
-      shapeHandles.set(key, id);
-    }
+    if (shape.length === x.shape.length && shape.every((d, i) => d === x.shape[i]))
+      return same(b, x);
     const opAttrs = [
       { name: "T", type: b.binding.TF_ATTR_TYPE, value: b.getDTypeInteger(x.dtype) },
       { name: "Tshape", type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_INT32 },
     ];
-    const [out] = b.binding.executeOp("Reshape", opAttrs, [b.getInputTensorIds([x])[0], id], 1);
+    const [out] = b.binding.executeOp(
+      "Reshape",
+      opAttrs,
+      [b.getInputTensorIds([x])[0], int32Handle(b, shape)],
+      1,
+    );
+    return b.createOutputTensor(out);
+  },
+};
+
+/**
+ * Cast to the dtype it already has runs no kernel: the gradient of every tensor tfjs's tape
+ * saves is such a cast (engine.clone's). Other casts are tfjs-node's.
+ */
+function castConfig(original: tf.KernelConfig): tf.KernelConfig {
+  return {
+    ...original,
+    kernelFunc: (args) => {
+      const x = (args.inputs as unknown as tf.CastInputs).x as tf.TensorInfo;
+      if ((args.attrs as unknown as tf.CastAttrs).dtype === x.dtype)
+        return same(args.backend as unknown as NodeBackend & { incRef(d: tf.DataId): void }, x);
+      return original.kernelFunc(args);
+    },
+  };
+}
+
+/** Transpose with its permutation's handle kept (as Reshape's shapes), and none for the identity. */
+const transpose: tf.KernelConfig = {
+  kernelName: "Transpose",
+  backendName: "tensorflow",
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as NodeBackend & { incRef(dataId: tf.DataId): void };
+    const perm = (attrs as unknown as tf.TransposeAttrs).perm;
+    const x = (inputs as unknown as tf.TransposeInputs).x as tf.TensorInfo;
+    if (perm.every((p, i) => p === i)) return same(b, x);
+    const opAttrs = [
+      { name: "T", type: b.binding.TF_ATTR_TYPE, value: b.getDTypeInteger(x.dtype) },
+      { name: "Tperm", type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_INT32 },
+    ];
+    const [out] = b.binding.executeOp(
+      "Transpose",
+      opAttrs,
+      [b.getInputTensorIds([x])[0], int32Handle(b, perm)],
+      1,
+    );
     return b.createOutputTensor(out);
   },
 };
@@ -177,8 +284,16 @@ export function registerNativeTrainingKernels(): void {
   registered = true;
   for (const k of [bnTrain, bnGrad, relu6Grad, sigmoidGrad, softplusGrad])
     if (!tf.getKernel(k.kernelName, "tensorflow")) tf.registerKernel(k);
-  tf.unregisterKernel(reshape.kernelName, "tensorflow");
-  tf.registerKernel(reshape);
+  const ops = loadNativeOps();
+  if (ops.loaded) {
+    for (const k of ownOps) if (!tf.getKernel(k.kernelName, "tensorflow")) tf.registerKernel(k);
+  } else if (process.env.AMIDA_NATIVE_OPS !== "0")
+    console.error(`native ops not built (${ops.why}); composing them from TensorFlow's ops`);
+  const cast = castConfig(tf.getKernel("Cast", "tensorflow")!);
+  for (const k of [reshape, transpose, cast]) {
+    tf.unregisterKernel(k.kernelName, "tensorflow");
+    tf.registerKernel(k);
+  }
   const original = tf.getGradient("Relu6");
   if (original) {
     tf.unregisterGradient("Relu6");
@@ -196,6 +311,116 @@ export function registerNativeTrainingKernels(): void {
   }
   onNative("relu6", (x) => tf.relu6(x));
   onNative("swish", swish);
+  leanDense();
+  leanConv2D();
+}
+
+/** The parts of tfjs-layers' Conv2D that its call reads. */
+interface Conv2DLayer {
+  kernel: tf.LayerVariable;
+  bias: tf.LayerVariable | null;
+  activation: { apply(x: tf.Tensor): tf.Tensor };
+  strides: [number, number];
+  padding: string;
+  dataFormat: string;
+  dilationRate: [number, number];
+}
+
+/**
+ * tfjs-layers' Conv2D, on the native backend, as tf.conv2d (plus the bias) then its activation:
+ * the same function. Its own call takes tfjs's fused convolution, a custom gradient that
+ * computes every input's gradient, so the first layer's gradient with respect to the image
+ * (a full-size Conv2DBackpropInput) is computed and thrown away; tf.conv2d's are computed only
+ * where needed.
+ */
+function leanConv2D(): void {
+  const proto = Object.getPrototypeOf(tf.layers.conv2d({ filters: 1, kernelSize: 1 })) as {
+    call(this: Conv2DLayer, inputs: tf.Tensor | tf.Tensor[], kwargs: unknown): tf.Tensor;
+  };
+  const original = proto.call;
+  proto.call = function (this: Conv2DLayer, inputs, kwargs) {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (
+      !fusable(x) ||
+      x.rank !== 4 ||
+      (Array.isArray(inputs) && inputs.length !== 1) ||
+      this.dataFormat !== "channelsLast" ||
+      (this.padding !== "same" && this.padding !== "valid")
+    )
+      return original.call(this, inputs, kwargs);
+    return tf.tidy(() => {
+      const pad = this.padding as "same" | "valid";
+      const y = tf.conv2d(
+        x as tf.Tensor4D,
+        this.kernel.read() as tf.Tensor4D,
+        this.strides,
+        pad,
+        "NHWC",
+        this.dilationRate,
+      );
+      return this.activation.apply(this.bias ? tf.add(y, this.bias.read()) : y);
+    });
+  };
+}
+
+/** The parts of tfjs-layers' Dense that its call reads. */
+interface DenseLayer {
+  kernel: tf.LayerVariable;
+  bias: tf.LayerVariable | null;
+  activation: { apply(x: tf.Tensor): tf.Tensor };
+  invokeCallHook(inputs: tf.Tensor | tf.Tensor[], kwargs: unknown): void;
+}
+
+/**
+ * tfjs-layers' Dense, on the native backend, as fusedDense then its activation: the same
+ * function. Its own call transposes the kernel by the identity permutation, reshapes every operand
+ * to 3-D and back, and leaves ~25 kernels on the tape per layer. tfjs-layers does not export the
+ * class; an instance tells us its prototype. Other backends keep tfjs-layers' call.
+ */
+function leanDense(): void {
+  const proto = Object.getPrototypeOf(tf.layers.dense({ units: 1 })) as {
+    call(this: DenseLayer, inputs: tf.Tensor | tf.Tensor[], kwargs: unknown): tf.Tensor;
+  };
+  const original = proto.call;
+  proto.call = function (this: DenseLayer, inputs, kwargs) {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (!fusable(x) || (Array.isArray(inputs) && inputs.length !== 1))
+      return original.call(this, inputs, kwargs);
+    return tf.tidy(() => {
+      this.invokeCallHook(inputs, kwargs);
+      const y = fusedDense(x, this.kernel.read(), this.bias ? this.bias.read() : null);
+      return this.activation.apply(y);
+    });
+  };
+}
+
+/**
+ * x W + b over the last axis of x (any rank >= 2), with its gradient: one matmul and one add
+ * forward, two matmuls and a sum backward, and x and W kept.
+ */
+export function fusedDense(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
+  const inDim = x.shape[x.rank - 1];
+  const outDim = kernel.shape[kernel.rank - 1];
+  const rows = x.size / inDim;
+  const outShape = [...x.shape.slice(0, -1), outDim];
+  const forward = (inputs: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
+    const [xIn, k, b] = inputs;
+    const xRows = x.rank === 2 ? xIn : tf.reshape(xIn, [rows, inDim]);
+    const z = tf.matMul(xRows, k);
+    save([xRows, k]);
+    return {
+      value: tf.reshape(b ? tf.add(z, b) : z, outShape),
+      gradFunc: (dy, [xS, kS]) => {
+        const dz = tf.reshape(dy, [rows, outDim]);
+        const grads = [
+          tf.reshape(tf.matMul(dz, kS, false, true), x.shape),
+          tf.matMul(xS, dz, true, false),
+        ];
+        return b ? [...grads, tf.sum(dz, 0)] : grads;
+      },
+    };
+  };
+  return customGradient(bias ? [x, kernel, bias] : [x, kernel], forward);
 }
 
 /**
@@ -220,18 +445,22 @@ function onNative(className: string, apply: (x: tf.Tensor) => tf.Tensor): void {
 }
 
 /**
- * x * sigmoid(x) as TensorFlow's SoftplusGrad(x, x) (= x * sigmoid(x), one pass), with the
- * gradient dy * s + SigmoidGrad(s, dy * x) = dy * s * (1 + x * (1 - s)): 6 full-size passes for
- * forward and backward where tfjs-layers' mul(sigmoid(mul(x, 1)), x) takes ~11, and only x is
- * kept for the backward pass.
+ * x * sigmoid(x) and its gradient dy * s * (1 + x * (1 - s)), one pass each with this project's
+ * ops (native-ops.c); without them, TensorFlow's SoftplusGrad(x, x) (= x * sigmoid(x), one
+ * pass) and dy * s + SigmoidGrad(s, dy * x): 6 full-size passes where tfjs-layers'
+ * mul(sigmoid(mul(x, 1)), x) takes ~11. Only x is kept for the backward pass.
  */
 function swish(x: tf.Tensor): tf.Tensor {
   if (x.dtype !== "float32") return tf.mul(x, tf.sigmoid(x));
+  const own = nativeOpsLoaded();
   const forward = ([xIn]: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
     save([xIn]);
     return {
-      value: tf.engine().runKernel(SOFTPLUS_GRAD, { dy: xIn, x: xIn }) as tf.Tensor,
+      value: (own
+        ? tf.engine().runKernel(SWISH, { x: xIn })
+        : tf.engine().runKernel(SOFTPLUS_GRAD, { dy: xIn, x: xIn })) as tf.Tensor,
       gradFunc: (dy, [xS]) => {
+        if (own) return tf.engine().runKernel(SWISH_GRAD, { dy, x: xS }) as tf.Tensor;
         const s = tf.sigmoid(xS);
         const curvature = tf.engine().runKernel(SIGMOID_GRAD, { y: s, dy: tf.mul(dy, xS) });
         return tf.add(tf.mul(dy, s), curvature as tf.Tensor);
@@ -264,6 +493,7 @@ export function fusedLayerNorm(
   eps: number,
 ): tf.Tensor | null {
   if (!fusable(x)) return null;
+  if (nativeOpsLoaded()) return ownLayerNorm(x, gamma, beta, eps);
   const c = x.shape[x.rank - 1];
   const rows = x.size / c;
   const attrs = { epsilon: eps, format: "NCHW" };
@@ -295,23 +525,25 @@ export function fusedLayerNorm(
   return customGradient([x, gamma, beta], forward);
 }
 
+/** The batch statistics of a training batch norm, handed to the layer while they exist. */
+export type BatchStats = (mean: tf.Tensor, variance: tf.Tensor) => void;
+
 /**
  * Training-mode batch norm over the last axis of `x` (any rank) with TensorFlow's fused
- * kernels, forward and gradient; null unless the native backend is active. `mean` and
- * `variance` are the batch's (biased variance, as in the closed form) and are kept: the caller
- * disposes them.
+ * kernels, forward and gradient; null unless the native backend is active. `onStats` receives
+ * the batch's mean and (biased, as in the closed form) variance inside the forward pass, where
+ * nothing is recorded for the gradient: the moving averages are updated there.
  */
 export function fusedBatchNormTrain(
   x: tf.Tensor,
   gamma: tf.Tensor,
   beta: tf.Tensor,
   eps: number,
-): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } | null {
+  onStats: BatchStats,
+): tf.Tensor | null {
   if (!fusable(x)) return null;
   const c = x.shape[x.rank - 1];
   const n = x.size / c;
-  let mean!: tf.Tensor;
-  let variance!: tf.Tensor;
   const forward = ([xIn, g, b]: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
     const x4 = tf.reshape(xIn, [1, n, 1, c]); // every position of every sample is one "pixel"
     const [y, batchMean, , r1, r2, r3] = tf
@@ -321,10 +553,9 @@ export function fusedBatchNormTrain(
         { x: x4, scale: g, offset: b },
         { epsilon: eps, format: "NHWC" },
       ) as tf.Tensor[];
-    mean = tf.keep(batchMean);
     // The second reserve space is the biased batch variance (TensorFlow's CPU kernel; checked
-    // against tf.moments in test/native-kernels.test.ts). A clone: the caller disposes it.
-    variance = tf.keep(tf.clone(r2));
+    // against tf.moments in test/native-kernels.test.ts).
+    onStats(batchMean, r2);
     save([x4, g, r1, r2, r3]);
     return {
       value: tf.reshape(y, xIn.shape),
@@ -341,6 +572,102 @@ export function fusedBatchNormTrain(
       },
     };
   };
-  const y = customGradient([x, gamma, beta], forward);
-  return { y, mean, variance };
+  return customGradient([x, gamma, beta], forward);
+}
+
+/**
+ * Moving averages m - (m - batch) * decay of a batch norm's mean and variance: one kernel of this
+ * project's ops on the native backend (bit for bit the three tfjs ops), else tfjs ops.
+ */
+export function movingAverages(
+  m: tf.Tensor,
+  v: tf.Tensor,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  decay: number,
+): [tf.Tensor, tf.Tensor] {
+  if (fusable(m) && nativeOpsLoaded())
+    return tf.engine().runKernel(MOVING_AVERAGES, { m, v, mean, variance }, { decay }) as [
+      tf.Tensor,
+      tf.Tensor,
+    ];
+  const step = (old: tf.Tensor, batch: tf.Tensor) => tf.sub(old, tf.mul(tf.sub(old, batch), decay));
+  return [step(m, mean), step(v, variance)];
+}
+
+/** Layer norm as this project's two ops: one pass forward (with gamma and beta), one backward. */
+function ownLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
+  const forward = ([xIn, g, b]: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
+    const [y, mean, rstd] = tf
+      .engine()
+      .runKernel(LAYER_NORM, { x: xIn, gamma: g, beta: b }, { eps }) as tf.Tensor[];
+    save([xIn, g, mean, rstd]);
+    return {
+      value: y,
+      gradFunc: (dy, [xS, gS, meanS, rstdS]) =>
+        tf.engine().runKernel(LAYER_NORM_GRAD, {
+          dy,
+          x: xS,
+          gamma: gS,
+          mean: meanS,
+          rstd: rstdS,
+        }) as tf.Tensor[],
+    };
+  };
+  return customGradient([x, gamma, beta], forward);
+}
+
+/** The weights of a projection y = x W + b, read: W [in, out], b [out]. */
+export interface DenseWeights {
+  kernel: tf.Tensor;
+  bias: tf.Tensor;
+}
+
+/**
+ * Multi-head self-attention of x [B, N, D] with one qkv projection (columns Q's heads, K's, V's)
+ * and an output projection, as this project's attention ops on the native backend; null
+ * elsewhere or without them. `capture`, when given, receives the attention maps [B, h, N, N]
+ * (kept). Forward: 2 matmuls, 2 bias adds and 1 attention kernel where tfjs composes ~20 kernels
+ * (transposes, unstack, scale, softmax); backward likewise ~10 instead of ~30.
+ */
+export function fusedSelfAttention(
+  x: tf.Tensor3D,
+  qkv: DenseWeights,
+  out: DenseWeights,
+  heads: number,
+  capture: { maps: tf.Tensor | null } | null,
+): tf.Tensor | null {
+  if (!fusable(x) || !nativeOpsLoaded()) return null;
+  const [b, n, d] = x.shape;
+  const attrs = { heads, scale: 1 / Math.sqrt(d / heads) };
+  const forward = ([xIn, wq, bq, wo, bo]: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
+    const rows = tf.reshape(xIn, [b * n, d]);
+    const qkv3 = tf.reshape(tf.add(tf.matMul(rows, wq), bq), [b, n, 3 * d]);
+    const [o, probs] = tf.engine().runKernel(ATTENTION, { qkv: qkv3 }, attrs) as tf.Tensor[];
+    if (capture) {
+      capture.maps?.dispose();
+      capture.maps = tf.keep(tf.clone(probs));
+    }
+    const oRows = tf.reshape(o, [b * n, d]);
+    save([rows, wq, qkv3, probs, oRows, wo]);
+    return {
+      value: tf.reshape(tf.add(tf.matMul(oRows, wo), bo), [b, n, d]),
+      gradFunc: (dy, [rowsS, wqS, qkvS, probsS, oS, woS]) => {
+        const dyRows = tf.reshape(dy, [b * n, d]);
+        const dO = tf.matMul(dyRows, woS, false, true);
+        const dqkv = tf
+          .engine()
+          .runKernel(ATTENTION_GRAD, { dout: dO, qkv: qkvS, probs: probsS }, attrs) as tf.Tensor;
+        const dqRows = tf.reshape(dqkv, [b * n, 3 * d]);
+        return [
+          tf.reshape(tf.matMul(dqRows, wqS, false, true), [b, n, d]),
+          tf.matMul(rowsS, dqRows, true, false),
+          tf.sum(dqRows, 0),
+          tf.matMul(oS, dyRows, true, false),
+          tf.sum(dyRows, 0),
+        ];
+      },
+    };
+  };
+  return customGradient([x, qkv.kernel, qkv.bias, out.kernel, out.bias], forward);
 }
