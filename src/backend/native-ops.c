@@ -15,6 +15,9 @@
  *   AmidaAttentionGrad(dout, qkv, probs) -> dqkv    the gradient of the above
  *   AmidaMovingAverages(m, v, mean, var) -> m', v'  m - (m - mean) * decay, the same for v; attr
  *       decay. Float32 rounding after each step, as three TensorFlow ops would: bit for bit theirs
+ *   AmidaAdamW(grads, weights, m, v, hyper) -> weights', m', v'   tf.train.adam's update of N
+ *       weights (lists) with flat moments, then AdamW's decay of the weights `decays` marks; bit
+ *       for bit the tfjs ops src/train/adamw.ts composes otherwise
  *
  * No TensorFlow or Node headers: the few C API functions used are declared below (their ABI is
  * TensorFlow's stable C API), so any C compiler builds this in about a second.
@@ -62,6 +65,10 @@ extern void TF_OpKernelConstruction_GetAttrFloat(TF_OpKernelConstruction*, const
                                                  TF_Status*);
 extern void TF_OpKernelConstruction_GetAttrInt32(TF_OpKernelConstruction*, const char*,
                                                  int32_t*, TF_Status*);
+extern void TF_OpKernelConstruction_GetAttrSize(TF_OpKernelConstruction*, const char*, int32_t*,
+                                                int32_t*, TF_Status*);
+extern void TF_OpKernelConstruction_GetAttrInt32List(TF_OpKernelConstruction*, const char*,
+                                                     int32_t*, int, TF_Status*);
 
 /* ---- plumbing ---------------------------------------------------------------------------- */
 
@@ -589,11 +596,131 @@ static void moving_averages(void* k, TF_OpKernelContext* ctx) {
   end(&c);
 }
 
+/* ---- AdamW -------------------------------------------------------------------------------- */
+
+typedef struct {
+  int32_t n;
+  float beta1, beta2, one_minus_beta1, one_minus_beta2, epsilon;
+  int32_t* decays; /* n flags */
+} AdamAttrs;
+
+static void* create_adamw(TF_OpKernelConstruction* k) {
+  AdamAttrs* a = calloc(1, sizeof(AdamAttrs));
+  TF_Status* st = TF_NewStatus();
+  TF_OpKernelConstruction_GetAttrInt32(k, "N", &a->n, st);
+  const char* floats[] = {"beta1", "beta2", "one_minus_beta1", "one_minus_beta2", "epsilon"};
+  float* dst[] = {&a->beta1, &a->beta2, &a->one_minus_beta1, &a->one_minus_beta2, &a->epsilon};
+  for (int i = 0; i < 5 && TF_GetCode(st) == TF_OK; i++)
+    TF_OpKernelConstruction_GetAttrFloat(k, floats[i], dst[i], st);
+  int32_t len = 0, total = 0;
+  if (TF_GetCode(st) == TF_OK) TF_OpKernelConstruction_GetAttrSize(k, "decays", &len, &total, st);
+  if (TF_GetCode(st) == TF_OK && len != a->n)
+    TF_SetStatus(st, TF_INVALID_ARGUMENT, "AmidaAdamW: decays must have N flags");
+  if (TF_GetCode(st) == TF_OK) {
+    a->decays = calloc(a->n > 0 ? a->n : 1, sizeof(int32_t));
+    TF_OpKernelConstruction_GetAttrInt32List(k, "decays", a->decays, a->n, st);
+  }
+  if (TF_GetCode(st) != TF_OK) TF_OpKernelConstruction_Failure(k, st);
+  TF_DeleteStatus(st);
+  return a;
+}
+
+static void destroy_adamw(void* p) {
+  AdamAttrs* a = p;
+  if (a) free(a->decays);
+  free(a);
+}
+
+/*
+ * One weight's slice: every step rounds to float32 in tfjs's order (no fused multiply-add), so
+ * the result is bit for bit theirs.
+ */
+__attribute__((optimize("fp-contract=off"))) static void adam_slice(
+    const AdamAttrs* a, const float* restrict g, const float* restrict w, const float* restrict m,
+    const float* restrict v, float* restrict w_out, float* restrict m_out, float* restrict v_out,
+    int64_t n, float neg_lr, float bias1, float bias2, int decay, float factor) {
+  for (int64_t j = 0; j < n; j++) {
+    const float mm = m[j] * a->beta1 + g[j] * a->one_minus_beta1;
+    const float vv = v[j] * a->beta2 + (g[j] * g[j]) * a->one_minus_beta2;
+    m_out[j] = mm;
+    v_out[j] = vv;
+    const float step = (mm / bias1) / (sqrtf(vv / bias2) + a->epsilon) * neg_lr;
+    w_out[j] = step + w[j];
+  }
+  if (decay)
+    for (int64_t j = 0; j < n; j++) w_out[j] = w_out[j] * factor;
+}
+
+static void adamw(void* k, TF_OpKernelContext* ctx) {
+  const AdamAttrs* a = k;
+  const int n = a->n;
+  Call c;
+  memset(&c, 0, sizeof c);
+  c.ctx = ctx;
+  c.st = TF_NewStatus();
+  TF_Tensor** in = calloc(2 * n + 3, sizeof(TF_Tensor*));
+  TF_Tensor** out = calloc(n + 2, sizeof(TF_Tensor*));
+  int ok = in && out;
+  for (int i = 0; ok && i < 2 * n + 3; i++) {
+    TF_GetInput(ctx, i, &in[i], c.st);
+    ok = TF_GetCode(c.st) == TF_OK && TF_TensorType(in[i]) == TF_FLOAT;
+  }
+  int64_t total = 0;
+  for (int i = 0; ok && i < n; i++) {
+    ok = TF_TensorElementCount(in[i]) == TF_TensorElementCount(in[n + i]);
+    total += TF_TensorElementCount(in[n + i]);
+  }
+  ok = ok && TF_TensorElementCount(in[2 * n]) == total &&
+       TF_TensorElementCount(in[2 * n + 1]) == total && TF_TensorElementCount(in[2 * n + 2]) == 5;
+  if (!ok && TF_GetCode(c.st) == TF_OK)
+    TF_SetStatus(c.st, TF_INVALID_ARGUMENT,
+                 "AmidaAdamW: N float32 gradients and weights of equal sizes, moments of their "
+                 "total size and 5 hyperparameters");
+  if (ok) {
+    /* hyper: -lr, 1 - beta1^t, 1 - beta2^t, the decay factor, whether to decay (0 or 1) */
+    const float* h = TF_TensorData(in[2 * n + 2]);
+    int64_t dims[1] = {total};
+    c.ctx = ctx;
+    TF_Tensor* mo = TF_AllocateOutput(ctx, n, TF_FLOAT, dims, 1, total * sizeof(float), c.st);
+    TF_Tensor* vo = TF_GetCode(c.st) == TF_OK
+                        ? TF_AllocateOutput(ctx, n + 1, TF_FLOAT, dims, 1, total * sizeof(float), c.st)
+                        : NULL;
+    out[n] = mo;
+    out[n + 1] = vo;
+    const float* m = TF_TensorData(in[2 * n]);
+    const float* v = TF_TensorData(in[2 * n + 1]);
+    int64_t at = 0;
+    for (int i = 0; i < n && TF_GetCode(c.st) == TF_OK; i++) {
+      TF_Tensor* w = in[n + i];
+      int64_t wd[8];
+      const int nd = TF_NumDims(w);
+      for (int d = 0; d < nd; d++) wd[d] = TF_Dim(w, d);
+      const int64_t size = TF_TensorElementCount(w);
+      out[i] = TF_AllocateOutput(ctx, i, TF_FLOAT, wd, nd, size * sizeof(float), c.st);
+      if (TF_GetCode(c.st) != TF_OK) break;
+      adam_slice(a, TF_TensorData(in[i]), TF_TensorData(w), m + at, v + at, TF_TensorData(out[i]),
+                 (float*)TF_TensorData(mo) + at, (float*)TF_TensorData(vo) + at, size, h[0], h[1],
+                 h[2], h[4] != 0.0f && a->decays[i], h[3]);
+      at += size;
+    }
+  } else if (!in || !out) {
+    TF_SetStatus(c.st, TF_INVALID_ARGUMENT, "AmidaAdamW: out of memory");
+  }
+  if (TF_GetCode(c.st) != TF_OK) TF_OpKernelContext_Failure(ctx, c.st);
+  for (int i = 0; in && i < 2 * n + 3; i++)
+    if (in[i]) TF_DeleteTensor(in[i]);
+  for (int i = 0; out && i < n + 2; i++)
+    if (out[i]) TF_DeleteTensor(out[i]);
+  free(in);
+  free(out);
+  TF_DeleteStatus(c.st);
+}
+
 /* ---- registration ------------------------------------------------------------------------ */
 
-static int define(const char* name, const char* const* inputs, const char* const* outputs,
-                  const char* const* attrs, void* (*create)(TF_OpKernelConstruction*),
-                  void (*compute)(void*, TF_OpKernelContext*)) {
+static int define_with(const char* name, const char* const* inputs, const char* const* outputs,
+                       const char* const* attrs, void* (*create)(TF_OpKernelConstruction*),
+                       void (*compute)(void*, TF_OpKernelContext*), void (*del)(void*)) {
   TF_Status* st = TF_NewStatus();
   TF_OpDefinitionBuilder* b = TF_NewOpDefinitionBuilder(name);
   for (; *inputs; inputs++) TF_OpDefinitionBuilderAddInput(b, *inputs);
@@ -601,15 +728,21 @@ static int define(const char* name, const char* const* inputs, const char* const
   for (; attrs && *attrs; attrs++) TF_OpDefinitionBuilderAddAttr(b, *attrs);
   TF_RegisterOpDefinition(b, st);
   if (TF_GetCode(st) == TF_OK)
-    TF_RegisterKernelBuilder(name, TF_NewKernelBuilder(name, "CPU", create, compute, destroy), st);
+    TF_RegisterKernelBuilder(name, TF_NewKernelBuilder(name, "CPU", create, compute, del), st);
   int ok = TF_GetCode(st) == TF_OK;
   TF_DeleteStatus(st);
   return ok;
 }
 
+static int define(const char* name, const char* const* inputs, const char* const* outputs,
+                  const char* const* attrs, void* (*create)(TF_OpKernelConstruction*),
+                  void (*compute)(void*, TF_OpKernelContext*)) {
+  return define_with(name, inputs, outputs, attrs, create, compute, destroy);
+}
+
 #define LIST(...) ((const char* const[]){__VA_ARGS__, NULL})
 
-/* How many ops registered (8 when all are). */
+/* How many ops registered (9 when all are). */
 static int registered = -1;
 
 static int register_all(void) {
@@ -634,6 +767,13 @@ static int register_all(void) {
                        LIST("m: float", "v: float", "mean: float", "variance: float"),
                        LIST("m_out: float", "v_out: float"), LIST("decay: float"), create_decay,
                        moving_averages);
+  registered += define_with(
+      "AmidaAdamW",
+      LIST("grads: N * float", "weights: N * float", "m: float", "v: float", "hyper: float"),
+      LIST("new_weights: N * float", "m_out: float", "v_out: float"),
+      LIST("N: int >= 1", "decays: list(int)", "beta1: float", "beta2: float",
+           "one_minus_beta1: float", "one_minus_beta2: float", "epsilon: float"),
+      create_adamw, adamw, destroy_adamw);
   return registered;
 }
 

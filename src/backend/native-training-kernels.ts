@@ -60,6 +60,8 @@ const LAYER_NORM_GRAD = "AmidaLayerNormGrad";
 const ATTENTION = "AmidaAttention";
 const ATTENTION_GRAD = "AmidaAttentionGrad";
 const MOVING_AVERAGES = "AmidaMovingAverages";
+/** Run by name from src/train/adamw.ts (train may not import backend): keep the names in step. */
+const ADAMW = "AmidaAdamW";
 
 function typeAttr(b: NodeBackend, name: string): OpAttr {
   return { name, type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_FLOAT };
@@ -173,6 +175,41 @@ const ownOps = [
   ownOp(ATTENTION, ["qkv"], 2, ["scale"], ["heads"]),
   ownOp(ATTENTION_GRAD, ["dout", "qkv", "probs"], 1, ["scale"], ["heads"]),
   ownOp(MOVING_AVERAGES, ["m", "v", "mean", "variance"], 2, ["decay"]),
+  /**
+   * AdamW's whole update of N weights in one kernel: inputs g0..g{N-1}, w0..w{N-1}, m, v, hyper
+   * (see native-ops.c); attrs decays (N flags) and the constants beta1, beta2, oneMinusBeta1,
+   * oneMinusBeta2, epsilon. Outputs the N new weights, then m and v.
+   */
+  nativeKernel(ADAMW, (b, inputs, attrs) => {
+    const decays = attrs.decays as number[];
+    const n = decays.length;
+    const list = [
+      ...decays.map((_, i) => inputs[`g${i}`]),
+      ...decays.map((_, i) => inputs[`w${i}`]),
+      inputs.m,
+      inputs.v,
+      inputs.hyper,
+    ];
+    const float = (name: string, key: string) => ({
+      name,
+      type: b.binding.TF_ATTR_FLOAT,
+      value: attrs[key],
+    });
+    return b.executeMultipleOutputs(
+      ADAMW,
+      [
+        { name: "N", type: b.binding.TF_ATTR_INT, value: n },
+        { name: "decays", type: b.binding.TF_ATTR_INT, value: decays },
+        float("beta1", "beta1"),
+        float("beta2", "beta2"),
+        float("one_minus_beta1", "oneMinusBeta1"),
+        float("one_minus_beta2", "oneMinusBeta2"),
+        float("epsilon", "epsilon"),
+      ],
+      list,
+      n + 2,
+    );
+  }),
 ];
 
 /** TensorFlow handles of int32 shape vectors, one per target shape, kept for the process. */
