@@ -1,8 +1,9 @@
 /**
  * The native backend (tfjs-node built by scripts/bootstrap.sh) against the cpu backend: the
  * same kernel checks as wasm's, this project's native training kernels (fused batch norm,
- * ReLU6) and own TensorFlow ops (src/backend/native-ops.c: swish, layer norm, attention, moving
- * averages), each against tf.grads of the plain formula on cpu, with the ops and without them
+ * ReLU6) and own TensorFlow ops (src/backend/native-ops.c: swish, layer norm, attention, batch
+ * norm, AdamW's update), each against tf.grads of the plain formula on cpu (AdamW's in
+ * test/adamw.test.ts), with the ops and without them
  * (TensorFlow's compositions), and whole-model gradients. Skipped, saying why, where it is not
  * installed.
  */
@@ -16,7 +17,6 @@ import { FreezableBatchNorm } from "../src/models/layers/batchnorm";
 import { LayerNorm } from "../src/models/layers/layernorm";
 import { MultiHeadSelfAttention } from "../src/models/layers/attention";
 import { loadNativeOps, nativeOpsLoaded, useNativeOps } from "../src/backend/native-ops";
-import { movingAverages } from "../src/backend/native-training-kernels";
 import { buildModel } from "../src/models/registry";
 import { AdamW } from "../src/train/adamw";
 import { trainStep } from "../src/train/trainer";
@@ -147,38 +147,67 @@ nativeTest("native conv2d and depthwise gradients match the cpu backend", () =>
 nativeTest("native transposed matMuls match the cpu backend", () => checkTransposedMatMuls(B));
 
 nativeTest(
-  "native fused batch norm: output, batch statistics, moving averages and gradients match the closed form on cpu",
+  "native batch norm (own ops, or TensorFlow's fused ones): output, moving averages and gradients match tf.grads of the plain formula on cpu",
   async () => {
-    for (const shape of [
-      [4, 6, 6, 8],
-      [3, 10, 16],
-    ]) {
-      const x = rand(shape, 21);
-      const w = rand(shape, 22);
-      await compare(B, `batch norm ${shape}`, () => {
-        const bn = new FreezableBatchNorm({
-          momentum: 0.9,
-          epsilon: 1e-3,
-          gammaInitializer: "randomNormal",
-        });
-        bn.build(shape);
-        bn.setWeights([
-          tf.add(tf.mul(rand([shape.at(-1)!], 23)(), 0.5), 1),
-          rand([shape.at(-1)!], 24)(),
-          rand([shape.at(-1)!], 25)(),
-          tf.add(rand([shape.at(-1)!], 26)(), 2),
-        ]);
-        const vars = bn.trainableWeights.map((v) => v.read() as tf.Variable);
-        const f = (xin: tf.Tensor) =>
-          tf.sum(tf.mul(bn.apply(xin, { training: true }) as tf.Tensor, w()));
-        const [dx] = tf.grads(f)([x()]);
-        const { grads } = tf.variableGrads(() => f(x()) as tf.Scalar, vars);
-        const y = bn.apply(x(), { training: true }) as tf.Tensor;
-        // After three training calls: the moving averages moved three times.
-        const [, , movingMean, movingVar] = bn.getWeights();
-        return [y, dx, grads[vars[0].name], grads[vars[1].name], movingMean, movingVar];
-      });
-    }
+    await bothPaths(async (own) => {
+      // Channel counts compiled as constants (16, 48) and not (8, 3); more rows than one block.
+      for (const shape of [
+        [4, 6, 6, 8],
+        [3, 10, 16],
+        [50, 3],
+        [3, 11, 13, 48],
+      ]) {
+        const c = shape.at(-1)!;
+        const x = () => tf.add(tf.mul(rand(shape, 21)(), 2), 0.5);
+        const w = rand(shape, 22);
+        const g = () => tf.add(tf.mul(rand([c], 23)(), 0.5), 1);
+        const b = rand([c], 24);
+        const m0 = rand([c], 25);
+        const v0 = () => tf.add(rand([c], 26)(), 2);
+        const viaLayer = () => {
+          const bn = new FreezableBatchNorm({ momentum: 0.9, epsilon: 1e-3 });
+          bn.build(shape);
+          bn.setWeights([g(), b(), m0(), v0()]);
+          const vars = bn.trainableWeights.map((v) => v.read() as tf.Variable);
+          const f = (xin: tf.Tensor) =>
+            tf.sum(tf.mul(bn.apply(xin, { training: true }) as tf.Tensor, w()));
+          const [dx] = tf.grads(f)([x()]);
+          const { grads } = tf.variableGrads(() => f(x()) as tf.Scalar, vars);
+          const y = bn.apply(x(), { training: true }) as tf.Tensor;
+          // After three training calls: the moving averages moved three times.
+          const [, , movingMean, movingVar] = bn.getWeights();
+          return [y, dx, grads[vars[0].name], grads[vars[1].name], movingMean, movingVar];
+        };
+        const viaPlain = () => {
+          const axes = shape.slice(0, -1).map((_, i) => i);
+          const plain = (xi: tf.Tensor, gi: tf.Tensor, bi: tf.Tensor) => {
+            const mean = tf.mean(xi, axes);
+            const variance = tf.mean(tf.square(tf.sub(xi, mean)), axes);
+            const xhat = tf.div(tf.sub(xi, mean), tf.sqrt(tf.add(variance, 1e-3)));
+            return tf.add(tf.mul(xhat, gi), bi);
+          };
+          const grads = tf.grads((xi: tf.Tensor, gi: tf.Tensor, bi: tf.Tensor) =>
+            tf.sum(tf.mul(plain(xi, gi, bi), w())),
+          )([x(), g(), b()]);
+          const mean = tf.mean(x(), axes);
+          const variance = tf.mean(tf.square(tf.sub(x(), mean)), axes);
+          let [m, v] = [m0(), v0()];
+          for (let i = 0; i < 3; i++) {
+            m = tf.sub(m, tf.mul(tf.sub(m, mean), 1 - 0.9));
+            v = tf.sub(v, tf.mul(tf.sub(v, variance), 1 - 0.9));
+          }
+          return [plain(x(), g(), b()), ...grads, m, v];
+        };
+        await againstPlain(`batch norm ${shape} (own ops: ${own})`, viaLayer, viaPlain);
+      }
+      const bn = new FreezableBatchNorm({});
+      bn.build([4, 8]);
+      const names = await kernelsOf(
+        () => bn.apply(tf.ones([4, 8]), { training: true }) as tf.Tensor,
+      );
+      const want = own ? "AmidaBatchNorm" : "AmidaFusedBatchNormTrain";
+      assert.ok(names.includes(want), `${want} ran (own ops: ${own}): ${names}`);
+    });
   },
 );
 
@@ -456,27 +485,29 @@ nativeTest(
 );
 
 nativeTest(
-  "native moving averages (own op): bit for bit tfjs's m - (m - batch) * decay",
+  "native batch norm (own op): its moving averages are bit for bit tfjs's m - (m - batch) * decay of its statistics",
   async (t) => {
     if (!loadNativeOps().loaded) return t.skip("native ops not built");
-    for (const n of [1, 7, 320]) {
-      const m = rand([n], 81);
-      const v = () => tf.abs(rand([n], 82)());
-      const mean = rand([n], 83);
-      const variance = () => tf.abs(rand([n], 84)());
-      const run = (own: boolean) => {
-        useNativeOps(own);
-        try {
-          return tf.tidy(() =>
-            movingAverages(m(), v(), mean(), variance(), 1 - 0.99).map((t) =>
-              Array.from(t.dataSync()),
-            ),
-          );
-        } finally {
-          useNativeOps(true);
-        }
-      };
-      assert.deepEqual(run(true), run(false), `moving averages of ${n} values`);
+    for (const shape of [
+      [5, 1],
+      [40, 7],
+      [300, 48],
+    ]) {
+      const c = shape[1];
+      const [got, want] = tf.tidy(() => {
+        const x = tf.add(tf.mul(rand(shape, 81)(), 3), 1);
+        const g = tf.ones([c]);
+        const m0 = rand([c], 82)();
+        const [, mean, , m] = tf
+          .engine()
+          .runKernel(
+            "AmidaBatchNorm",
+            { x, gamma: g, beta: tf.zerosLike(g), m: m0, v: tf.abs(m0) },
+            { eps: 1e-3, decay: 0.01 },
+          ) as tf.Tensor[];
+        return [m, tf.sub(m0, tf.mul(tf.sub(m0, mean), 0.01))].map((v) => Array.from(v.dataSync()));
+      });
+      assert.deepEqual(got, want, `moving mean of ${shape}`);
     }
   },
 );
@@ -592,7 +623,9 @@ nativeTest("native training kernels are registered for the native backend only",
         "AmidaLayerNormGrad",
         "AmidaAttention",
         "AmidaAttentionGrad",
-        "AmidaMovingAverages",
+        "AmidaBatchNorm",
+        "AmidaBatchNormGrad",
+        "AmidaAdamW",
       ]
     : [];
   for (const k of [

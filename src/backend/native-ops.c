@@ -13,8 +13,11 @@
  *       that size), out [B, N, h*dh] = softmax(scale Q K^T) V per head, probs [B, h, N, N]; attrs
  *       heads, scale
  *   AmidaAttentionGrad(dout, qkv, probs) -> dqkv    the gradient of the above
- *   AmidaMovingAverages(m, v, mean, var) -> m', v'  m - (m - mean) * decay, the same for v; attr
- *       decay. Float32 rounding after each step, as three TensorFlow ops would: bit for bit theirs
+ *   AmidaBatchNorm(x, gamma, beta, m, v) -> y, mean, rstd, m', v'   training batch norm over the
+ *       last axis with the batch's statistics, and the moving averages m - (m - mean) * decay,
+ *       v - (v - var) * decay (biased variance; each step rounded to float32 as tfjs's three ops
+ *       do: bit for bit theirs); attrs eps, decay
+ *   AmidaBatchNormGrad(dy, x, gamma, mean, rstd) -> dx, dgamma, dbeta
  *   AmidaAdamW(grads, weights, m, v, hyper) -> weights', m', v'   tf.train.adam's update of N
  *       weights (lists) with flat moments, then AdamW's decay of the weights `decays` marks; bit
  *       for bit the tfjs ops src/train/adamw.ts composes otherwise
@@ -139,6 +142,16 @@ typedef struct {
   int32_t heads;
 } Attrs;
 
+static void* create_eps_decay(TF_OpKernelConstruction* k) {
+  Attrs* a = calloc(1, sizeof(Attrs));
+  TF_Status* st = TF_NewStatus();
+  TF_OpKernelConstruction_GetAttrFloat(k, "eps", &a->eps, st);
+  if (TF_GetCode(st) == TF_OK) TF_OpKernelConstruction_GetAttrFloat(k, "decay", &a->decay, st);
+  if (TF_GetCode(st) != TF_OK) TF_OpKernelConstruction_Failure(k, st);
+  TF_DeleteStatus(st);
+  return a;
+}
+
 static void* create_attrs(TF_OpKernelConstruction* k, int want_eps, int want_attention) {
   Attrs* a = calloc(1, sizeof(Attrs));
   TF_Status* st = TF_NewStatus();
@@ -156,14 +169,6 @@ static void* create_attrs(TF_OpKernelConstruction* k, int want_eps, int want_att
 static void* create_none(TF_OpKernelConstruction* k) { (void)k; return NULL; }
 static void* create_eps(TF_OpKernelConstruction* k) { return create_attrs(k, 1, 0); }
 static void* create_attention(TF_OpKernelConstruction* k) { return create_attrs(k, 0, 1); }
-static void* create_decay(TF_OpKernelConstruction* k) {
-  Attrs* a = calloc(1, sizeof(Attrs));
-  TF_Status* st = TF_NewStatus();
-  TF_OpKernelConstruction_GetAttrFloat(k, "decay", &a->decay, st);
-  if (TF_GetCode(st) != TF_OK) TF_OpKernelConstruction_Failure(k, st);
-  TF_DeleteStatus(st);
-  return a;
-}
 static void destroy(void* a) { free(a); }
 
 /*
@@ -563,34 +568,214 @@ static void attention_grad(void* k, TF_OpKernelContext* ctx) {
   end(&c);
 }
 
-/* ---- batch norm's moving averages -------------------------------------------------------- */
+/* old - (old - batch) * decay with float32 rounding after each step (no fused multiply-add). */
+__attribute__((optimize("fp-contract=off"))) static void moving_average(
+    const float* restrict old, const float* restrict batch, float* restrict out, int64_t n,
+    float decay) {
+  for (int64_t j = 0; j < n; j++) {
+    const float diff = old[j] - batch[j];
+    const float step = diff * decay;
+    out[j] = old[j] - step;
+  }
+}
+
+/* ---- batch norm ------------------------------------------------------------------------- */
 
 /*
- * Each step rounds to float32, as TensorFlow's Sub, Mul, Sub do: the volatile intermediates keep
- * the compiler from fusing the multiply and subtract (a few hundred values: speed is moot).
+ * Over the last axis (channels) of x [rows, c]: the loops run along the channels, contiguous in
+ * NHWC. Sums run in float over blocks of BN_BLOCK rows, then in double across blocks, and the
+ * statistics' pass sums x - k with k a sample of each channel (the shifted-data variance: no
+ * cancellation when the mean is large); fixed order: deterministic.
  */
-static void moving_averages(void* k, TF_OpKernelContext* ctx) {
-  const float decay = ((Attrs*)k)->decay;
-  Call c;
-  if (begin(&c, ctx, 4)) {
-    const int64_t n = TF_TensorElementCount(c.in[0]);
-    if (TF_TensorElementCount(c.in[1]) != n || TF_TensorElementCount(c.in[2]) != n ||
-        TF_TensorElementCount(c.in[3]) != n) {
-      fail(&c, "AmidaMovingAverages: inputs differ in size");
-    } else {
-      float* m = alloc_like(&c, 0, c.in[0]);
-      float* v = m ? alloc_like(&c, 1, c.in[1]) : NULL;
-      if (v)
-        for (int i = 0; i < 2; i++) {
-          const float* old = data(&c, i);
-          const float* batch = data(&c, 2 + i);
-          float* out = i ? v : m;
-          for (int64_t j = 0; j < n; j++) {
-            const volatile float diff = old[j] - batch[j];
-            const volatile float step = diff * decay;
-            out[j] = old[j] - step;
-          }
+#define BN_BLOCK 128
+
+/*
+ * Per-channel sums over the rows of x [rows, ch], in float over blocks of BN_BLOCK rows, then in
+ * double: without dy, s1 += x - k and s2 += (x - k)^2; with dy, s1 += dy and s2 += dy (x - k).
+ * Compiled with constant channel counts for the common widths (the accumulators stay in
+ * registers), and with run-time ones for the rest.
+ */
+INLINE void bn_sums_body(const float* restrict x, const float* restrict dy,
+                         const float* restrict k, int64_t rows, const int64_t ch,
+                         float* restrict f1, float* restrict f2, double* restrict s1,
+                         double* restrict s2) {
+  for (int64_t r0 = 0; r0 < rows; r0 += BN_BLOCK) {
+    const int64_t r1 = r0 + BN_BLOCK < rows ? r0 + BN_BLOCK : rows;
+    for (int64_t i = 0; i < ch; i++) f1[i] = f2[i] = 0.0f;
+    for (int64_t r = r0; r < r1; r++) {
+      const float* restrict xr = x + r * ch;
+      if (dy) {
+        const float* restrict dyr = dy + r * ch;
+#pragma omp simd
+        for (int64_t i = 0; i < ch; i++) {
+          f1[i] += dyr[i];
+          f2[i] += dyr[i] * (xr[i] - k[i]);
         }
+      } else {
+#pragma omp simd
+        for (int64_t i = 0; i < ch; i++) {
+          const float d = xr[i] - k[i];
+          f1[i] += d;
+          f2[i] += d * d;
+        }
+      }
+    }
+    for (int64_t i = 0; i < ch; i++) {
+      s1[i] += f1[i];
+      s2[i] += f2[i];
+    }
+  }
+}
+
+/* Without dy, out = x a1 + a2 (the normalization); with dy, out = a1 (dy - a2 - (x - k) a3). */
+INLINE void bn_apply_body(const float* restrict x, const float* restrict dy,
+                          float* restrict out, int64_t rows, const int64_t ch,
+                          const float* restrict a1, const float* restrict a2,
+                          const float* restrict a3, const float* restrict k) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* restrict xr = x + r * ch;
+    float* restrict o = out + r * ch;
+    if (dy) {
+      const float* restrict dyr = dy + r * ch;
+#pragma omp simd
+      for (int64_t i = 0; i < ch; i++) o[i] = a1[i] * (dyr[i] - a2[i] - (xr[i] - k[i]) * a3[i]);
+    } else {
+#pragma omp simd
+      for (int64_t i = 0; i < ch; i++) o[i] = xr[i] * a1[i] + a2[i];
+    }
+  }
+}
+
+#define BN_WIDTHS(X) X(16) X(24) X(32) X(48) X(64) X(80) X(96) X(128)
+#define BN_SPECIALIZE(C)                                                                         \
+  static void bn_sums_##C(const float* x, const float* dy, const float* k, int64_t rows,       \
+                          float* f1, float* f2, double* s1, double* s2) {                     \
+    bn_sums_body(x, dy, k, rows, C, f1, f2, s1, s2);                                          \
+  }                                                                                           \
+  static void bn_apply_##C(const float* x, const float* dy, float* out, int64_t rows,          \
+                           const float* a1, const float* a2, const float* a3, const float* k) { \
+    bn_apply_body(x, dy, out, rows, C, a1, a2, a3, k);                                        \
+  }
+BN_WIDTHS(BN_SPECIALIZE)
+
+static void bn_sums(const float* x, const float* dy, const float* k, int64_t rows, int64_t ch,
+                    float* f1, float* f2, double* s1, double* s2) {
+#define BN_PICK_SUMS(C)                            \
+  if (ch == C) {                                   \
+    bn_sums_##C(x, dy, k, rows, f1, f2, s1, s2);    \
+    return;                                        \
+  }
+  BN_WIDTHS(BN_PICK_SUMS)
+  bn_sums_body(x, dy, k, rows, ch, f1, f2, s1, s2);
+}
+
+static void bn_apply(const float* x, const float* dy, float* out, int64_t rows, int64_t ch,
+                     const float* a1, const float* a2, const float* a3, const float* k) {
+#define BN_PICK_APPLY(C)                               \
+  if (ch == C) {                                       \
+    bn_apply_##C(x, dy, out, rows, a1, a2, a3, k);      \
+    return;                                            \
+  }
+  BN_WIDTHS(BN_PICK_APPLY)
+  bn_apply_body(x, dy, out, rows, ch, a1, a2, a3, k);
+}
+
+static void batch_norm(void* k, TF_OpKernelContext* ctx) {
+  const Attrs* a = k;
+  Call c;
+  if (begin(&c, ctx, 5)) {
+    const int64_t ch = last_dim(c.in[0]);
+    const int64_t rows = ch ? TF_TensorElementCount(c.in[0]) / ch : 0;
+    int same = 1;
+    for (int i = 1; i < 5; i++) same = same && TF_TensorElementCount(c.in[i]) == ch;
+    if (!same || rows == 0) {
+      fail(&c, "AmidaBatchNorm: gamma, beta and the moving averages must have x's channels");
+    } else {
+      const float* restrict x = data(&c, 0);
+      const float *g = data(&c, 1), *b = data(&c, 2);
+      float* restrict y = alloc_like(&c, 0, c.in[0]);
+      float* mean = y ? alloc_like(&c, 1, c.in[1]) : NULL;
+      float* rstd = mean ? alloc_like(&c, 2, c.in[1]) : NULL;
+      float* m_out = rstd ? alloc_like(&c, 3, c.in[3]) : NULL;
+      float* v_out = m_out ? alloc_like(&c, 4, c.in[4]) : NULL;
+      double* acc = v_out ? calloc(2 * ch, sizeof(double)) : NULL;
+      float* coef = acc ? malloc(6 * ch * sizeof(float)) : NULL;
+      if (coef) {
+        double* restrict s1 = acc;
+        double* restrict s2 = acc + ch;
+        float* restrict f1 = coef + 3 * ch;
+        float* restrict f2 = coef + 4 * ch;
+        float* restrict shift0 = coef + 5 * ch;
+        memcpy(shift0, x + (rows / 2) * ch, ch * sizeof(float));
+        bn_sums(x, NULL, shift0, rows, ch, f1, f2, s1, s2);
+        float* restrict scale = coef;
+        float* restrict shift = coef + ch;
+        float* restrict var = coef + 2 * ch;
+        for (int64_t i = 0; i < ch; i++) {
+          const double d = s1[i] / (double)rows; /* mean - shift */
+          double vr = s2[i] / (double)rows - d * d;
+          vr = vr > 0.0 ? vr : 0.0;
+          mean[i] = (float)(d + shift0[i]);
+          var[i] = (float)vr;
+          rstd[i] = (float)(1.0 / sqrt(vr + (double)a->eps));
+          scale[i] = g[i] * rstd[i];
+          shift[i] = b[i] - mean[i] * scale[i];
+        }
+        bn_apply(x, NULL, y, rows, ch, scale, shift, NULL, NULL);
+        moving_average(data(&c, 3), mean, m_out, ch, a->decay);
+        moving_average(data(&c, 4), var, v_out, ch, a->decay);
+      } else if (v_out) {
+        fail(&c, "AmidaBatchNorm: out of memory");
+      }
+      free(acc);
+      free(coef);
+    }
+  }
+  end(&c);
+}
+
+static void batch_norm_grad(void* k, TF_OpKernelContext* ctx) {
+  (void)k;
+  Call c;
+  if (begin(&c, ctx, 5)) {
+    const int64_t ch = last_dim(c.in[1]);
+    const int64_t rows = ch ? TF_TensorElementCount(c.in[1]) / ch : 0;
+    if (TF_TensorElementCount(c.in[0]) != rows * ch || TF_TensorElementCount(c.in[2]) != ch ||
+        TF_TensorElementCount(c.in[3]) != ch || TF_TensorElementCount(c.in[4]) != ch || !rows) {
+      fail(&c, "AmidaBatchNormGrad: inputs disagree in shape");
+    } else {
+      const float* restrict dy = data(&c, 0);
+      const float* restrict x = data(&c, 1);
+      const float *g = data(&c, 2), *mean = data(&c, 3), *rstd = data(&c, 4);
+      float* restrict dx = alloc_like(&c, 0, c.in[1]);
+      float* dg = dx ? alloc_like(&c, 1, c.in[2]) : NULL;
+      float* db = dg ? alloc_like(&c, 2, c.in[2]) : NULL;
+      double* acc = db ? calloc(2 * ch, sizeof(double)) : NULL;
+      float* coef = acc ? malloc(5 * ch * sizeof(float)) : NULL;
+      if (coef) {
+        double* restrict sdy = acc;
+        double* restrict sdyx = acc + ch;
+        float* restrict f1 = coef + 3 * ch;
+        float* restrict f2 = coef + 4 * ch;
+        bn_sums(x, dy, mean, rows, ch, f1, f2, sdy, sdyx);
+        /* dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat)), xhat = (x - mean) rstd */
+        float* restrict a1 = coef;      /* gamma rstd */
+        float* restrict a2 = coef + ch; /* mean(dy) */
+        float* restrict a3 = coef + 2 * ch; /* mean(dy xhat) rstd */
+        for (int64_t i = 0; i < ch; i++) {
+          const double dyxhat = sdyx[i] * rstd[i];
+          db[i] = (float)sdy[i];
+          dg[i] = (float)dyxhat;
+          a1[i] = g[i] * rstd[i];
+          a2[i] = (float)(sdy[i] / (double)rows);
+          a3[i] = (float)(dyxhat / (double)rows) * rstd[i];
+        }
+        bn_apply(x, dy, dx, rows, ch, a1, a2, a3, mean);
+      } else if (db) {
+        fail(&c, "AmidaBatchNormGrad: out of memory");
+      }
+      free(acc);
+      free(coef);
     }
   }
   end(&c);
@@ -742,7 +927,7 @@ static int define(const char* name, const char* const* inputs, const char* const
 
 #define LIST(...) ((const char* const[]){__VA_ARGS__, NULL})
 
-/* How many ops registered (9 when all are). */
+/* How many ops registered (10 when all are). */
 static int registered = -1;
 
 static int register_all(void) {
@@ -763,10 +948,14 @@ static int register_all(void) {
   registered += define("AmidaAttentionGrad", LIST("dout: float", "qkv: float", "probs: float"),
                        LIST("dqkv: float"), LIST("heads: int", "scale: float"), create_attention,
                        attention_grad);
-  registered += define("AmidaMovingAverages",
-                       LIST("m: float", "v: float", "mean: float", "variance: float"),
-                       LIST("m_out: float", "v_out: float"), LIST("decay: float"), create_decay,
-                       moving_averages);
+  registered += define("AmidaBatchNorm",
+                       LIST("x: float", "gamma: float", "beta: float", "m: float", "v: float"),
+                       LIST("y: float", "mean: float", "rstd: float", "m_out: float", "v_out: float"),
+                       LIST("eps: float", "decay: float"), create_eps_decay, batch_norm);
+  registered += define("AmidaBatchNormGrad",
+                       LIST("dy: float", "x: float", "gamma: float", "mean: float", "rstd: float"),
+                       LIST("dx: float", "dgamma: float", "dbeta: float"), NULL, create_none,
+                       batch_norm_grad);
   registered += define_with(
       "AmidaAdamW",
       LIST("grads: N * float", "weights: N * float", "m: float", "v: float", "hyper: float"),

@@ -59,7 +59,8 @@ const LAYER_NORM = "AmidaLayerNorm";
 const LAYER_NORM_GRAD = "AmidaLayerNormGrad";
 const ATTENTION = "AmidaAttention";
 const ATTENTION_GRAD = "AmidaAttentionGrad";
-const MOVING_AVERAGES = "AmidaMovingAverages";
+const BATCH_NORM = "AmidaBatchNorm";
+const BATCH_NORM_GRAD = "AmidaBatchNormGrad";
 /** Run by name from src/train/adamw.ts (train may not import backend): keep the names in step. */
 const ADAMW = "AmidaAdamW";
 
@@ -174,7 +175,8 @@ const ownOps = [
   ownOp(LAYER_NORM_GRAD, ["dy", "x", "gamma", "mean", "rstd"], 3),
   ownOp(ATTENTION, ["qkv"], 2, ["scale"], ["heads"]),
   ownOp(ATTENTION_GRAD, ["dout", "qkv", "probs"], 1, ["scale"], ["heads"]),
-  ownOp(MOVING_AVERAGES, ["m", "v", "mean", "variance"], 2, ["decay"]),
+  ownOp(BATCH_NORM, ["x", "gamma", "beta", "m", "v"], 5, ["eps", "decay"]),
+  ownOp(BATCH_NORM_GRAD, ["dy", "x", "gamma", "mean", "rstd"], 3),
   /**
    * AdamW's whole update of N weights in one kernel: inputs g0..g{N-1}, w0..w{N-1}, m, v, hyper
    * (see native-ops.c); attrs decays (N flags) and the constants beta1, beta2, oneMinusBeta1,
@@ -562,23 +564,34 @@ export function fusedLayerNorm(
   return customGradient([x, gamma, beta], forward);
 }
 
-/** The batch statistics of a training batch norm, handed to the layer while they exist. */
-export type BatchStats = (mean: tf.Tensor, variance: tf.Tensor) => void;
+/**
+ * A training batch norm's moving averages: the current values, the decay (1 - momentum), and
+ * where the updated ones go (the layer writes its variables).
+ */
+export interface MovingStats {
+  mean: tf.Tensor;
+  variance: tf.Tensor;
+  decay: number;
+  update(mean: tf.Tensor, variance: tf.Tensor): void;
+}
 
 /**
- * Training-mode batch norm over the last axis of `x` (any rank) with TensorFlow's fused
- * kernels, forward and gradient; null unless the native backend is active. `onStats` receives
- * the batch's mean and (biased, as in the closed form) variance inside the forward pass, where
- * nothing is recorded for the gradient: the moving averages are updated there.
+ * Training-mode batch norm over the last axis of `x` (any rank), forward and gradient, on the
+ * native backend (null elsewhere): this project's two ops (one pass for the statistics, one to
+ * normalize; the moving averages in the same kernel), else TensorFlow's FusedBatchNormV3 /
+ * FusedBatchNormGradV3. The moving averages use the batch's biased variance, as the closed
+ * form does, and are updated inside the forward pass, where nothing is recorded for the
+ * gradient.
  */
 export function fusedBatchNormTrain(
   x: tf.Tensor,
   gamma: tf.Tensor,
   beta: tf.Tensor,
   eps: number,
-  onStats: BatchStats,
+  moving: MovingStats,
 ): tf.Tensor | null {
   if (!fusable(x)) return null;
+  if (nativeOpsLoaded()) return ownBatchNorm(x, gamma, beta, eps, moving);
   const c = x.shape[x.rank - 1];
   const n = x.size / c;
   const forward = ([xIn, g, b]: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
@@ -592,7 +605,7 @@ export function fusedBatchNormTrain(
       ) as tf.Tensor[];
     // The second reserve space is the biased batch variance (TensorFlow's CPU kernel; checked
     // against tf.moments in test/native-kernels.test.ts).
-    onStats(batchMean, r2);
+    moving.update(...movingAverages(moving.mean, moving.variance, batchMean, r2, moving.decay));
     save([x4, g, r1, r2, r3]);
     return {
       value: tf.reshape(y, xIn.shape),
@@ -612,10 +625,40 @@ export function fusedBatchNormTrain(
   return customGradient([x, gamma, beta], forward);
 }
 
-/**
- * Moving averages m - (m - batch) * decay of a batch norm's mean and variance: one kernel of this
- * project's ops on the native backend (bit for bit the three tfjs ops), else tfjs ops.
- */
+/** Batch norm as this project's two ops: no reshapes, the moving averages in the forward kernel. */
+function ownBatchNorm(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+  moving: MovingStats,
+): tf.Tensor {
+  const forward = ([xIn, g, b]: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
+    const [y, mean, rstd, m, v] = tf
+      .engine()
+      .runKernel(
+        BATCH_NORM,
+        { x: xIn, gamma: g, beta: b, m: moving.mean, v: moving.variance },
+        { eps, decay: moving.decay },
+      ) as tf.Tensor[];
+    moving.update(m, v);
+    save([xIn, g, mean, rstd]);
+    return {
+      value: y,
+      gradFunc: (dy, [xS, gS, meanS, rstdS]) =>
+        tf.engine().runKernel(BATCH_NORM_GRAD, {
+          dy,
+          x: xS,
+          gamma: gS,
+          mean: meanS,
+          rstd: rstdS,
+        }) as tf.Tensor[],
+    };
+  };
+  return customGradient([x, gamma, beta], forward);
+}
+
+/** A batch norm's moving averages m - (m - batch) * decay of its mean and variance, as tfjs ops. */
 export function movingAverages(
   m: tf.Tensor,
   v: tf.Tensor,
@@ -623,11 +666,6 @@ export function movingAverages(
   variance: tf.Tensor,
   decay: number,
 ): [tf.Tensor, tf.Tensor] {
-  if (fusable(m) && nativeOpsLoaded())
-    return tf.engine().runKernel(MOVING_AVERAGES, { m, v, mean, variance }, { decay }) as [
-      tf.Tensor,
-      tf.Tensor,
-    ];
   const step = (old: tf.Tensor, batch: tf.Tensor) => tf.sub(old, tf.mul(tf.sub(old, batch), decay));
   return [step(m, mean), step(v, variance)];
 }

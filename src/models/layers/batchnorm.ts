@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { channelMeans } from "./reduce";
 import {
-  BatchStats,
   fusedBatchNormTrain,
+  MovingStats,
   movingAverages,
 } from "../../backend/native-training-kernels";
 import { customGradient, WithGradient } from "../../backend/custom-grad";
@@ -28,25 +28,25 @@ interface BNState {
  * Training-mode batch norm over the last axis with its closed-form gradient:
  *   dx = a * (dy - mean(dy)) - xc * a * invstd^2 * mean(dy * xc),   a = gamma * invstd,
  * where xc = x - mean(x). tfjs's generic BN gradient tiles the statistics to full size and
- * costs several times more; here every reduction is one pooling pass. `onStats` gets the batch
- * mean and variance inside the forward pass, where nothing is recorded for the gradient.
+ * costs several times more; here every reduction is one pooling pass. The moving averages are
+ * updated inside the forward pass, where nothing is recorded for the gradient.
  */
 function batchNormTrain(
   x: tf.Tensor,
   gamma: tf.Tensor,
   beta: tf.Tensor,
   eps: number,
-  onStats: BatchStats,
+  moving: MovingStats,
 ): tf.Tensor {
-  // Native TensorFlow runs the same maths faster as its two fused kernels.
-  const fused = fusedBatchNormTrain(x, gamma, beta, eps, onStats);
+  // Native TensorFlow runs the same maths faster as fused kernels.
+  const fused = fusedBatchNormTrain(x, gamma, beta, eps, moving);
   if (fused) return fused;
   const n = x.size / x.shape[x.rank - 1];
   const forward = ([xIn, g, b]: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
     const mean = channelMeans(xIn);
     const xc = tf.sub(xIn, mean);
     const variance = channelMeans(tf.square(xc));
-    onStats(mean, variance);
+    moving.update(...movingAverages(moving.mean, moving.variance, mean, variance, moving.decay));
     const invstd = tf.rsqrt(tf.add(variance, eps));
     const a = tf.mul(g, invstd);
     save([xc, invstd, a]);
@@ -79,16 +79,14 @@ export class FreezableBatchNorm extends BatchNormalizationBase {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     if (!training || (s.axis !== -1 && s.axis !== x.rank - 1))
       return super.call(inputs, { ...kwargs, training });
-    return batchNormTrain(x, s.gamma.read(), s.beta.read(), s.epsilon, (mean, variance) => {
-      const [m, v] = movingAverages(
-        s.movingMean.read(),
-        s.movingVariance.read(),
-        mean,
-        variance,
-        1 - s.momentum,
-      );
-      s.movingMean.write(m);
-      s.movingVariance.write(v);
+    return batchNormTrain(x, s.gamma.read(), s.beta.read(), s.epsilon, {
+      mean: s.movingMean.read(),
+      variance: s.movingVariance.read(),
+      decay: 1 - s.momentum,
+      update: (m, v) => {
+        s.movingMean.write(m);
+        s.movingVariance.write(v);
+      },
     });
   }
 }
