@@ -513,7 +513,7 @@ nativeTest(
 );
 
 nativeTest(
-  "native no-op kernels: a reshape to the same shape, a cast to the same dtype and the identity transpose share the data and run nothing",
+  "native no-op kernels: a reshape to the same shape, a cast to the same dtype and the identity transpose share the data and run nothing; Sum keeps its axes",
   async () => {
     const x = tf.tensor2d([
       [1, 2, 3],
@@ -544,6 +544,22 @@ nativeTest(
       return [tf.reshape(y, [2, 3]), tf.cast(y, "float32"), tf.transpose(y, [0, 1])];
     });
     assert.deepEqual(names, ["Reshape", "Cast", "Transpose"]); // tfjs kernels, no TensorFlow op
+    // Sum with its axes' handles kept: every axis form, twice (the second from the cache).
+    const v = tf.tensor3d([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [2, 3, 2]);
+    for (let i = 0; i < 2; i++) {
+      assert.deepEqual(tf.sum(v).arraySync(), 78);
+      assert.deepEqual(tf.sum(v, 0).arraySync(), [
+        [8, 10],
+        [12, 14],
+        [16, 18],
+      ]);
+      assert.deepEqual(tf.sum(v, [0, 2], true).arraySync(), [[[18], [26], [34]]]);
+      assert.deepEqual(tf.sum(v, -1).arraySync(), [
+        [3, 7, 11],
+        [15, 19, 23],
+      ]);
+      assert.deepEqual(tf.sum(tf.tensor1d([1, 2], "int32")).arraySync(), 3);
+    }
   },
 );
 

@@ -282,6 +282,27 @@ function castConfig(original: tf.KernelConfig): tf.KernelConfig {
   };
 }
 
+/** Sum with its axes' handle kept (as Reshape's shapes): tfjs-node uploads them on every call. */
+const sum: tf.KernelConfig = {
+  kernelName: "Sum",
+  backendName: "tensorflow",
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as NodeBackend & {
+      createReductionOpAttrs(x: tf.TensorInfo, keepDims: boolean): OpAttr[];
+    };
+    const x = (inputs as unknown as tf.SumInputs).x as tf.TensorInfo;
+    const { axis, keepDims } = attrs as unknown as tf.SumAttrs;
+    const axes = tf.util.parseAxisParam(axis, x.shape);
+    const [out] = b.binding.executeOp(
+      "Sum",
+      b.createReductionOpAttrs(x, keepDims),
+      [b.getInputTensorIds([x])[0], int32Handle(b, axes)],
+      1,
+    );
+    return b.createOutputTensor(out);
+  },
+};
+
 /** Transpose with its permutation's handle kept (as Reshape's shapes), and none for the identity. */
 const transpose: tf.KernelConfig = {
   kernelName: "Transpose",
@@ -329,7 +350,7 @@ export function registerNativeTrainingKernels(): void {
   } else if (process.env.AMIDA_NATIVE_OPS !== "0")
     console.error(`native ops not built (${ops.why}); composing them from TensorFlow's ops`);
   const cast = castConfig(tf.getKernel("Cast", "tensorflow")!);
-  for (const k of [reshape, transpose, cast]) {
+  for (const k of [reshape, transpose, sum, cast]) {
     tf.unregisterKernel(k.kernelName, "tensorflow");
     tf.registerKernel(k);
   }
