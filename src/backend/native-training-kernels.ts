@@ -462,20 +462,18 @@ export function fusedDense(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | nu
   const inDim = x.shape[x.rank - 1];
   const outDim = kernel.shape[kernel.rank - 1];
   const rows = x.size / inDim;
-  const outShape = [...x.shape.slice(0, -1), outDim];
   const forward = (inputs: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
     const [xIn, k, b] = inputs;
-    const xRows = x.rank === 2 ? xIn : tf.reshape(xIn, [rows, inDim]);
-    const z = tf.matMul(xRows, k);
-    save([xRows, k]);
+    // TensorFlow's BatchMatMulV2 broadcasts the kernel over x's leading axes: no reshapes.
+    const z = tf.matMul(xIn, k);
+    save([xIn, k]);
     return {
-      value: tf.reshape(b ? tf.add(z, b) : z, outShape),
+      value: b ? tf.add(z, b) : z,
       gradFunc: (dy, [xS, kS]) => {
-        const dz = tf.reshape(dy, [rows, outDim]);
-        const grads = [
-          tf.reshape(tf.matMul(dz, kS, false, true), x.shape),
-          tf.matMul(xS, dz, true, false),
-        ];
+        const flat = (t: tf.Tensor, width: number) =>
+          t.rank === 2 ? t : tf.reshape(t, [rows, width]);
+        const dz = flat(dy, outDim);
+        const grads = [tf.matMul(dy, kS, false, true), tf.matMul(flat(xS, inDim), dz, true, false)];
         return b ? [...grads, tf.sum(dz, 0)] : grads;
       },
     };
@@ -737,29 +735,29 @@ export function fusedSelfAttention(
   const [b, n, d] = x.shape;
   const attrs = { heads, scale: 1 / Math.sqrt(d / heads) };
   const forward = ([xIn, wq, bq, wo, bo]: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
-    const rows = tf.reshape(xIn, [b * n, d]);
-    const qkv3 = tf.reshape(tf.add(tf.matMul(rows, wq), bq), [b, n, 3 * d]);
+    // BatchMatMulV2 broadcasts the weights over [B, N]: no reshapes forward.
+    const qkv3 = tf.add(tf.matMul(xIn, wq), bq);
     const [o, probs] = tf.engine().runKernel(ATTENTION, { qkv: qkv3 }, attrs) as tf.Tensor[];
     if (capture) {
       capture.maps?.dispose();
       capture.maps = tf.keep(tf.clone(probs));
     }
-    const oRows = tf.reshape(o, [b * n, d]);
-    save([rows, wq, qkv3, probs, oRows, wo]);
+    save([xIn, wq, qkv3, probs, o, wo]);
     return {
-      value: tf.reshape(tf.add(tf.matMul(oRows, wo), bo), [b, n, d]),
-      gradFunc: (dy, [rowsS, wqS, qkvS, probsS, oS, woS]) => {
-        const dyRows = tf.reshape(dy, [b * n, d]);
-        const dO = tf.matMul(dyRows, woS, false, true);
+      value: tf.add(tf.matMul(o, wo), bo),
+      gradFunc: (dy, [xS, wqS, qkvS, probsS, oS, woS]) => {
+        const rows = (t: tf.Tensor) => tf.reshape(t, [b * n, t.shape[2]!]);
+        const dO = tf.matMul(dy, woS, false, true);
         const dqkv = tf
           .engine()
           .runKernel(ATTENTION_GRAD, { dout: dO, qkv: qkvS, probs: probsS }, attrs) as tf.Tensor;
-        const dqRows = tf.reshape(dqkv, [b * n, 3 * d]);
+        const dqRows = rows(dqkv);
+        const dyRows = rows(dy);
         return [
-          tf.reshape(tf.matMul(dqRows, wqS, false, true), [b, n, d]),
-          tf.matMul(rowsS, dqRows, true, false),
+          tf.matMul(dqkv, wqS, false, true),
+          tf.matMul(rows(xS), dqRows, true, false),
           tf.sum(dqRows, 0),
-          tf.matMul(oS, dyRows, true, false),
+          tf.matMul(rows(oS), dyRows, true, false),
           tf.sum(dyRows, 0),
         ];
       },
