@@ -308,15 +308,35 @@ nativeTest("native ops: built with the C compiler and loaded, or a reason why no
   assert.equal(nativeOpsLoaded(), false);
   useNativeOps(true);
   // A bad input is TensorFlow's error, not a crash.
-  assert.throws(
+  const run =
+    (name: string, inputs: tf.NamedTensorMap, attrs = {}) =>
     () =>
-      tf.engine().runKernel("AmidaSwishGrad", { dy: tf.ones([3]), x: tf.ones([4]) }) as tf.Tensor,
+      tf.engine().runKernel(name, inputs, attrs);
+  assert.throws(
+    run("AmidaSwishGrad", { dy: tf.ones([3]), x: tf.ones([4]) }),
     /dy and x differ in size/,
   );
   assert.throws(
-    () =>
-      tf.engine().runKernel("AmidaAttention", { qkv: tf.ones([2, 3, 10]) }, { heads: 2, scale: 1 }),
+    run(
+      "AmidaAttention",
+      { qkv: tf.ones([2, 3, 10]), bias: tf.ones([10]) },
+      { heads: 2, scale: 1 },
+    ),
     /not 3 \* heads \* dh/,
+  );
+  assert.throws(
+    run(
+      "AmidaBatchNorm",
+      {
+        x: tf.ones([4, 3]),
+        gamma: tf.ones([3]),
+        beta: tf.ones([2]),
+        m: tf.ones([3]),
+        v: tf.ones([3]),
+      },
+      { eps: 1e-3, decay: 0.1 },
+    ),
+    /must have x's channels/,
   );
 });
 
@@ -412,31 +432,40 @@ nativeTest(
 nativeTest(
   "native Dense and Conv2D layers (lean calls): values and gradients match tfjs-layers' on cpu; the image gets no gradient",
   async () => {
-    for (const activation of ["linear", "relu", "swish"] as const)
-      for (const useBias of [true, false])
-        for (const shape of [
-          [6, 10],
-          [3, 4, 10],
-        ]) {
-          await compare(B, `dense ${activation} bias ${useBias} ${shape}`, () => {
-            const layer = tf.layers.dense({
-              units: 7,
-              activation,
-              useBias,
-              kernelInitializer: "glorotUniform",
-              biasInitializer: "randomNormal",
-            });
-            layer.build(shape);
-            layer.setWeights(layer.getWeights().map((v, i) => rand(v.shape, 61 + i)()));
-            const vars = layer.trainableWeights.map((v) => v.read() as tf.Variable);
-            const w = rand([...shape.slice(0, -1), 7], 63);
-            const f = (xi: tf.Tensor) => tf.sum(tf.mul(layer.apply(xi) as tf.Tensor, w()));
-            const x = rand(shape, 64);
-            const [dx] = tf.grads(f)([x()]);
-            const { grads } = tf.variableGrads(() => f(x()) as tf.Scalar, vars);
-            return [layer.apply(x()) as tf.Tensor, dx, ...vars.map((v) => grads[v.name])];
-          });
-        }
+    await bothPaths(async (own) => {
+      for (const activation of ["linear", "relu", "swish"] as const)
+        for (const useBias of [true, false])
+          for (const shape of [
+            [6, 10],
+            [3, 4, 10],
+          ]) {
+            await compare(
+              B,
+              `dense ${activation} bias ${useBias} ${shape} (own ops: ${own})`,
+              () => {
+                const layer = tf.layers.dense({
+                  units: 7,
+                  activation,
+                  useBias,
+                  kernelInitializer: "glorotUniform",
+                  biasInitializer: "randomNormal",
+                });
+                layer.build(shape);
+                layer.setWeights(layer.getWeights().map((v, i) => rand(v.shape, 61 + i)()));
+                const vars = layer.trainableWeights.map((v) => v.read() as tf.Variable);
+                const w = rand([...shape.slice(0, -1), 7], 63);
+                const f = (xi: tf.Tensor) => tf.sum(tf.mul(layer.apply(xi) as tf.Tensor, w()));
+                const x = () => tf.mul(rand(shape, 64)(), 4);
+                const [dx] = tf.grads(f)([x()]);
+                const { grads } = tf.variableGrads(() => f(x()) as tf.Scalar, vars);
+                return [layer.apply(x()) as tf.Tensor, dx, ...vars.map((v) => grads[v.name])];
+              },
+            );
+          }
+      const layer = tf.layers.dense({ units: 3, activation: "swish" });
+      const names = await kernelsOf(() => layer.apply(tf.ones([2, 4])) as tf.Tensor);
+      assert.equal(names.includes("AmidaBiasSwish"), own, `${names}`);
+    });
     for (const [strides, padding, activation, useBias] of [
       [1, "same", "linear", false],
       [2, "same", "relu6", true],

@@ -9,10 +9,12 @@
  *   AmidaSwishGrad(dy, x) -> dx                     dy * s * (1 + x * (1 - s)), s = sigmoid(x)
  *   AmidaLayerNorm(x, gamma, beta) -> y, mean, rstd over the last axis; attr eps
  *   AmidaLayerNormGrad(dy, x, gamma, mean, rstd) -> dx, dgamma, dbeta
- *   AmidaAttention(qkv) -> out, probs               qkv [B, N, 3, h, dh] (any leading shape with
+ *   AmidaBiasSwish(z, b) -> y                        swish(z + b), b over the last axis
+ *   AmidaBiasSwishGrad(dy, z, b) -> dz, db
+ *   AmidaAttention(qkv, b) -> out, probs            qkv + b [B, N, 3, h, dh] (any leading shape with
  *       that size), out [B, N, h*dh] = softmax(scale Q K^T) V per head, probs [B, h, N, N]; attrs
  *       heads, scale
- *   AmidaAttentionGrad(dout, qkv, probs) -> dqkv    the gradient of the above
+ *   AmidaAttentionGrad(dout, qkv, b, probs) -> dqkv, db   the gradient of the above
  *   AmidaBatchNorm(x, gamma, beta, m, v) -> y, mean, rstd, m', v'   training batch norm over the
  *       last axis with the batch's statistics, and the moving averages m - (m - mean) * decay,
  *       v - (v - var) * decay (biased variance; each step rounded to float32 as tfjs's three ops
@@ -229,6 +231,83 @@ static void swish_grad(void* k, TF_OpKernelContext* ctx) {
   end(&c);
 }
 
+/*
+ * swish(z + b) with b [c] over the last axis of z, and its gradient: dz, and db = dz's sums over
+ * the rows (in float over blocks of 128 rows, then in double: fixed order, deterministic). The
+ * bias add of a Dense layer with swish, in the same pass.
+ */
+static void bias_swish(void* k, TF_OpKernelContext* ctx) {
+  (void)k;
+  Call c;
+  if (begin(&c, ctx, 2)) {
+    const int64_t ch = last_dim(c.in[0]);
+    const int64_t rows = ch ? TF_TensorElementCount(c.in[0]) / ch : 0;
+    if (TF_TensorElementCount(c.in[1]) != ch) {
+      fail(&c, "AmidaBiasSwish: the bias must have z's last axis");
+    } else {
+      const float* restrict z = data(&c, 0);
+      const float* restrict b = data(&c, 1);
+      float* restrict y = alloc_like(&c, 0, c.in[0]);
+      if (y)
+        for (int64_t r = 0; r < rows; r++) {
+          const float* restrict zr = z + r * ch;
+          float* restrict yr = y + r * ch;
+#pragma omp simd
+          for (int64_t i = 0; i < ch; i++) {
+            const float x = zr[i] + b[i];
+            yr[i] = x / (1.0f + amida_exp(-x));
+          }
+        }
+    }
+  }
+  end(&c);
+}
+
+static void bias_swish_grad(void* k, TF_OpKernelContext* ctx) {
+  (void)k;
+  Call c;
+  if (begin(&c, ctx, 3)) {
+    const int64_t ch = last_dim(c.in[1]);
+    const int64_t rows = ch ? TF_TensorElementCount(c.in[1]) / ch : 0;
+    if (TF_TensorElementCount(c.in[0]) != rows * ch || TF_TensorElementCount(c.in[2]) != ch) {
+      fail(&c, "AmidaBiasSwishGrad: dy, z and the bias disagree in shape");
+    } else {
+      const float* restrict dy = data(&c, 0);
+      const float* restrict z = data(&c, 1);
+      const float* restrict b = data(&c, 2);
+      float* restrict dz = alloc_like(&c, 0, c.in[1]);
+      float* restrict db = dz ? alloc_like(&c, 1, c.in[2]) : NULL;
+      double* acc = db ? calloc(ch, sizeof(double)) : NULL;
+      float* blk = acc ? malloc(ch * sizeof(float)) : NULL;
+      if (blk) {
+        for (int64_t r0 = 0; r0 < rows; r0 += 128) {
+          const int64_t r1 = r0 + 128 < rows ? r0 + 128 : rows;
+          for (int64_t i = 0; i < ch; i++) blk[i] = 0.0f;
+          for (int64_t r = r0; r < r1; r++) {
+            const float* restrict zr = z + r * ch;
+            const float* restrict dyr = dy + r * ch;
+            float* restrict dzr = dz + r * ch;
+#pragma omp simd
+            for (int64_t i = 0; i < ch; i++) {
+              const float x = zr[i] + b[i];
+              const float s = 1.0f / (1.0f + amida_exp(-x));
+              dzr[i] = dyr[i] * s * (1.0f + x * (1.0f - s));
+              blk[i] += dzr[i];
+            }
+          }
+          for (int64_t i = 0; i < ch; i++) acc[i] += blk[i];
+        }
+        for (int64_t i = 0; i < ch; i++) db[i] = (float)acc[i];
+      } else if (db) {
+        fail(&c, "AmidaBiasSwishGrad: out of memory");
+      }
+      free(acc);
+      free(blk);
+    }
+  }
+  end(&c);
+}
+
 /* ---- layer norm -------------------------------------------------------------------------- */
 
 static void layer_norm(void* k, TF_OpKernelContext* ctx) {
@@ -344,9 +423,9 @@ static int64_t scratch_floats(int64_t n, int64_t dh) { return 8 * n * dh + 2 * n
  * One head of one sequence, forward: rows `base` (stride w) of the sequence's qkv; writes
  * p = softmax(scale Q K^T) [n, n] and o = P V (stride d).
  */
-INLINE void head_forward(const float* restrict base, int64_t w, int64_t d, int64_t hh,
-                         float* restrict p, float* restrict o, float scale, float* restrict s,
-                         const int64_t n, const int64_t dh) {
+INLINE void head_forward(const float* restrict base, const float* restrict bias, int64_t w,
+                         int64_t d, int64_t hh, float* restrict p, float* restrict o, float scale,
+                         float* restrict s, const int64_t n, const int64_t dh) {
   float* restrict q = s;            /* [n, dh], scaled */
   float* restrict kt = q + n * dh;  /* [dh, n] */
   float* restrict v = kt + n * dh;  /* [n, dh] */
@@ -355,9 +434,9 @@ INLINE void head_forward(const float* restrict base, int64_t w, int64_t d, int64
     const float* row = base + j * w + hh * dh;
 #pragma omp simd
     for (int64_t e = 0; e < dh; e++) {
-      q[j * dh + e] = row[e] * scale;
-      kt[e * n + j] = row[d + e];
-      v[j * dh + e] = row[2 * d + e];
+      q[j * dh + e] = (row[e] + bias[hh * dh + e]) * scale;
+      kt[e * n + j] = row[d + e] + bias[d + hh * dh + e];
+      v[j * dh + e] = row[2 * d + e] + bias[2 * d + hh * dh + e];
     }
   }
   for (int64_t i = 0; i < n; i++) {
@@ -397,9 +476,11 @@ INLINE void head_forward(const float* restrict base, int64_t w, int64_t d, int64
  * One head of one sequence, backward: from dO (stride d), the sequence's qkv rows and P,
  * writes dQ, dK, dV into dbase (stride w).
  */
-INLINE void head_backward(const float* restrict base, const float* restrict go, const float* restrict p,
+INLINE void head_backward(const float* restrict base, const float* restrict bias,
+                          const float* restrict go, const float* restrict p,
                           float* restrict dbase, int64_t w, int64_t d, int64_t hh, float scale,
-                          float* restrict s, const int64_t n, const int64_t dh) {
+                          float* restrict s, float* restrict colsum, const int64_t n,
+                          const int64_t dh) {
   float* restrict q = s;             /* [n, dh] */
   float* restrict k = q + n * dh;    /* [n, dh] */
   float* restrict vt = k + n * dh;   /* [dh, n] */
@@ -412,9 +493,9 @@ INLINE void head_backward(const float* restrict base, const float* restrict go, 
     const float* row = base + j * w + hh * dh;
 #pragma omp simd
     for (int64_t e = 0; e < dh; e++) {
-      q[j * dh + e] = row[e];
-      k[j * dh + e] = row[d + e];
-      vt[e * n + j] = row[2 * d + e];
+      q[j * dh + e] = row[e] + bias[hh * dh + e];
+      k[j * dh + e] = row[d + e] + bias[d + hh * dh + e];
+      vt[e * n + j] = row[2 * d + e] + bias[2 * d + hh * dh + e];
       g[j * dh + e] = go[j * d + e];
       dq[j * dh + e] = 0.0f;
       dk[j * dh + e] = 0.0f;
@@ -455,6 +536,8 @@ INLINE void head_backward(const float* restrict base, const float* restrict go, 
       }
     }
   }
+  /* colsum: the sequence's sums of dQ, dK, dV over its tokens (the bias's gradient) */
+  for (int64_t e = 0; e < 3 * dh; e++) colsum[e] = 0.0f;
   for (int64_t j = 0; j < n; j++) {
     float* row = dbase + j * w + hh * dh;
 #pragma omp simd
@@ -462,27 +545,31 @@ INLINE void head_backward(const float* restrict base, const float* restrict go, 
       row[e] = dq[j * dh + e];
       row[d + e] = dk[j * dh + e];
       row[2 * d + e] = dv[j * dh + e];
+      colsum[e] += dq[j * dh + e];
+      colsum[dh + e] += dk[j * dh + e];
+      colsum[2 * dh + e] += dv[j * dh + e];
     }
   }
 }
 
-typedef void (*HeadForward)(const float*, int64_t, int64_t, int64_t, float*, float*, float, float*);
-typedef void (*HeadBackward)(const float*, const float*, const float*, float*, int64_t, int64_t,
-                             int64_t, float, float*);
+typedef void (*HeadForward)(const float*, const float*, int64_t, int64_t, int64_t, float*,
+                            float*, float, float*);
+typedef void (*HeadBackward)(const float*, const float*, const float*, const float*, float*,
+                             int64_t, int64_t, int64_t, float, float*, float*);
 
 /* (n, dh) pairs compiled with constant sizes: MobileViT's at 32-256 px. */
 #define ATTENTION_SIZES(X) \
   X(1, 16) X(1, 20) X(1, 24) X(4, 16) X(4, 20) X(4, 24) X(16, 16) X(16, 20) X(16, 24) X(64, 16)
 
 #define SPECIALIZE(N, DH)                                                                    \
-  static void forward_##N##_##DH(const float* base, int64_t w, int64_t d, int64_t hh,         \
-                                 float* p, float* o, float scale, float* s) {                 \
-    head_forward(base, w, d, hh, p, o, scale, s, N, DH);                                      \
+  static void forward_##N##_##DH(const float* base, const float* bias, int64_t w, int64_t d,  \
+                                 int64_t hh, float* p, float* o, float scale, float* s) {     \
+    head_forward(base, bias, w, d, hh, p, o, scale, s, N, DH);                                \
   }                                                                                           \
-  static void backward_##N##_##DH(const float* base, const float* go, const float* p,         \
-                                  float* dbase, int64_t w, int64_t d, int64_t hh, float scale, \
-                                  float* s) {                                                 \
-    head_backward(base, go, p, dbase, w, d, hh, scale, s, N, DH);                             \
+  static void backward_##N##_##DH(const float* base, const float* bias, const float* go,      \
+                                  const float* p, float* dbase, int64_t w, int64_t d,          \
+                                  int64_t hh, float scale, float* s, float* colsum) {         \
+    head_backward(base, bias, go, p, dbase, w, d, hh, scale, s, colsum, N, DH);               \
   }
 ATTENTION_SIZES(SPECIALIZE)
 
@@ -501,8 +588,11 @@ static void attention(void* k, TF_OpKernelContext* ctx) {
   const Attrs* a = k;
   Call c;
   Geo g;
-  if (begin(&c, ctx, 1) && geometry(&c, c.in[0], a->heads, &g)) {
+  if (begin(&c, ctx, 2) && geometry(&c, c.in[0], a->heads, &g) &&
+      (TF_TensorElementCount(c.in[1]) == 3 * g.d ||
+       fail(&c, "AmidaAttention: the bias must have qkv's last axis"))) {
     const int64_t n = g.n, dh = g.dh, d = g.d, w = 3 * d;
+    const float* bias = data(&c, 1);
     int64_t od[3] = {g.batch, n, d};
     int64_t pd[4] = {g.batch, g.h, n, n};
     float* out = alloc_dims(&c, 0, od, 3);
@@ -519,9 +609,9 @@ static void attention(void* k, TF_OpKernelContext* ctx) {
           float* p = probs + (b * g.h + hh) * n * n;
           float* o = out + b * n * d + hh * dh;
           if (f)
-            f(base, w, d, hh, p, o, a->scale, s);
+            f(base, bias, w, d, hh, p, o, a->scale, s);
           else
-            head_forward(base, w, d, hh, p, o, a->scale, s, n, dh);
+            head_forward(base, bias, w, d, hh, p, o, a->scale, s, n, dh);
         }
       free(s);
     } else if (probs) {
@@ -535,19 +625,24 @@ static void attention_grad(void* k, TF_OpKernelContext* ctx) {
   const Attrs* a = k;
   Call c;
   Geo g;
-  if (begin(&c, ctx, 3) && geometry(&c, c.in[1], a->heads, &g)) {
+  if (begin(&c, ctx, 4) && geometry(&c, c.in[1], a->heads, &g)) {
     const int64_t n = g.n, dh = g.dh, d = g.d, w = 3 * d;
     if (TF_TensorElementCount(c.in[0]) != g.batch * n * d ||
-        TF_TensorElementCount(c.in[2]) != g.batch * g.h * n * n) {
-      fail(&c, "AmidaAttentionGrad: dout or probs disagree with qkv");
+        TF_TensorElementCount(c.in[2]) != w ||
+        TF_TensorElementCount(c.in[3]) != g.batch * g.h * n * n) {
+      fail(&c, "AmidaAttentionGrad: dout, the bias or probs disagree with qkv");
     } else {
       float* dqkv = alloc_like(&c, 0, c.in[1]);
-      float* s = dqkv ? malloc(sizeof(float) * scratch_floats(n, dh)) : NULL;
-      if (s) {
+      float* dbias = dqkv ? alloc_like(&c, 1, c.in[2]) : NULL;
+      float* s = dbias ? malloc(sizeof(float) * (scratch_floats(n, dh) + 3 * dh)) : NULL;
+      double* acc = s ? calloc(w, sizeof(double)) : NULL;
+      if (acc) {
+        float* colsum = s + scratch_floats(n, dh);
         HeadForward unused;
         HeadBackward f;
         pick(n, dh, &unused, &f);
-        const float *dout = data(&c, 0), *qkv = data(&c, 1), *probs = data(&c, 2);
+        const float *dout = data(&c, 0), *qkv = data(&c, 1), *bias = data(&c, 2);
+        const float* probs = data(&c, 3);
         for (int64_t b = 0; b < g.batch; b++)
           for (int64_t hh = 0; hh < g.h; hh++) {
             const float* base = qkv + b * n * w;
@@ -555,18 +650,27 @@ static void attention_grad(void* k, TF_OpKernelContext* ctx) {
             const float* p = probs + (b * g.h + hh) * n * n;
             float* dbase = dqkv + b * n * w;
             if (f)
-              f(base, go, p, dbase, w, d, hh, a->scale, s);
+              f(base, bias, go, p, dbase, w, d, hh, a->scale, s, colsum);
             else
-              head_backward(base, go, p, dbase, w, d, hh, a->scale, s, n, dh);
+              head_backward(base, bias, go, p, dbase, w, d, hh, a->scale, s, colsum, n, dh);
+            for (int64_t e = 0; e < dh; e++) {
+              acc[hh * dh + e] += colsum[e];
+              acc[d + hh * dh + e] += colsum[dh + e];
+              acc[2 * d + hh * dh + e] += colsum[2 * dh + e];
+            }
           }
-        free(s);
-      } else if (dqkv) {
+        for (int64_t e = 0; e < w; e++) dbias[e] = (float)acc[e];
+      } else if (dbias) {
         fail(&c, "AmidaAttentionGrad: out of memory");
       }
+      free(s);
+      free(acc);
     }
   }
   end(&c);
 }
+
+/* ---- batch norm ------------------------------------------------------------------------- */
 
 /* old - (old - batch) * decay with float32 rounding after each step (no fused multiply-add). */
 __attribute__((optimize("fp-contract=off"))) static void moving_average(
@@ -578,8 +682,6 @@ __attribute__((optimize("fp-contract=off"))) static void moving_average(
     out[j] = old[j] - step;
   }
 }
-
-/* ---- batch norm ------------------------------------------------------------------------- */
 
 /*
  * Over the last axis (channels) of x [rows, c]: the loops run along the channels, contiguous in
@@ -927,7 +1029,7 @@ static int define(const char* name, const char* const* inputs, const char* const
 
 #define LIST(...) ((const char* const[]){__VA_ARGS__, NULL})
 
-/* How many ops registered (10 when all are). */
+/* How many ops registered (12 when all are). */
 static int registered = -1;
 
 static int register_all(void) {
@@ -943,11 +1045,17 @@ static int register_all(void) {
                        LIST("dy: float", "x: float", "gamma: float", "mean: float", "rstd: float"),
                        LIST("dx: float", "dgamma: float", "dbeta: float"), NULL, create_none,
                        layer_norm_grad);
-  registered += define("AmidaAttention", LIST("qkv: float"), LIST("out: float", "probs: float"),
-                       LIST("heads: int", "scale: float"), create_attention, attention);
-  registered += define("AmidaAttentionGrad", LIST("dout: float", "qkv: float", "probs: float"),
-                       LIST("dqkv: float"), LIST("heads: int", "scale: float"), create_attention,
-                       attention_grad);
+  registered += define("AmidaBiasSwish", LIST("z: float", "bias: float"), LIST("y: float"), NULL,
+                       create_none, bias_swish);
+  registered += define("AmidaBiasSwishGrad", LIST("dy: float", "z: float", "bias: float"),
+                       LIST("dz: float", "dbias: float"), NULL, create_none, bias_swish_grad);
+  registered += define("AmidaAttention", LIST("qkv: float", "bias: float"),
+                       LIST("out: float", "probs: float"), LIST("heads: int", "scale: float"),
+                       create_attention, attention);
+  registered += define("AmidaAttentionGrad",
+                       LIST("dout: float", "qkv: float", "bias: float", "probs: float"),
+                       LIST("dqkv: float", "dbias: float"), LIST("heads: int", "scale: float"),
+                       create_attention, attention_grad);
   registered += define("AmidaBatchNorm",
                        LIST("x: float", "gamma: float", "beta: float", "m: float", "v: float"),
                        LIST("y: float", "mean: float", "rstd: float", "m_out: float", "v_out: float"),

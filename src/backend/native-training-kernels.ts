@@ -55,6 +55,8 @@ const SOFTPLUS_GRAD = "AmidaSoftplusGrad";
 /** This project's own TensorFlow ops (native-ops.c), when they could be built and loaded. */
 const SWISH = "AmidaSwish";
 const SWISH_GRAD = "AmidaSwishGrad";
+const BIAS_SWISH = "AmidaBiasSwish";
+const BIAS_SWISH_GRAD = "AmidaBiasSwishGrad";
 const LAYER_NORM = "AmidaLayerNorm";
 const LAYER_NORM_GRAD = "AmidaLayerNormGrad";
 const ATTENTION = "AmidaAttention";
@@ -173,8 +175,10 @@ const ownOps = [
   ownOp(SWISH_GRAD, ["dy", "x"], 1),
   ownOp(LAYER_NORM, ["x", "gamma", "beta"], 3, ["eps"]),
   ownOp(LAYER_NORM_GRAD, ["dy", "x", "gamma", "mean", "rstd"], 3),
-  ownOp(ATTENTION, ["qkv"], 2, ["scale"], ["heads"]),
-  ownOp(ATTENTION_GRAD, ["dout", "qkv", "probs"], 1, ["scale"], ["heads"]),
+  ownOp(BIAS_SWISH, ["z", "bias"], 1),
+  ownOp(BIAS_SWISH_GRAD, ["dy", "z", "bias"], 2),
+  ownOp(ATTENTION, ["qkv", "bias"], 2, ["scale"], ["heads"]),
+  ownOp(ATTENTION_GRAD, ["dout", "qkv", "bias", "probs"], 2, ["scale"], ["heads"]),
   ownOp(BATCH_NORM, ["x", "gamma", "beta", "m", "v"], 5, ["eps", "decay"]),
   ownOp(BATCH_NORM_GRAD, ["dy", "x", "gamma", "mean", "rstd"], 3),
   /**
@@ -427,7 +431,7 @@ function leanConv2D(): void {
 interface DenseLayer {
   kernel: tf.LayerVariable;
   bias: tf.LayerVariable | null;
-  activation: { apply(x: tf.Tensor): tf.Tensor };
+  activation: { apply(x: tf.Tensor): tf.Tensor; getClassName(): string };
   invokeCallHook(inputs: tf.Tensor | tf.Tensor[], kwargs: unknown): void;
 }
 
@@ -448,8 +452,10 @@ function leanDense(): void {
       return original.call(this, inputs, kwargs);
     return tf.tidy(() => {
       this.invokeCallHook(inputs, kwargs);
-      const y = fusedDense(x, this.kernel.read(), this.bias ? this.bias.read() : null);
-      return this.activation.apply(y);
+      const bias = this.bias ? this.bias.read() : null;
+      if (bias && nativeOpsLoaded() && this.activation.getClassName() === "swish")
+        return fusedDenseSwish(x, this.kernel.read(), bias);
+      return this.activation.apply(fusedDense(x, this.kernel.read(), bias));
     });
   };
 }
@@ -479,6 +485,37 @@ export function fusedDense(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | nu
     };
   };
   return customGradient(bias ? [x, kernel, bias] : [x, kernel], forward);
+}
+
+/**
+ * swish(x W + b) as one custom gradient: the matmul, then this project's bias-swish kernel (the
+ * bias add in the same pass) forward; its gradient kernel gives dz and the bias's gradient at
+ * once, then two matmuls. x, W, the pre-activation x W and b are kept.
+ */
+function fusedDenseSwish(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor): tf.Tensor {
+  const inDim = x.shape[x.rank - 1];
+  const outDim = kernel.shape[kernel.rank - 1];
+  const rows = x.size / inDim;
+  const forward = ([xIn, k, b]: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
+    const z = tf.matMul(xIn, k);
+    save([xIn, k, z, b]);
+    return {
+      value: tf.engine().runKernel(BIAS_SWISH, { z, bias: b }) as tf.Tensor,
+      gradFunc: (dy, [xS, kS, zS, bS]) => {
+        const [dz, db] = tf
+          .engine()
+          .runKernel(BIAS_SWISH_GRAD, { dy, z: zS, bias: bS }) as tf.Tensor[];
+        const flat = (t: tf.Tensor, width: number) =>
+          t.rank === 2 ? t : tf.reshape(t, [rows, width]);
+        return [
+          tf.matMul(dz, kS, false, true),
+          tf.matMul(flat(xS, inDim), flat(dz, outDim), true, false),
+          db,
+        ];
+      },
+    };
+  };
+  return customGradient([x, kernel, bias], forward);
 }
 
 /**
@@ -735,28 +772,34 @@ export function fusedSelfAttention(
   const [b, n, d] = x.shape;
   const attrs = { heads, scale: 1 / Math.sqrt(d / heads) };
   const forward = ([xIn, wq, bq, wo, bo]: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
-    // BatchMatMulV2 broadcasts the weights over [B, N]: no reshapes forward.
-    const qkv3 = tf.add(tf.matMul(xIn, wq), bq);
-    const [o, probs] = tf.engine().runKernel(ATTENTION, { qkv: qkv3 }, attrs) as tf.Tensor[];
+    // BatchMatMulV2 broadcasts the weights over [B, N]: no reshapes forward. The qkv bias is
+    // added inside the attention kernel, and its gradient comes out of the backward one.
+    const qkv3 = tf.matMul(xIn, wq);
+    const [o, probs] = tf
+      .engine()
+      .runKernel(ATTENTION, { qkv: qkv3, bias: bq }, attrs) as tf.Tensor[];
     if (capture) {
       capture.maps?.dispose();
       capture.maps = tf.keep(tf.clone(probs));
     }
-    save([xIn, wq, qkv3, probs, o, wo]);
+    save([xIn, wq, bq, qkv3, probs, o, wo]);
     return {
       value: tf.add(tf.matMul(o, wo), bo),
-      gradFunc: (dy, [xS, wqS, qkvS, probsS, oS, woS]) => {
+      gradFunc: (dy, [xS, wqS, bqS, qkvS, probsS, oS, woS]) => {
         const rows = (t: tf.Tensor) => tf.reshape(t, [b * n, t.shape[2]!]);
         const dO = tf.matMul(dy, woS, false, true);
-        const dqkv = tf
+        const [dqkv, dbq] = tf
           .engine()
-          .runKernel(ATTENTION_GRAD, { dout: dO, qkv: qkvS, probs: probsS }, attrs) as tf.Tensor;
-        const dqRows = rows(dqkv);
+          .runKernel(
+            ATTENTION_GRAD,
+            { dout: dO, qkv: qkvS, bias: bqS, probs: probsS },
+            attrs,
+          ) as tf.Tensor[];
         const dyRows = rows(dy);
         return [
           tf.matMul(dqkv, wqS, false, true),
-          tf.matMul(rows(xS), dqRows, true, false),
-          tf.sum(dqRows, 0),
+          tf.matMul(rows(xS), rows(dqkv), true, false),
+          dbq,
           tf.matMul(rows(oS), dyRows, true, false),
           tf.sum(dyRows, 0),
         ];
