@@ -466,17 +466,21 @@ nativeTest(
       const names = await kernelsOf(() => layer.apply(tf.ones([2, 4])) as tf.Tensor);
       assert.equal(names.includes("AmidaBiasSwish"), own, `${names}`);
     });
-    for (const [strides, padding, activation, useBias] of [
-      [1, "same", "linear", false],
-      [2, "same", "relu6", true],
-      [2, "valid", "swish", false],
-      [1, "valid", "relu", true],
+    // 3x3 (tf.conv2d) and 1x1 (a matmul at stride 1, tf.conv2d at stride 2).
+    for (const [kernelSize, strides, padding, activation, useBias] of [
+      [3, 1, "same", "linear", false],
+      [3, 2, "same", "relu6", true],
+      [3, 2, "valid", "swish", false],
+      [3, 1, "valid", "relu", true],
+      [1, 1, "same", "linear", false],
+      [1, 1, "valid", "swish", true],
+      [1, 2, "same", "relu6", false],
     ] as const) {
-      const label = `conv2d ${strides} ${padding} ${activation} bias ${useBias}`;
+      const label = `conv2d ${kernelSize}x${kernelSize} ${strides} ${padding} ${activation} bias ${useBias}`;
       const make = () => {
         const layer = tf.layers.conv2d({
           filters: 5,
-          kernelSize: 3,
+          kernelSize,
           strides,
           padding,
           activation,
@@ -507,8 +511,12 @@ nativeTest(
         );
         return [value, ...Object.values(grads)];
       });
-      assert.ok(names.includes("Conv2DBackpropFilter"), `${label}: ${names}`);
-      assert.ok(!names.includes("Conv2DBackpropInput"), `${label}: the image's gradient ran`);
+      if (kernelSize === 1 && strides === 1) {
+        assert.ok(!names.includes("Conv2D"), `${label}: a matmul, not a convolution: ${names}`);
+      } else {
+        assert.ok(names.includes("Conv2DBackpropFilter"), `${label}: ${names}`);
+        assert.ok(!names.includes("Conv2DBackpropInput"), `${label}: the image's gradient ran`);
+      }
     }
   },
 );

@@ -413,10 +413,19 @@ function leanConv2D(): void {
     )
       return original.call(this, inputs, kwargs);
     return tf.tidy(() => {
+      const kernel = this.kernel.read();
+      const [kh, kw] = kernel.shape;
+      if (kh === 1 && kw === 1 && this.strides[0] === 1 && this.strides[1] === 1) {
+        // A 1x1 convolution is a matmul over the channels: oneDNN's matmul is ~10-20 % faster
+        // than its 1x1 convolution here, forward and backward (MobileViT's and MobileNetV2's
+        // shapes, batch 128).
+        const z = fusedDense(x, kernel, this.bias ? this.bias.read() : null);
+        return this.activation.apply(z);
+      }
       const pad = this.padding as "same" | "valid";
       const y = tf.conv2d(
         x as tf.Tensor4D,
-        this.kernel.read() as tf.Tensor4D,
+        kernel as tf.Tensor4D,
         this.strides,
         pad,
         "NHWC",
@@ -469,7 +478,9 @@ export function fusedDense(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | nu
   const outDim = kernel.shape[kernel.rank - 1];
   const rows = x.size / inDim;
   const forward = (inputs: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
-    const [xIn, k, b] = inputs;
+    const [xIn, k4, b] = inputs;
+    // A 1x1 convolution's kernel [1, 1, in, out] is this matrix.
+    const k = k4.rank === 2 ? k4 : tf.reshape(k4, [inDim, outDim]);
     // TensorFlow's BatchMatMulV2 broadcasts the kernel over x's leading axes: no reshapes.
     const z = tf.matMul(xIn, k);
     save([xIn, k]);
@@ -479,7 +490,11 @@ export function fusedDense(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | nu
         const flat = (t: tf.Tensor, width: number) =>
           t.rank === 2 ? t : tf.reshape(t, [rows, width]);
         const dz = flat(dy, outDim);
-        const grads = [tf.matMul(dy, kS, false, true), tf.matMul(flat(xS, inDim), dz, true, false)];
+        const dk = tf.matMul(flat(xS, inDim), dz, true, false);
+        const grads = [
+          tf.matMul(dy, kS, false, true),
+          k4.rank === 2 ? dk : tf.reshape(dk, k4.shape),
+        ];
         return b ? [...grads, tf.sum(dz, 0)] : grads;
       },
     };
