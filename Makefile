@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 NB_OUT ?= reports
 
-.PHONY: reproduce standard contest test bootstrap unit typecheck lint format notebooks-ci lab bench clean-data stress explorer
+.PHONY: reproduce standard long contest test bootstrap unit typecheck lint format notebooks-ci lab ui-test bench clean-data stress explorer
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -16,9 +16,13 @@ reproduce: bootstrap
 contest: bootstrap
 	.venv/bin/python scripts/execute_notebooks.py --out reports notebooks/06_architectures.ipynb notebooks/07_noise.ipynb
 
-# Three seeds of the whole protocol with every freeze arm, and the sweep (<= 3 h on 2 cores).
+# Three seeds of plain tracing, every freeze arm at 300,000 images, and the sweep (~2 h on 2 cores; resumable).
 standard: bootstrap
 	AMIDA_BUDGET=standard bash scripts/reproduce.sh
+
+# The warp at 1,000,000 images a run (~5.5 h on 2 cores; untested on a GPU); interrupted runs resume.
+long: bootstrap
+	AMIDA_BUDGET=long bash scripts/reproduce.sh
 
 test: bootstrap typecheck lint unit notebooks-ci
 
@@ -35,6 +39,12 @@ format:
 
 unit:
 	node --import tsx --test --test-reporter=spec test/*.test.ts
+
+# The browser tests alone (also part of `unit`): Debian's chromium driven by Playwright's library,
+# offline. A JupyterLab session on notebook 02 at the tiny budget (Busy/Idle, plotly hover before
+# and after reopening, a readable config error) and a rendered report opened from disk.
+ui-test: bootstrap
+	node --import tsx --test --test-reporter=spec test/lab.test.ts test/reports.test.ts
 
 # Every notebook, headless, on a tiny configuration: a failing cell fails the tests.
 notebooks-ci:

@@ -8,7 +8,7 @@ import { renderSample } from "../src/data/sample";
 import { presetDifficulty } from "../src/puzzle/difficulty";
 import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { DatasetSpec, SAMPLINGS } from "../src/data/spec";
-import { checkBenchFlags } from "../src/cli/args";
+import { checkBenchFlags, runBenchIfMain } from "../src/cli/args";
 
 export async function main(argv: string[]): Promise<number> {
   if (!checkBenchFlags(argv, { count: "int" }, "usage: amida bench generate [--count 5000]"))
@@ -42,11 +42,4 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (require.main === module)
-  main(process.argv.slice(2)).then(
-    (c) => process.exit(c),
-    (e: Error) => {
-      console.error(`amida bench: ${e.message}`);
-      process.exit(1);
-    },
-  );
+runBenchIfMain(module, main);

@@ -10,7 +10,7 @@
 import { spawn } from "child_process";
 import * as os from "os";
 import * as path from "path";
-import { checkBenchFlags } from "../src/cli/args";
+import { checkBenchFlags, runBenchIfMain } from "../src/cli/args";
 import { BACKENDS, initBackend } from "../src/backend/select";
 
 function trainBench(backend: string, args: string[]): Promise<number> {
@@ -87,11 +87,4 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (require.main === module)
-  main(process.argv.slice(2)).then(
-    (c) => process.exit(c),
-    (e: Error) => {
-      console.error(`amida bench: ${e.message}`);
-      process.exit(1);
-    },
-  );
+runBenchIfMain(module, main);

@@ -10,7 +10,7 @@ import { BACKENDS, describe, initBackend } from "../src/backend/select";
 import { buildModel } from "../src/models/registry";
 import { trainStep } from "../src/train/trainer";
 import { AdamW } from "../src/train/adamw";
-import { checkBenchFlags } from "../src/cli/args";
+import { checkBenchFlags, runBenchIfMain } from "../src/cli/args";
 import { formatTop, KernelTime, profileKernels } from "./kernel-profile";
 
 interface Figures {
@@ -167,11 +167,4 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (require.main === module)
-  main(process.argv.slice(2)).then(
-    (c) => process.exit(c),
-    (e: Error) => {
-      console.error(`amida bench: ${e.message}`);
-      process.exit(1);
-    },
-  );
+runBenchIfMain(module, main);

@@ -5,11 +5,17 @@ this runs nbclient directly, writes the executed notebook and its HTML even on f
 the failing cell and its error in a few lines (stack frames left out; the HTML has them).
 The kernel is the repository's own (jupyter/kernels/amida-tslab), whatever the venv holds.
 
+The HTML reports open from disk with the network off: the project's template
+(jupyter/nbconvert/templates/amida-report) loads nothing from a CDN, plotly charts share one
+bundle beside the reports (src/notebook/plotly-bundle.ts), and a report that still references a
+network URL in a src, href, url() or import() fails its notebook here. Reports over 3 MB are named.
+
 usage: .venv/bin/python scripts/execute_notebooks.py [--out DIR] [--no-html] NOTEBOOK...
 """
 import argparse
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -23,6 +29,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The repository's kernelspec first: JUPYTER_PATH outranks the venv's installed copy.
 os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in [os.path.join(ROOT, "jupyter"), os.environ.get("JUPYTER_PATH", "")] if p)
 ERROR_LINES = 12
+TEMPLATES = os.path.join(ROOT, "jupyter", "nbconvert", "templates")
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+MAX_REPORT_BYTES = 3 * 1024 * 1024
+# A resource the page would fetch from another machine: src=, href=, CSS url() or a dynamic
+# import() whose target is http(s):// or protocol-relative //.
+NETWORK_REF = re.compile(
+    r"""(?:\b(?:src|href)\s*=\s*["']?|\burl\(\s*["']?|\bimport\(\s*["'`])\s*((?:https?:)?//[^"'`)\s>]+)""",
+    re.IGNORECASE,
+)
+
+
+def network_refs(html):
+    """Every network URL the page references in a src, href, url() or import() (sorted, unique)."""
+    return sorted(set(NETWORK_REF.findall(html)))
 
 
 def failed_cell(nb):
@@ -47,15 +67,35 @@ def brief(text):
     return lines[:ERROR_LINES] + ([f"... ({len(lines) - ERROR_LINES} more lines)"] if len(lines) > ERROR_LINES else [])
 
 
+def has_plotly(nb):
+    return any(PLOTLY_MIME in out.get("data", {}) for c in nb.cells if c.cell_type == "code" for out in c.get("outputs", []))
+
+
+def plotly_bundle(out_dir):
+    """Writes the shared plotly bundle into out_dir (once) and returns its file name."""
+    r = subprocess.run(
+        ["node", "--import", "tsx", os.path.join("src", "notebook", "plotly-bundle.ts"), os.path.abspath(out_dir)],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )
+    if r.returncode != 0:
+        raise RuntimeError(f"could not write the plotly bundle: {r.stderr.strip()[-500:]}")
+    return r.stdout.strip().splitlines()[-1]
+
+
 def export_html(nb, path):
-    exporter = HTMLExporter()
-    exporter.require_js_url = "https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js"
-    exporter.mathjax_url = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
-    body, _ = exporter.from_notebook_node(nb)
+    """Writes the report; returns the problems that make it unfit to pass around (empty: none)."""
+    exporter = HTMLExporter(template_name="amida-report", extra_template_basedirs=[TEMPLATES])
+    resources = {"amida_plotly_bundle": plotly_bundle(os.path.dirname(path)) if has_plotly(nb) else ""}
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(body)
     os.replace(tmp, path)
+    problems = [f"references the network: {u}" for u in network_refs(body)]
+    size = os.path.getsize(path)
+    if size > MAX_REPORT_BYTES:
+        print(f"[{os.path.basename(path)}] note: {size / 1e6:.1f} MB, over {MAX_REPORT_BYTES / 2**20:.0f} MB", file=sys.stderr)
+    return problems
 
 
 def write_nb(nb, path):
@@ -83,7 +123,10 @@ def run(path, out_dir, html, timeout):
     os.makedirs(out_dir, exist_ok=True)
     write_nb(nb, os.path.join(out_dir, name + ".ipynb"))
     if html:
-        export_html(nb, os.path.join(out_dir, name + ".html"))
+        problems = export_html(nb, os.path.join(out_dir, name + ".html"))
+        for p in problems:
+            print(f"[{name}] the HTML report {p}", file=sys.stderr)
+        ok = ok and not problems
     secs = time.time() - t0
     if not ok:
         where = os.path.join(out_dir, name + (".html" if html else ".ipynb"))

@@ -13,16 +13,16 @@ nb() {
   if env "${@:1:$#-1}" .venv/bin/python scripts/execute_notebooks.py --out "$out/notebooks" "$n"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 }
 exp=(AMIDA_NB_BUDGET=tiny AMIDA_NB_RUNS=$out/runs AMIDA_NB_DATA=$out/data)
-nb AMIDA_NB_COUNT=60 AMIDA_NB_OUT=$out/data/01 notebooks/01_data.ipynb
+nb AMIDA_NB_BUDGET=tiny AMIDA_NB_OUT=$out/data/01 notebooks/01_data.ipynb
 nb "${exp[@]}" notebooks/02_train_plain.ipynb
 nb "${exp[@]}" notebooks/03_warp_finetune.ipynb
-nb "${exp[@]}" notebooks/04_gradcam.ipynb
+nb "${exp[@]}" AMIDA_NB_REPORTS=$out/reports notebooks/04_gradcam.ipynb
 nb "${exp[@]}" notebooks/05_difficulty.ipynb
-nb "${exp[@]}" AMIDA_REPORTS=$out/reports notebooks/00_overview.ipynb
+nb "${exp[@]}" AMIDA_NB_REPORTS=$out/reports notebooks/00_overview.ipynb
 nb "${exp[@]}" notebooks/06_architectures.ipynb
 nb "${exp[@]}" notebooks/07_noise.ipynb
 # Again, in the same places (what re-running `make reproduce` does): data regenerated, runs reused.
-nb AMIDA_NB_COUNT=60 AMIDA_NB_OUT=$out/data/01 notebooks/01_data.ipynb
+nb AMIDA_NB_BUDGET=tiny AMIDA_NB_OUT=$out/data/01 notebooks/01_data.ipynb
 nb "${exp[@]}" notebooks/02_train_plain.ipynb
 [ -s "$out/reports/results.json" ] || { echo "00_overview wrote no $out/reports/results.json"; failed=$((failed + 1)); }
 echo "notebooks: $passed passed, $failed failed"

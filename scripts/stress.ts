@@ -1,6 +1,7 @@
 /**
- * `make stress [N=50]`: kill -9 `generate` and `train` at random points N times and check that
- * nothing is left wrong (a data set is the old one or the new one, whole, or absent; a run's
+ * `make stress [N=50]`: kill -9 `generate`, `train`, and the parents of `experiment --parallel
+ * true` and `sweep` at random points N times, and start a second writer of a running experiment;
+ * check that nothing is left wrong (a data set is the old one or the new one, whole, or absent; a run's
  * checkpoints verify and agree with each other; after the next plain run the result equals an
  * uninterrupted one bit for bit) and nothing is left over. Kills land either at a named point
  * (AMIDA_KILL_AT, see src/util/killpoint.ts) or after a random delay. Not part of `make test`.
@@ -42,6 +43,43 @@ const killAfter = (a: string[], ms: number) =>
       resolve(sig);
     });
   });
+
+/** Runs amida, SIGKILLs it after `ms`, and returns the pids of its children at that moment. */
+const killParentAfter = (a: string[], ms: number) =>
+  new Promise<{ signal: string | null; children: number[] }>((resolve) => {
+    const p = spawn(process.execPath, [bin, ...a], { stdio: "ignore" });
+    let children: number[] = [];
+    const t = setTimeout(() => {
+      children = childrenOf(p.pid!);
+      p.kill("SIGKILL");
+    }, ms);
+    p.on("exit", (_c, sig) => {
+      clearTimeout(t);
+      resolve({ signal: sig, children });
+    });
+  });
+/** The child processes of `pid` (Linux /proc). */
+const childrenOf = (pid: number): number[] => {
+  try {
+    return fs
+      .readdirSync(`/proc/${pid}/task`)
+      .flatMap((t) =>
+        fs.readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").trim().split(/\s+/),
+      )
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+};
+const isAlive = (pid: number) => {
+  try {
+    // A zombie (exited, not yet reaped) is not running.
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+};
 
 const SPECS = { plain: ["--task", "plain"], warp: ["--task", "warp"] } as const;
 const genArgs = (out: string, task: keyof typeof SPECS) => [
@@ -108,13 +146,75 @@ async function main(): Promise<number> {
   );
   must(amida(trainArgs("ref", false)), "reference train");
   const refRun = outcome(path.join(runs, "ref"));
+  // References of the multi-process commands: an uninterrupted experiment's and sweep's results.
+  const expRuns = path.join(base, "xruns");
+  const expData = path.join(base, "xdata");
+  const exp = (seed = "0") => [
+    "experiment",
+    "--budget",
+    "tiny",
+    "--name",
+    "x",
+    "--parallel",
+    "true",
+    "--seeds",
+    "0",
+    "--data-seed",
+    seed,
+    "--runs",
+    expRuns,
+    "--data",
+    expData,
+  ];
+  const sweep = () => [
+    "sweep",
+    "--budget",
+    "tiny",
+    "--name",
+    "w",
+    "--parallel",
+    "true",
+    "--seeds",
+    "0",
+    "--runs",
+    expRuns,
+    "--data",
+    expData,
+  ];
+  const expOutcome = () =>
+    canonicalJson(
+      read(path.join(expRuns, "x", "results.json")).map((r: Record<string, unknown>) => [
+        r.runs,
+        r.test_acc_per_seed,
+        r.curve,
+      ]),
+    );
+  const sweepOutcome = () =>
+    canonicalJson(
+      read(path.join(expRuns, "w", "rows.json")).map((r: Record<string, unknown>) => [
+        r.runs,
+        r.acc_per_seed,
+      ]),
+    );
+  must(amida(exp()), "reference experiment");
+  must(amida(sweep()), "reference sweep");
+  const refExp = expOutcome();
+  const refSweep = sweepOutcome();
 
   const data = path.join(base, "data", "d");
   let landed = 0;
   const wrong: string[] = [];
   const leftovers: string[] = [];
   for (let i = 1; i <= N; i++) {
-    const op = pick(["generate", "train"]);
+    const op = pick([
+      "generate",
+      "generate",
+      "train",
+      "train",
+      "experiment",
+      "sweep",
+      "second writer",
+    ]);
     let how: string;
     let sig: string | null;
     if (op === "generate") {
@@ -156,6 +256,53 @@ async function main(): Promise<number> {
         wrong.push(`#${i} generate ${how}: the next generate made other files`);
       const extra = fs.readdirSync(path.dirname(data)).filter((f) => f !== "d");
       if (extra.length) leftovers.push(`#${i} generate ${how}: ${extra.join(", ")}`);
+    } else if (op === "experiment" || op === "sweep") {
+      // A parent that forks worker processes, killed at a random moment: its workers must die
+      // with it (within a second), and the re-run must give the uninterrupted results.
+      const a = op === "experiment" ? exp() : sweep();
+      fs.rmSync(path.join(expRuns, op === "experiment" ? "x" : "w"), {
+        recursive: true,
+        force: true,
+      });
+      const ms = 1000 + Math.floor(rand() * 12000);
+      how = `parent after ${ms} ms`;
+      const { signal, children } = await killParentAfter(a, ms);
+      sig = signal;
+      if (sig === "SIGKILL") landed++;
+      await new Promise((r) => setTimeout(r, 1000));
+      const alive = children.filter(isAlive);
+      if (alive.length)
+        wrong.push(`#${i} ${op} ${how}: workers ${alive.join(", ")} outlived their parent by 1 s`);
+      const again = amida(a);
+      if (again.status !== 0) wrong.push(`#${i} ${op} ${how}: the re-run failed: ${again.stderr}`);
+      else if (
+        (op === "experiment" ? expOutcome() : sweepOutcome()) !==
+        (op === "experiment" ? refExp : refSweep)
+      )
+        wrong.push(`#${i} ${op} ${how}: the results differ from an uninterrupted run's`);
+      const extra = fs.readdirSync(expRuns).filter((f) => f.startsWith("."));
+      if (extra.length) leftovers.push(`#${i} ${op} ${how}: ${extra.join(", ")}`);
+    } else if (op === "second writer") {
+      // The same experiment started again with another data seed while the first runs: it must be
+      // refused before it writes anything, and the first must finish with its own results.
+      fs.rmSync(path.join(expRuns, "x"), { recursive: true, force: true });
+      const first = spawn(process.execPath, [bin, ...exp()], { stdio: "ignore" });
+      const firstDone = new Promise<number | null>((r) => first.on("exit", (c) => r(c)));
+      await new Promise((r) => setTimeout(r, 1500 + Math.floor(rand() * 3000)));
+      const second = amida(exp("7"));
+      how = `second writer at ${second.status === 1 ? "refused" : `exit ${second.status}`}`;
+      sig = null;
+      if (second.status === 0)
+        wrong.push(`#${i} ${how}: the second experiment ran alongside the first`);
+      else if (
+        second.status === 1 &&
+        !/is in use/.test(second.stderr) &&
+        !/finished/.test(second.stderr)
+      )
+        wrong.push(`#${i} ${how}: refused for another reason: ${second.stderr}`);
+      if ((await firstDone) !== 0) wrong.push(`#${i} ${how}: the first experiment failed`);
+      else if (expOutcome() !== refExp)
+        wrong.push(`#${i} ${how}: the first experiment's results changed`);
     } else {
       const a = trainArgs("r", true);
       if (rand() < 0.6) {

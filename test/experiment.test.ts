@@ -9,13 +9,12 @@ import { presetDifficulty } from "../src/puzzle/difficulty";
 import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { DEFAULT_TRAIN } from "../src/train/config";
 import { runTraining } from "../src/experiment/run";
-import { RunConfig } from "../src/experiment/rundir";
+import { IMPORTED, readRun, RunConfig } from "../src/experiment/rundir";
 import { protocolRuns, runStages } from "../src/experiment/protocol";
 import { budgetConfig, EXPERIMENT, validateExperiment } from "../src/experiment/config";
 import { applySettings } from "../src/util/knobs";
 import { resultRows, resultsMarkdown, verdict } from "../src/experiment/results";
 import { experimentFromNotebook } from "../src/notebook/experiment";
-import { notebookParams } from "../src/notebook/params";
 
 let root = "";
 let plain = "";
@@ -108,7 +107,7 @@ test("bad run and experiment configs are refused with what is allowed", async ()
   );
   assert.throws(
     () => budgetConfig("huge"),
-    /unknown budget 'huge' for the experiment; allowed: tiny, quick, standard, full/,
+    /unknown budget 'huge' for the experiment; allowed: tiny, quick, standard, long, full/,
   );
   const q = budgetConfig("quick");
   assert.throws(
@@ -116,7 +115,7 @@ test("bad run and experiment configs are refused with what is allowed", async ()
     /the cnn track's model must be one of mobilenetv2_035, mobilenetv2_050, mobilenetv2_075, mobilenetv2_100, got 'mobilevit_xxs'/,
   );
   assert.throws(
-    () => validateExperiment({ ...q, difficulty: { ...q.difficulty, size: 32 } }),
+    () => validateExperiment({ ...q, difficulty: { ...presetDifficulty("small"), size: 32 } }),
     /size 32 px leaves mobilevit_xxs's layer5_mvit attending over a single patch/,
   );
   assert.throws(
@@ -206,38 +205,63 @@ test("edited knobs land in the runs the protocol makes (config.json) and in the 
   );
 });
 
-test("notebook parameters: typed environment overrides, unknown or malformed ones are errors", () => {
-  const d = { preset: "quick", epochs: 0, serial: false };
-  const said: string[] = [];
-  assert.deepEqual(
-    notebookParams("AMIDA_NB", d, { AMIDA_NB_EPOCHS: "3", AMIDA_NB_SERIAL: "true" }, (l) =>
-      said.push(l),
-    ),
-    { preset: "quick", epochs: 3, serial: true },
+test("a run another experiment trained identically is copied, not retrained; a changed one is not", async () => {
+  // After the test above: experiment 'knobs' holds its finished stage-1 runs under nbruns/.
+  const env = {
+    AMIDA_NB_RUNS: path.join(root, "nbruns"),
+    AMIDA_NB_DATA: path.join(root, "nbdata"),
+  };
+  const knobs = {
+    budget: "tiny",
+    seeds: [5],
+    stage1Lr: 0.004,
+    stage1BatchSize: 8,
+    stage1WeightDecay: 0.03,
+    cnn: "mobilenetv2_050",
+    controls: false,
+  };
+  const twin = experimentFromNotebook({ ...knobs, name: "twin" }, { env, print: () => {} });
+  // What a copy killed before its rename leaves; the next copy of that run removes it.
+  const cnnName = protocolRuns(twin.cfg, { plain: "p", warp: "w" }, twin.runsDir)[0].config.name;
+  const leftover = path.join(twin.runsDir, `.${cnnName}.tmp-1-2`);
+  fs.mkdirSync(leftover, { recursive: true });
+  const lines: string[] = [];
+  const res = await runStages(twin.cfg, ["stage1"], twin.paths, {
+    log: (l) => lines.push(l),
+    runLine: (_r, l) => lines.push(l),
+  });
+  assert.equal(lines.filter((l) => /copied the finished run/.test(l)).length, 2, lines.join("\n"));
+  assert.ok(!lines.some((l) => /job\(s\) to run/.test(l)), "something was trained");
+  const orig = path.join(root, "nbruns", "knobs");
+  for (const r of res) {
+    const dir = path.join(twin.runsDir, r.run.config.name);
+    const from = JSON.parse(fs.readFileSync(path.join(dir, IMPORTED), "utf8"));
+    assert.equal(from.from, path.resolve(orig, r.run.config.name));
+    // The copy's checkpoints are its own, not links into the original.
+    assert.ok(fs.realpathSync(path.join(dir, "checkpoints")).startsWith(fs.realpathSync(dir)));
+    const a = JSON.parse(
+      fs.readFileSync(path.join(orig, r.run.config.name, "metrics.json"), "utf8"),
+    );
+    assert.deepEqual(r.metrics, a);
+    assert.equal(
+      JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")).data,
+      r.run.config.data,
+    );
+    assert.equal(readRun(path.join(orig, r.run.config.name)).state, "finished");
+  }
+  assert.ok(!fs.existsSync(leftover), "the leftover of a killed copy is still there");
+  const changed = experimentFromNotebook(
+    { ...knobs, name: "changed", stage1Lr: 0.002 },
+    { env, print: () => {} },
   );
-  assert.deepEqual(said, [
-    "overridden by the environment: epochs = 3 (AMIDA_NB_EPOCHS; the cell says 0)",
-    "overridden by the environment: serial = true (AMIDA_NB_SERIAL; the cell says false)",
-  ]);
-  assert.throws(
-    () => notebookParams("AMIDA_NB", d, { AMIDA_NB_EPOCH: "3" }),
-    /unknown parameter AMIDA_NB_EPOCH='3'; allowed: AMIDA_NB_PRESET, AMIDA_NB_EPOCHS, AMIDA_NB_SERIAL/,
-  );
-  assert.throws(
-    () => notebookParams("AMIDA_NB", d, { AMIDA_NB_EPOCHS: "three" }),
-    /AMIDA_NB_EPOCHS must be a number, got 'three'/,
-  );
-  assert.throws(
-    () => notebookParams("AMIDA_NB", d, { AMIDA_NB_SERIAL: "yes" }),
-    /AMIDA_NB_SERIAL must be true or false/,
-  );
-  assert.deepEqual(
-    notebookParams(
-      "AMIDA_NB",
-      { plainTrain: 0 },
-      { AMIDA_NB_PLAIN_TRAIN: "50", OTHER: "x" },
-      () => {},
-    ),
-    { plainTrain: 50 },
+  const lines2: string[] = [];
+  await runStages(changed.cfg, ["stage1"], changed.paths, {
+    log: (l) => lines2.push(l),
+    runLine: () => {},
+  });
+  assert.ok(!lines2.some((l) => /copied/.test(l)), "copied a run trained at another learning rate");
+  assert.ok(
+    lines2.some((l) => /2 job\(s\) to run/.test(l)),
+    lines2.join("\n"),
   );
 });

@@ -30,7 +30,7 @@ import { Puzzle } from "../src/puzzle/puzzle";
 import { warpLabel } from "../src/puzzle/trace";
 import { writeExplorer } from "../src/explore/build";
 import { toggleRung, moveStart, slotAt, slotPoint } from "../src/explore/edit";
-import { modelTitle, measuredWords } from "../src/explore/words";
+import { modelTitle, measuredWords, trainedWords } from "../src/explore/words";
 import { puzzlePixels } from "../src/explore/puzzles";
 import type { ExplorerApi, ModelAnswer } from "../src/explore/page";
 import { launchChromium, offlineContext } from "./chromium";
@@ -185,6 +185,8 @@ test("plain words: model titles and the verdict against the rung-blind rule", ()
     hops: 0,
     trainCount: 1500,
     epochs: 3,
+    imagesSeen: 4500,
+    stream: false,
     testAcc: 0.5,
     ci95: [0.46, 0.54] as [number, number],
     testCount: 500,
@@ -199,6 +201,19 @@ test("plain words: model titles and the verdict against the rung-blind rule", ()
   const bad = measuredWords({ ...facts, testAcc: 0.37, ci95: [0.33, 0.41] });
   assert.ok(!bad.learned);
   assert.match(bad.verdict, /not by more than chance variation/);
+  // How it was trained: stored puzzles for epochs, or fresh ones for a number of images.
+  const large = {
+    difficulty: { lanes: 4, rows: 8, rungsMin: 3, rungsMax: 10, size: 64 },
+    sampling: "debiased",
+  } as DatasetSpec;
+  assert.match(
+    trainedWords(facts, large),
+    /^Trained on 1,500 plain puzzles .* for 3 epochs, from scratch/,
+  );
+  assert.match(
+    trainedWords({ ...facts, stream: true, imagesSeen: 40064 }, large),
+    /^Trained on 40,064 fresh plain puzzles of 4 lanes.*a new puzzle for every training image/,
+  );
 });
 
 test("editing: a rung is added and removed, a clash is refused, START swaps with a top circle", () => {

@@ -113,5 +113,9 @@ test("export refuses an output folder holding anything else, and a corrupt data 
   });
   assert.equal(r.status, 1);
   assert.match(r.stderr, /is corrupt/);
-  assert.equal(fs.existsSync(path.join(base, "x")), false, "nothing written from a corrupt data set");
+  assert.equal(
+    fs.existsSync(path.join(base, "x")),
+    false,
+    "nothing written from a corrupt data set",
+  );
 });

@@ -1,5 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import * as fs from "fs";
+import * as path from "path";
 import { EXPERIMENT } from "../src/experiment/config";
 import { CONTEST, SWEEP } from "../src/experiment/grid";
 import { NOISE } from "../src/noise/evaluate";
@@ -56,7 +58,7 @@ const VALUES: Record<string, string> = {
         Stream: p ? "false" : "true",
         WarmupImages: String(100 + i),
         BatchSize: String(8 - i),
-        Lr: String(0.003 + i / 1000),
+        Lr: String(0.005 + i / 1000),
         Optimizer: "adam",
         WeightDecay: String(0.02 + i / 100),
         WarmupEpochs: "0.5",
@@ -280,4 +282,32 @@ test("the command line: knob flags, did-you-mean for a mistyped flag, a budget o
     () => configFromArgv(EXPERIMENT, ["--config", "/nonexistent/x.json"], {}, usage),
     /--config: no such file '\/nonexistent\/x.json'/,
   );
+});
+
+/** The keys a notebook's config cell lists (`key: value, // comment` lines of its config call). */
+function cellKeys(notebook: string, call: string): string[] {
+  const nb = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "notebooks", notebook), "utf8"));
+  const src = nb.cells
+    .map((c: { source: string | string[] }) => [c.source].flat().join(""))
+    .find((s: string) => s.includes(call));
+  assert.ok(src, `${notebook} has a cell calling ${call}`);
+  return [...src.slice(src.indexOf(call)).matchAll(/^ {2}(\w+): .*,\s*\/\//gm)].map((m) => m[1]);
+}
+
+test("notebook config cells put the knobs in reach: 02 lists every experiment knob; 03, 05 and 06 their image budgets", () => {
+  const keys = (m: { knobs: readonly { key: string }[] }) => m.knobs.map((k) => k.key);
+  assert.deepEqual(
+    cellKeys("02_train_plain.ipynb", "experimentFromNotebook({"),
+    ["budget", ...keys(EXPERIMENT)],
+    "02's cell lists every knob of the experiment, in the table's order (add a new knob there too)",
+  );
+  const warp = cellKeys("03_warp_finetune.ipynb", "experimentFromNotebook({");
+  for (const k of ["warpSeeds", "stage2Images", "stage2Stream", "stage2WarmupImages"])
+    assert.ok(warp.includes(k), `03 lists ${k}`);
+  for (const [nb, call] of [
+    ["05_difficulty.ipynb", "configFromNotebook(SWEEP"],
+    ["06_architectures.ipynb", "configFromNotebook(CONTEST"],
+  ])
+    for (const k of ["images", "stream"])
+      assert.ok(cellKeys(nb, call).includes(k), `${nb} lists ${k}`);
 });

@@ -60,13 +60,14 @@ test("finished, missing, and unfinished runs (interrupted, retrained since, stal
     "s2 finished",
     `nope missing: no folder ${path.join(runs, "nope")}`,
   ]);
-  // Interrupted: a checkpoint but no metrics.json (run.ts writes metrics.json last).
+  // Interrupted: a checkpoint but no metrics.json and no commit record (written last).
   fs.cpSync(path.join(runs, "s1"), path.join(runs, "cut"), { recursive: true });
   fs.rmSync(path.join(runs, "cut", "metrics.json"));
+  fs.rmSync(path.join(runs, "cut", "commit.json"));
   assert.deepEqual(states(["cut"]), [
-    "cut unfinished: stopped after epoch 1 of 1 (no metrics.json)",
+    "cut unfinished: stopped after epoch 1 of 1 (no commit.json)",
   ]);
-  // metrics.json from an earlier training than the checkpoints.
+  // metrics.json changed after the run committed (another training's, or edited).
   fs.cpSync(path.join(runs, "s1"), path.join(runs, "old"), { recursive: true });
   const m = JSON.parse(fs.readFileSync(path.join(runs, "old", "metrics.json"), "utf8"));
   fs.writeFileSync(
@@ -75,7 +76,7 @@ test("finished, missing, and unfinished runs (interrupted, retrained since, stal
   );
   assert.match(
     states(["old"])[0],
-    /old unfinished: the last checkpoint is at epoch 1 but metrics.json reports 3 epochs/,
+    /old unfinished: .*old\/metrics\.json does not match its SHA-256 in .*commit\.json/,
   );
   // Stage 1 retrained after stage 2 finished: stage 2 is stale.
   const w = path.join(runs, "s1", "checkpoints", "best", "weights.bin");

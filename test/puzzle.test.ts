@@ -133,7 +133,7 @@ test("difficulty validation names the field and the allowed range", () => {
   );
   assert.throws(
     () => presetDifficulty("hard"),
-    /unknown difficulty preset 'hard'; allowed: easy, medium, small, blog/,
+    /unknown difficulty preset 'hard'; allowed: easy, medium, small, large, blog/,
   );
   assert.throws(() => parseRange("6-14"), /rung range must look like 6\.\.14/);
   assert.deepEqual(parseRange("6..14"), [6, 14]);

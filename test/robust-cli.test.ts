@@ -8,6 +8,7 @@ import * as path from "path";
 import { generateDataset } from "../src/data/generate";
 import { presetDifficulty } from "../src/puzzle/difficulty";
 import { NO_NUISANCE } from "../src/puzzle/nuisance";
+import { forkChild } from "../src/util/children";
 
 const root = path.join(__dirname, "..");
 const bin = path.join(root, "bin", "amida.js");
@@ -141,10 +142,10 @@ function family(childCode: string, parentCode: string) {
   return { p, marker, exit };
 }
 
+/** Running: it exists and is not a zombie (exited, waiting for init to reap it). */
 const alive = (pid: number) => {
   try {
-    process.kill(pid, 0);
-    return true;
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
   } catch {
     return false;
   }
@@ -216,4 +217,31 @@ test("9: when one job fails the others are stopped, with a summary of every job"
   assert.equal(e.code, 1, e.err);
   assert.match(e.out, /summary: job a: stopped; job b: failed \(exit 3\); job c: not run/);
   assert.ok(await gone(pid));
+});
+
+test("a child's stderr reaches the parent whole, without TensorFlow's start-up chatter", async () => {
+  const dir = tmp();
+  const child = path.join(dir, "child.js");
+  // TensorFlow's lines as its C++ logging prints them at load, around lines that must pass,
+  // written in pieces that split lines, the last one without a newline.
+  fs.writeFileSync(
+    child,
+    `const w = (s) => process.stderr.write(s);
+     w("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\nI0000 00:00:1796242158.531773   29539 port.cc:153] oneDNN custom ");
+     w("operations are on.\\nW0000 00:00:1.5  7 cpu.cc:1] a TensorFlow warning\\namida: a real err");
+     w("or\\nlast line");`,
+  );
+  let got = "";
+  const c = forkChild(
+    child,
+    [],
+    () => {},
+    (d) => (got += d),
+  );
+  await c.done;
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(
+    got,
+    "W0000 00:00:1.5  7 cpu.cc:1] a TensorFlow warning\namida: a real error\nlast line",
+  );
 });

@@ -5,7 +5,7 @@
  */
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "child_process";
+import { ChildProcess, fork, spawnSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -66,6 +66,33 @@ test("a stream's batches are the same bytes rendered inline or by generator proc
   } finally {
     procs.close();
   }
+});
+
+/** Resolves when the child has exited; fails the test if it is still alive after `ms`. */
+function exited(c: ChildProcess, ms: number): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      c.kill("SIGKILL");
+      reject(new Error(`child ${c.pid} still alive ${ms} ms after it was told to stop`));
+    }, ms);
+    c.once("exit", () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+test("generator processes stop when their source closes, also while still loading", async () => {
+  // Closed at once: both children are still loading (a missed disconnect once hung `make test`).
+  const s = new StreamSource(spec, 3, 16, 2);
+  const kids = [...s["children"]];
+  s.close();
+  await Promise.all(kids.map((c) => exited(c, 30_000)));
+  // A parent that only disconnects (no kill) while the child loads: it exits by itself.
+  const c = fork(bin, ["_generate"], { stdio: ["ignore", "ignore", "ignore", "ipc"] });
+  c.disconnect();
+  await exited(c, 30_000);
 });
 
 test("image budgets evaluate at about four log-spaced counts a decade, and at the end", () => {

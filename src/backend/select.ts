@@ -49,12 +49,11 @@ function installHint(name: BackendName): string {
 
 /**
  * Intra-op threads of native TensorFlow per process, unless TF_NUM_INTRAOP_THREADS says otherwise.
- * One, and one training process per core instead: on the 2-core machines a second thread speeds
- * one process by only 20-35 % (handing a kernel to the other thread costs ~100 us, and a MobileViT
- * step runs ~3,700 kernels), while two one-thread processes train 1.44-1.50x the images/s of one
- * two-thread process (`npx amida bench parallel --backend node`, environment.md). The thread count
- * also changes results in the last digits (reduction order), so it is fixed rather than chosen by
- * how many runs share the machine: a run gives the same numbers alone or in a sweep.
+ * One, and one training process per core instead: a training step is thousands of small kernels,
+ * and handing each to a second thread costs more than it saves, while two one-thread processes
+ * use both cores fully (measured: environment.md, `npx amida bench parallel --backend node`). The
+ * thread count also changes results in the last digits (reduction order), so it is fixed rather
+ * than chosen by how many runs share the machine: a run gives the same numbers alone or in a sweep.
  */
 const NATIVE_THREADS = 1;
 

@@ -58,6 +58,21 @@ export function numOpt(name: string, text: string | undefined, fallback: number)
 }
 
 /**
+ * Runs a benchmark's `main` when its file is the process's entry point (`amida bench <name>` runs
+ * bench/<name>.ts as its own process): exits with main's code, or prints the error and exits 1.
+ */
+export function runBenchIfMain(mod: NodeModule, main: (argv: string[]) => Promise<number>): void {
+  if (require.main !== mod) return;
+  main(process.argv.slice(2)).then(
+    (c) => process.exit(c),
+    (e: Error) => {
+      console.error(`amida bench: ${e.message}`);
+      process.exit(1);
+    },
+  );
+}
+
+/**
  * Checks a benchmark's flags before it runs (bench/*.ts read their values from argv):
  * unknown flags, missing values, extra words and integers below 1 are errors. Returns false
  * after printing `usage` for --help (the benchmark then does not run).

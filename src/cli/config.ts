@@ -7,6 +7,7 @@
 import { parseArgs } from "util";
 import {
   budgetOf,
+  defaultBudget,
   flagOf,
   Mode,
   resolveConfig,
@@ -96,7 +97,7 @@ export function configFromArgv<C>(
   const base =
     v.config !== undefined
       ? readJsonFile(v.config as string, "--config", (x, where) => validateSaved(mode, x, where))
-      : budgetOf(mode, (v.budget as string | undefined) ?? Object.keys(mode.budgets)[0]);
+      : budgetOf(mode, (v.budget as string | undefined) ?? defaultBudget(mode));
   const settings: Setting[] = mode.knobs
     .filter((k) => v[flagOf(k.key)] !== undefined)
     .map((k) => ({ key: k.key, value: v[flagOf(k.key)] as string, source: "flag" }));

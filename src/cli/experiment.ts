@@ -10,7 +10,7 @@ import { describeExperiment, EXPERIMENT } from "../experiment/config";
 import { resultRows, resultsJson, resultsMarkdown } from "../experiment/results";
 import { initBackend } from "../backend/select";
 import { ExtraFlag, modeCommand } from "./config";
-import { describeConfig, Mode, validateSaved } from "../util/knobs";
+import { defaultBudget, describeConfig, Mode, validateSaved } from "../util/knobs";
 import { checkOutput, readJsonFile } from "../util/json";
 import { parse } from "./args";
 
@@ -79,7 +79,7 @@ export async function experimentCommand(argv: string[]): Promise<number> {
 }
 
 function gridHead(cmd: string, mode: Mode<GridConfig>): string {
-  return `usage: amida ${cmd} [--budget ${Object.keys(mode.budgets)[0]}] [--config FILE.json] [--runs runs] [--data data] [--<knob> VALUE ...]
+  return `usage: amida ${cmd} [--budget ${defaultBudget(mode)}] [--config FILE.json] [--runs runs] [--data data] [--<knob> VALUE ...]
 ${
   cmd === "sweep"
     ? 'Trains every combination of models, difficulties, tasks, training-set sizes and epoch budgets once per\ntraining seed and writes RUNS/NAME/rows.csv, rows.json and heatmap.svg (the difficulty "phase diagram").'

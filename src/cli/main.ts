@@ -16,7 +16,7 @@ import {
 import { serveRunnerJobs } from "../experiment/runner";
 import { serveStream } from "../data/stream";
 
-const BENCHES = ["train", "generate", "parallel"];
+const BENCHES = ["train", "generate", "parallel", "stream"];
 
 /**
  * Runs bench/<name>.ts as its own process: benchmarks are scripts beside the project, not part of

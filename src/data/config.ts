@@ -3,7 +3,7 @@
  * its cell, `AMIDA_NB_*` variables and `AMIDA_NB_BUDGET` work as in every other notebook.
  */
 import { Difficulty, difficultyKnobs, presetDifficulty, validateDifficulty } from "../puzzle/difficulty";
-import { fieldKnob, Mode } from "../util/knobs";
+import { everyBudget, fieldKnob, Mode } from "../util/knobs";
 import { Sampling, SAMPLINGS, Task, TASKS } from "./spec";
 
 export interface DataConfig {
@@ -25,7 +25,7 @@ export const DATA_BUDGETS: Record<string, () => DataConfig> = {
     difficulty: presetDifficulty("small"),
     task: "warp",
     hops: 1,
-    count: 3000,
+    count: 700,
     dataSeed: 0,
     sampling: "debiased",
   }),
@@ -40,13 +40,16 @@ export const DATA: Mode<DataConfig> = {
     ...difficultyKnobs<DataConfig>(["difficulty"], { presetSize: true }),
     K("task", "string", ["task"], TASKS.join(" | "), { choices: () => TASKS }),
     K("hops", "int", ["hops"], "warp hops (0 for plain)", { min: 0, max: 16 }),
-    K("count", "int", ["count"], "training puzzles; val and test get a tenth each", { min: 1, max: 10_000_000 }),
+    K("count", "int", ["count"], "training puzzles (small holds ~716 distinct training ladders); val and test get a tenth each", {
+      min: 1,
+      max: 10_000_000,
+    }),
     K("dataSeed", "int", ["dataSeed"], "seeds the data sets", { min: 0, max: 2 ** 31 }),
     K("sampling", "string", ["sampling"], `which data set the pictures show: ${SAMPLINGS.join(" | ")}`, {
       choices: () => SAMPLINGS,
     }),
   ],
-  budgets: DATA_BUDGETS,
+  budgets: everyBudget(DATA_BUDGETS),
   validate: (c) => {
     validateDifficulty(c.difficulty);
     if (c.task === "plain" && c.hops !== 0) throw new Error(`task 'plain' means hops = 0, got hops = ${c.hops}`);

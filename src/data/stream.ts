@@ -49,6 +49,7 @@ export function serveStream(): Promise<number> {
     const c = streamChunk(r.spec, r.stream, r.from, r.count);
     process.send!({ from: r.from, images: c.images, labels: c.labels });
   });
+  // A parent that left while this process was loading: bin/amida.js's watchdog exits it.
   return new Promise<number>((resolve) => process.on("disconnect", () => resolve(0)));
 }
 
@@ -115,9 +116,16 @@ export class StreamSource {
     return p;
   }
 
-  /** Stops the generator processes. */
+  /**
+   * Stops the generator processes: they hold nothing worth keeping, so each is also killed (one
+   * still loading when the channel closed could otherwise miss the disconnect).
+   */
   close(): void {
-    for (const c of this.children) if (c.connected) c.disconnect();
+    for (const c of this.children) {
+      c.on("error", () => {}); // a request still queued on the channel fails once it closes
+      if (c.connected) c.disconnect();
+      if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    }
     this.pending.clear();
   }
 }

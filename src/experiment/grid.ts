@@ -18,12 +18,13 @@ import { PRETRAIN_FAMILIES, DEFAULT_PRETRAIN } from "../pretrain/mae";
 import {
   DEFAULT_TRAIN,
   seedsKnob,
+  streamedRecipe,
   TrainConfig,
   trainKnobs,
   validateTrainConfig,
 } from "../train/config";
 import { validateName } from "../util/names";
-import { fieldKnob, Knob, Mode, validateSaved } from "../util/knobs";
+import { everyBudget, fieldKnob, Knob, Mode, validateSaved } from "../util/knobs";
 import { readJsonFile } from "../util/json";
 import * as fs from "fs";
 import { familyOf } from "../models/registry";
@@ -88,17 +89,8 @@ export const ALL_ARCHITECTURES = [
   "mmlit_xxs",
 ];
 
-/** Fresh puzzles with the recipe that learned plain tracing here (see experiment/config.ts). */
-const streamed = (o: Partial<TrainConfig> = {}): TrainConfig =>
-  recipe({
-    stream: true,
-    batchSize: 128,
-    lr: 2e-3,
-    weightDecay: 0.05,
-    warmupEpochs: 0,
-    valLimit: 500,
-    ...o,
-  });
+/** Fresh puzzles with the recipe that learned plain tracing here; the image budgets are the grid's. */
+const streamed = (o: Partial<TrainConfig> = {}): TrainConfig => streamedRecipe(0, o);
 
 /** The sweep's budgets (notebook 05, `amida sweep`). */
 export const SWEEP_BUDGETS: Record<string, () => GridConfig> = {
@@ -297,7 +289,7 @@ export function validateGrid(g: GridConfig): GridConfig {
 const mode = (name: string, budgets: Record<string, () => GridConfig>): Mode<GridConfig> => ({
   name,
   knobs: GRID_KNOBS,
-  budgets,
+  budgets: everyBudget(budgets),
   validate: validateGrid,
   file: "grid.json",
 });
@@ -576,7 +568,7 @@ export function learningCurveRows(
     return histories[0].map((h, e) => ({
       model: r.model,
       task: r.task,
-      images_seen: h.epoch * r.train,
+      images_seen: h.images,
       val_acc: mean(histories.map((hs) => hs[e]?.val_acc ?? NaN)),
     }));
   });

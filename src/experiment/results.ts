@@ -5,7 +5,7 @@
  */
 import type { RunResult } from "./protocol";
 import type { RunMetrics } from "./rundir";
-import { markdownTable, pct } from "../report/table";
+import { formatShare, markdownTable, pct } from "../report/table";
 import { Stage, STAGE_LABELS, STAGES } from "./stages";
 import * as path from "path";
 import { ExperimentConfig, Track } from "./config";
@@ -181,7 +181,7 @@ export function resultsMarkdown(rows: ResultRow[]): string {
       return {
         model: r.model,
         stage: STAGE_LABELS[r.stage],
-        "frozen (share)": `${r.frozen} (${(100 * r.frozen_fraction).toFixed(0)} %)`,
+        "frozen (share)": `${r.frozen} (${formatShare(r.frozen_fraction)})`,
         "images seen": `${r.images_seen.toLocaleString("en")}${r.stream ? " fresh" : ` (${r.train_count} stored)`}`,
         "test acc % mean ± SD": `${pct(r.test_acc_mean)} ± ${(100 * r.test_acc_sd).toFixed(1)}`,
         "per seed": r.test_acc_per_seed.map(pct).join(" / "),

@@ -5,7 +5,8 @@ import * as tf from "@tensorflow/tfjs";
 import { readManifest, SplitReader, verifyDataset } from "../data/format";
 import { StreamSource } from "../data/stream";
 import { readDataset } from "../data/generate";
-import { splitFile } from "../data/spec";
+import { splitFile, SPLITS } from "../data/spec";
+import { difficultyCapacity } from "../data/stats";
 import { buildModel, modelNames, validateModelName, validateModelSpec } from "../models/registry";
 import { freeze, FreezeReport, validateFreezeGroup } from "../models/freeze";
 import { loadModel, verifyCheckpoint } from "../models/io";
@@ -361,8 +362,13 @@ async function trainAndTest(
   const testSplit = new SplitReader(splitFile(cfg.data, "test"));
   const spec = trainSplit.header.spec;
   try {
+    // What the run can see: fresh puzzles from the training ladders, or passes over a stored set.
+    const ladders = Math.round(difficultyCapacity(spec.difficulty).ladders / SPLITS.length);
+    const seen = cfg.train.stream
+      ? `${cfg.train.images.toLocaleString("en")} fresh puzzles from ~${ladders.toLocaleString("en")} training ladders`
+      : `${trainSplit.count} stored puzzles (${trainSplit.header.stats.distinct_ladders} ladders of ~${ladders.toLocaleString("en")})`;
     log(
-      `[${cfg.name}] ${describe(backend)}; ${cfg.model} on ${cfg.data} (${spec.task}, hops ${spec.hops}, ${trainSplit.count} train); freeze '${cfg.freeze}': ${fr.trainableParams.toLocaleString("en")} trainable, ${fr.frozenParams.toLocaleString("en")} frozen`,
+      `[${cfg.name}] ${describe(backend)}; ${cfg.model} on ${cfg.data} (${spec.task}, hops ${spec.hops}, ${seen}); freeze '${cfg.freeze}': ${fr.trainableParams.toLocaleString("en")} trainable, ${fr.frozenParams.toLocaleString("en")} frozen`,
     );
     if (!opts.quiet) console.log(formatSummary(model));
     // A streamed run draws from its own stream (its training seed) of this data set's spec,

@@ -7,6 +7,7 @@
  *   checkpoints       link to the generation holding last/, best/ and history.json (train/checkpoints.ts)
  *   metrics.json      the test results
  *   commit.json       written last: the SHA-256 of each file above; the run is finished iff it verifies
+ *   imported.json     only in a run copied from another experiment (importRun): where it trained
  *
  * Beside it, in the runs folder: `.<run>.lock` (one writer at a time) and, while a changed config
  * retrains, `.<run>.superseded` (the previous run, removed only once the new one commits).
@@ -16,7 +17,9 @@ import * as path from "path";
 import { createHash } from "crypto";
 import { CHECKSUMS, verifyCheckpoint } from "../models/io";
 import { isObject, readJsonFile, requireFields } from "../util/json";
-import { writeJsonAtomic } from "../util/atomic";
+import { cleanLeftovers, tempPathFor, writeFileAtomic, writeJsonAtomic } from "../util/atomic";
+import { acquireLock } from "../util/lock";
+import { killPoint } from "../util/killpoint";
 import type { EpochRecord } from "../train/trainer";
 import { FreezeGroup } from "../models/freeze";
 import { TrainConfig } from "../train/config";
@@ -121,6 +124,68 @@ export function commitRun(dir: string): void {
     if (fs.existsSync(file)) sha256[f] = sha256File(file);
   }
   writeJsonAtomic(path.join(dir, COMMIT), { format: COMMIT_FORMAT, sha256 });
+}
+
+/** The file a copied run keeps beside its own: where it was trained, and its provenance there. */
+export const IMPORTED = "imported.json";
+
+/**
+ * Copies the finished run in `src` to `dst`, which must not exist, as the run `cfg` with
+ * provenance `provenance`. The caller has checked that `src` trained exactly this: its
+ * provenance `seen` is the same but for where the data set and starting weights lie, and the
+ * data and weights have the same SHA-256. Both runs' locks are held throughout. The copy must
+ * verify against the source's own commit record and still carry `seen`; then config.json and
+ * provenance.json become `cfg`'s, IMPORTED says where it came from, and a new commit record
+ * covers them. The checkpoints are copied as they are: their run-config.json still names the
+ * data set the run trained on there. Built in a temporary folder and renamed into place: a kill
+ * leaves no half-copied run, and the next import removes the leftover.
+ */
+export function importRun(
+  src: string,
+  dst: string,
+  cfg: RunConfig,
+  provenance: string,
+  seen: string,
+): void {
+  const name = path.basename(dst);
+  const releaseSrc = acquireLock(
+    runLockFile(path.dirname(src), path.basename(src)),
+    `copying run '${src}'`,
+  );
+  const tmp = tempPathFor(dst);
+  try {
+    const releaseDst = acquireLock(runLockFile(path.dirname(dst), name), `copying into '${dst}'`);
+    try {
+      cleanLeftovers(dst);
+      if (fs.existsSync(dst)) throw new Error("it exists");
+      // verbatimSymlinks: `checkpoints` is a relative link to a generation folder inside the run.
+      fs.cpSync(src, tmp, { recursive: true, verbatimSymlinks: true });
+      const copied = readRun(tmp, name);
+      if (copied.state !== "finished" || copied.provenance !== seen)
+        throw new Error(
+          `the copy is not the finished run that was checked (${copied.state}${copied.reason ? `: ${copied.reason}` : ", changed meanwhile"})`,
+        );
+      verifyRunCheckpoints(tmp);
+      writeJsonAtomic(path.join(tmp, "config.json"), cfg);
+      writeFileAtomic(path.join(tmp, "provenance.json"), provenance);
+      writeJsonAtomic(path.join(tmp, IMPORTED), {
+        from: path.resolve(src),
+        provenance: JSON.parse(seen),
+      });
+      commitRun(tmp);
+      const rec = readRun(tmp, name);
+      if (rec.state !== "finished") throw new Error(`the copy is ${rec.state}: ${rec.reason}`);
+      killPoint("import-before-rename");
+      fs.renameSync(tmp, dst);
+    } finally {
+      releaseDst();
+    }
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`cannot copy run '${src}' to '${dst}': ${(e as Error).message}`);
+  } finally {
+    releaseSrc();
+  }
 }
 
 /** finished: verified and usable; unfinished: started, not done; missing: never started; corrupt: changed since it finished. */

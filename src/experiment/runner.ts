@@ -2,9 +2,10 @@
  * The one runner. Every mode (the protocol, a sweep, a contest, its pre-training comparison)
  * describes its work as a `Plan`: the data sets it needs, the masked-image pre-trainings, and the
  * list of training runs (each a typed RunConfig, with the runs it starts from). `runPlan` takes
- * the plan's lock, saves its config, generates what data is missing, reuses finished runs,
- * resumes interrupted ones, and trains the rest in worker processes (one per core where the
- * backend runs one thread per process), each run once the runs it needs are done.
+ * the plan's lock, saves its config, generates what data is missing, reuses finished runs
+ * (copying one that another plan beside it trained identically), resumes interrupted ones, and
+ * trains the rest in worker processes (one per core where the backend runs one thread per
+ * process), each run once the runs it needs are done.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -18,8 +19,7 @@ import { PoolJob, runPool, serveJobs } from "../util/children";
 import { initBackend, trainingProcesses } from "../backend/select";
 import { ensurePretrained, PretrainConfig } from "../pretrain/mae";
 import { freeCores, runTraining } from "./run";
-import { RunConfig, RunMetrics } from "./rundir";
-import { readRun, verifyRunCheckpoints } from "./rundir";
+import { COMMIT, importRun, readRun, RunConfig, RunMetrics, verifyRunCheckpoints } from "./rundir";
 import { CHECKSUMS } from "../models/io";
 import { readJsonFile } from "../util/json";
 
@@ -102,6 +102,42 @@ export function finishedResult(
   return { metrics: rec.metrics!, why: "" };
 }
 
+/** A provenance without the paths of its data set and starting weights (their SHA-256 stay). */
+function contentOf(provenance: string): string | null {
+  try {
+    const p = JSON.parse(provenance) as { config: Partial<RunConfig> };
+    delete p.config.data;
+    delete p.config.init;
+    return JSON.stringify(p);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A finished run named `name` in another plan's folder beside `planDir` (runs/<other>/<name>)
+ * that trained exactly what provenance `want` describes, wherever its data set and starting
+ * weights lay: `long` finds `standard`'s stage-1 runs this way. Null when there is none.
+ */
+export function finishedTwin(
+  planDir: string,
+  name: string,
+  want: string,
+): { dir: string; provenance: string } | null {
+  const key = contentOf(want);
+  if (key === null) return null;
+  const root = path.dirname(path.resolve(planDir));
+  for (const e of fs.readdirSync(root).sort()) {
+    const dir = path.join(root, e, name);
+    if (e.startsWith(".") || path.join(root, e) === path.resolve(planDir)) continue;
+    if (!fs.existsSync(path.join(dir, COMMIT))) continue;
+    const rec = readRun(dir, name);
+    if (rec.state === "finished" && rec.provenance && contentOf(rec.provenance) === key)
+      return { dir, provenance: rec.provenance };
+  }
+  return null;
+}
+
 /**
  * Runs the plan and returns every run's metrics by name. Nothing is written before the plan's
  * lock is taken: a second experiment of the same name is refused before it touches the saved
@@ -135,7 +171,30 @@ export async function runPlan(
     for (const r of plan.runs) {
       // (A run after a pre-training waits for it: the pre-training may be redone.)
       if (!r.after.every((a) => done.has(a))) continue;
-      const f = finishedResult(path.dirname(path.join(plan.dir, r.config.name)), r.config);
+      const runsDir = path.dirname(path.join(plan.dir, r.config.name));
+      let f = finishedResult(runsDir, r.config);
+      if (!f.metrics && !fs.existsSync(path.join(plan.dir, r.config.name))) {
+        // Never started here: another plan in the runs folder may have trained exactly this.
+        const want = expectedProvenance(r.config);
+        const twin = want === null ? null : finishedTwin(plan.dir, r.config.name, want);
+        if (want !== null && twin) {
+          try {
+            importRun(
+              twin.dir,
+              path.join(plan.dir, r.config.name),
+              r.config,
+              want,
+              twin.provenance,
+            );
+            log(
+              `[${r.config.name}] copied the finished run ${twin.dir}: the same config, data and starting weights (by SHA-256)`,
+            );
+          } catch (e) {
+            log(`[${r.config.name}] ${(e as Error).message}; training it here instead`);
+          }
+          f = finishedResult(runsDir, r.config);
+        }
+      }
       if (!f.metrics) continue;
       verifyRunCheckpoints(path.join(plan.dir, r.config.name));
       results.set(r.config.name, f.metrics);

@@ -693,9 +693,15 @@ async function main(): Promise<void> {
       (sc.pixelBytesDiffering === 0
         ? "the pictures are byte for byte the same"
         : `${sc.pixelBytesDiffering} of ${ref.count * size * size * 3} picture bytes differ, by at most ${sc.pixelMaxDiff}`) +
-      `, the probabilities agree within ${sc.probMaxDiff.toExponential(1)}.`,
+      `, the probabilities agree within ${sc.probMaxDiff.toExponential(1)}` +
+      (sc.pixelBytesDiffering > 0
+        ? " (a trained model's answer moves a little with those 1-level edge pixels)."
+        : "."),
   );
-  if (sc.probMaxDiff > 1e-4 || sc.pixelMaxDiff > 1) check.className = "error";
+  // Same pictures: the numbers must agree to float rounding. Pictures 1 level apart on a few
+  // antialiased edge pixels move a trained model's probabilities by up to ~1e-3 (measured).
+  const probLimit = sc.pixelBytesDiffering === 0 ? 1e-4 : 1e-2;
+  if (sc.probMaxDiff > probLimit || sc.pixelMaxDiff > 1) check.className = "error";
   const backendP = el("p");
   const sel = document.createElement("select");
   for (const b of BACKENDS) {

@@ -28,6 +28,9 @@ export interface RunFacts {
   hops: number;
   trainCount: number;
   epochs: number;
+  /** Training images seen, and whether each was a fresh puzzle (streamed) rather than a stored one. */
+  imagesSeen: number | null;
+  stream: boolean;
   testAcc: number;
   ci95: [number, number];
   testCount: number;

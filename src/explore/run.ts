@@ -84,6 +84,8 @@ export function readRunForExplorer(dir: string): ExplorerRun {
       hops: spec.hops,
       trainCount: metrics.train_count,
       epochs: metrics.epochs,
+      imagesSeen: metrics.images_seen ?? null,
+      stream: metrics.stream ?? false,
       testAcc: metrics.test_acc,
       ci95: metrics.ci95,
       testCount: metrics.test_count,

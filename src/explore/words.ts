@@ -53,10 +53,18 @@ export function trainedWords(f: RunFacts, spec: DatasetSpec): string {
     f.stage === "finetune"
       ? `fine-tuned from an earlier model${f.frozen !== "none" ? ` with '${f.frozen}' frozen` : ""}`
       : "from scratch (random starting weights)";
+  const drawn =
+    spec.sampling === "debiased"
+      ? "drawn so that no rule that ignores the rungs can beat guessing"
+      : "drawn with the blog post's sampling";
+  if (f.stream && f.imagesSeen !== null)
+    return (
+      `Trained on ${count(f.imagesSeen)} fresh ${taskWords(f.task, f.hops)} of ${difficultyWords(spec.difficulty)} ` +
+      `(a new puzzle for every training image, none on a test ladder), ${drawn}, ${how}.`
+    );
   return (
     `Trained on ${count(f.trainCount)} ${taskWords(f.task, f.hops)} of ${difficultyWords(spec.difficulty)}, ` +
-    `${spec.sampling === "debiased" ? "drawn so that no rule that ignores the rungs can beat guessing" : "drawn with the blog post's sampling"}, ` +
-    `for ${f.epochs} epoch${f.epochs === 1 ? "" : "s"}, ${how}.`
+    `${drawn}, for ${f.epochs} epoch${f.epochs === 1 ? "" : "s"}, ${how}.`
   );
 }
 

@@ -10,6 +10,7 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { createHash } from "crypto";
 import { describeWriteError, tempPathFor } from "../util/atomic";
+import { readJsonFile } from "../util/json";
 import "./layers/batchnorm";
 import "./layers/attention";
 import "./layers/patches";
@@ -43,7 +44,11 @@ export function verifyCheckpoint(dir: string): void {
   const file = path.join(dir, CHECKSUMS);
   let sums: Record<string, string>;
   try {
-    sums = JSON.parse(fs.readFileSync(file, "utf8")).sha256;
+    sums = readJsonFile(
+      file,
+      "checkpoint checksums",
+      (v) => (v as { sha256: Record<string, string> }).sha256,
+    );
   } catch (e) {
     throw new Error(
       `checkpoint '${dir}' cannot be trusted: ${file} is missing or unreadable (${(e as Error).message.split("\n")[0]}); ${fix}`,
@@ -123,7 +128,11 @@ export function dirLoader(dir: string): tf.io.IOHandler {
   return {
     load: async () => {
       verifyCheckpoint(dir);
-      const json = JSON.parse(fs.readFileSync(path.join(dir, "model.json"), "utf8"));
+      const json = readJsonFile<{
+        weightsManifest: tf.io.WeightsManifestConfig;
+        modelTopology: object;
+        format?: string;
+      }>(path.join(dir, "model.json"), "model topology");
       const manifest = json.weightsManifest as tf.io.WeightsManifestConfig;
       const bin = fs.readFileSync(path.join(dir, manifest[0].paths[0]));
       return {

@@ -5,7 +5,7 @@ import { splitFile } from "../data/spec";
 import { loadRunModel } from "../experiment/run";
 import { GridConfig, gridPlan } from "../experiment/grid";
 import { runPlan } from "../experiment/runner";
-import { fieldKnob, Mode } from "../util/knobs";
+import { everyBudget, fieldKnob, Mode } from "../util/knobs";
 import { markdownTable, pct } from "../report/table";
 import { validateName } from "../util/names";
 import { addNoise, NOISE_BANDS, NoiseBand, NoiseSpec, validateNoise } from "./filtered";
@@ -125,7 +125,7 @@ export const NOISE: Mode<NoiseConfig> = {
       max: 1e9,
     }),
   ],
-  budgets: NOISE_BUDGETS,
+  budgets: everyBudget(NOISE_BUDGETS),
   validate: (c) => {
     validateName("contest", c.name);
     if (c.bands.length === 0 || c.strengths.length === 0)

@@ -14,6 +14,7 @@ import * as fs from "fs";
 import * as path from "path";
 import {
   budgetOf,
+  defaultBudget,
   checkShape,
   describeConfig,
   ENV_PREFIX,
@@ -29,6 +30,7 @@ import { EXPERIMENT } from "../experiment/config";
 import { CONTEST, SWEEP } from "../experiment/grid";
 import { NOISE } from "../noise/evaluate";
 import { DATA } from "../data/config";
+import { GRADCAM } from "./gradcam";
 
 type CellValue = number | string | boolean | number[] | string[] | null | undefined;
 
@@ -40,7 +42,7 @@ type Place = (typeof PLACES)[number];
 export type NotebookCell = { [K in Place]?: string } & Record<string, CellValue>;
 
 /** Every mode a notebook can configure, so a variable of one is not an error in another. */
-const ALL_MODES: Array<Mode<never>> = [EXPERIMENT, SWEEP, CONTEST, NOISE, DATA] as never;
+const ALL_MODES: Array<Mode<never>> = [EXPERIMENT, SWEEP, CONTEST, NOISE, DATA, GRADCAM] as never;
 
 export interface NotebookConfig<C> {
   cfg: C;
@@ -94,7 +96,7 @@ export function configFromNotebook<C extends { name?: string; budget?: string }>
   const print = opts.print ?? ((s: string) => console.log(s));
   const { places, settings: envSettings } = fromEnv(mode, opts.env ?? process.env);
   const at = (p: Place) => places[p] ?? (cell[p] as string | undefined);
-  const budget = at("budget") ?? Object.keys(mode.budgets)[0];
+  const budget = at("budget") ?? defaultBudget(mode);
   const cellSettings: Setting[] = Object.entries(cell)
     .filter(([k, v]) => !(PLACES as readonly string[]).includes(k) && v !== null && v !== undefined)
     .map(([key, value]) => ({ key, value: value as never, source: "cell" as const }));

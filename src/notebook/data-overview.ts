@@ -4,6 +4,7 @@
  * style beside the standard one, and jittered rungs staying in their rows.
  */
 import * as path from "path";
+import { Row } from "../report/table";
 import { Canvas } from "canvas";
 import { DatasetSpec, Sampling, SAMPLINGS, SPLITS } from "../data/spec";
 import { generateDataset } from "../data/generate";
@@ -20,21 +21,6 @@ import { layout, rungShiftLimit } from "../puzzle/layout";
 import { renderRGB } from "../puzzle/render";
 import { rngFor } from "../util/rng";
 import { imageGrid } from "./figures";
-
-type Row = Record<string, string | number>;
-
-/** A GitHub-style markdown table of rows with the same keys. */
-export function markdownTable(rows: Row[]): string {
-  if (rows.length === 0) return "(no rows)";
-  const keys = Object.keys(rows[0]);
-  const cell = (v: string | number) =>
-    typeof v === "number" && !Number.isInteger(v) ? v.toFixed(3) : String(v);
-  return [
-    `| ${keys.join(" | ")} |`,
-    `|${keys.map(() => "---").join("|")}|`,
-    ...rows.map((r) => `| ${keys.map((k) => cell(r[k])).join(" | ")} |`),
-  ].join("\n");
-}
 
 export interface SamplingComparison {
   /** The data set directory of each sampling. */

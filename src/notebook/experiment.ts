@@ -12,6 +12,8 @@ export interface NotebookExperiment {
   paths: Paths;
   /** runs/<name>: where this experiment's runs are. */
   runsDir: string;
+  /** Where reports go: the cell's `reports`, AMIDA_NB_REPORTS, or reports/. */
+  reports: string;
   sources: Record<string, Source>;
 }
 
@@ -24,5 +26,11 @@ export function experimentFromNotebook(
   opts: { inherit?: boolean; env?: NodeJS.ProcessEnv; print?: (s: string) => void } = {},
 ): NotebookExperiment {
   const r = configFromNotebook(EXPERIMENT, cell, opts);
-  return { cfg: r.cfg, paths: r.paths, runsDir: r.runsDir, sources: r.sources };
+  return {
+    cfg: r.cfg,
+    paths: r.paths,
+    runsDir: r.runsDir,
+    reports: r.reports ?? "reports",
+    sources: r.sources,
+  };
 }

@@ -4,6 +4,7 @@ import { parameterCount } from "../models/summary";
 import { attentionSpanOf } from "../models/registry";
 import { freeze, FreezeGroup } from "../models/freeze";
 import { ExperimentConfig, TRACKS } from "../experiment/config";
+import { formatShare } from "../report/table";
 
 export function networkTable(models: string[], size: number, classes: number): string {
   const lines = [
@@ -41,7 +42,7 @@ export function freezeTable(cfg: ExperimentConfig): string {
       m.dispose();
       const total = r.frozenParams + r.trainableParams;
       lines.push(
-        `| ${cfg.models[track]} | ${arm} | ${r.frozenLayers.length} | ${r.frozenParams.toLocaleString("en")} of ${total.toLocaleString("en")} | ${((100 * r.frozenParams) / total).toFixed(1)} % |`,
+        `| ${cfg.models[track]} | ${arm} | ${r.frozenLayers.length} | ${r.frozenParams.toLocaleString("en")} of ${total.toLocaleString("en")} | ${formatShare(r.frozenParams / total)} |`,
       );
     }
   }

@@ -1,16 +1,21 @@
 /**
  * Is a run finished? Notebooks that read runs (04, 00) must not silently explain or tabulate a
- * half-trained model. A run (src/experiment/run.ts) is finished when its metrics.json exists and
- * agrees with its checkpoints: the last checkpoint is at the epoch count metrics.json reports, the
- * best checkpoint at its best epoch, and a fine-tune's starting weights are still the ones it
- * was trained from.
+ * half-trained model. A run is finished when the runner's verified reader says so
+ * (src/experiment/rundir.ts: its commit record matches its files) and, for a fine-tune, the
+ * weights it started from are still the ones it was trained from.
  */
 import * as fs from "fs";
 import * as path from "path";
-import { createHash } from "crypto";
 import { inKernel, showMarkdown } from "./display";
+import { collectResults, dataDirs, Paths, protocolRuns, RunResult } from "../experiment/protocol";
+import { EXPERIMENT, ExperimentConfig, Track } from "../experiment/config";
+import { validateSaved } from "../util/knobs";
+import { Stage } from "../experiment/stages";
+import { readRun } from "../experiment/rundir";
+import { createHash } from "crypto";
+import { readJsonFile } from "../util/json";
 
-/** finished: usable; unfinished: started (or stale) but not usable; missing: never started. */
+/** finished: usable; unfinished: started (or stale, or changed since) but not usable; missing: never started. */
 export type RunState = "finished" | "unfinished" | "missing";
 
 export interface RunStatus {
@@ -21,52 +26,16 @@ export interface RunStatus {
   reason: string;
 }
 
-function readJson(file: string): any {
-  return JSON.parse(fs.readFileSync(file, "utf8"));
-}
-
 function status(runsDir: string, name: string): RunStatus {
-  const dir = path.join(runsDir, name);
+  const rec = readRun(path.join(runsDir, name), name);
   const out = (state: RunState, reason: string): RunStatus => ({ name, state, reason });
-  if (!fs.existsSync(dir)) return out("missing", `no folder ${dir}`);
-  const lastState = path.join(dir, "checkpoints", "last", "state.json");
-  const last = fs.existsSync(lastState) ? readJson(lastState) : null;
-  const metricsFile = path.join(dir, "metrics.json");
-  if (!fs.existsSync(metricsFile)) {
-    const cfgFile = path.join(dir, "config.json");
-    const planned = fs.existsSync(cfgFile) ? readJson(cfgFile).train?.epochs : undefined;
-    return out(
-      "unfinished",
-      last
-        ? `stopped after epoch ${last.epoch + 1}${planned ? ` of ${planned}` : ""} (no metrics.json)`
-        : "no checkpoint and no metrics.json yet",
-    );
-  }
-  let m: any;
-  try {
-    m = readJson(metricsFile);
-  } catch (e) {
-    return out("unfinished", `metrics.json does not parse: ${(e as Error).message}`);
-  }
-  if (m.name !== name) return out("unfinished", `metrics.json is run '${m.name}''s`);
-  if (!last) return out("unfinished", "metrics.json but no last checkpoint");
-  if (last.epoch + 1 !== m.epochs)
-    return out(
-      "unfinished",
-      `the last checkpoint is at epoch ${last.epoch + 1} but metrics.json reports ${m.epochs} epochs (trained again since?)`,
-    );
-  const bestState = path.join(dir, "checkpoints", "best", "state.json");
-  if (m.best_epoch > 0) {
-    const best = fs.existsSync(bestState) ? readJson(bestState) : null;
-    if (!best || best.bestEpoch !== m.best_epoch)
-      return out(
-        "unfinished",
-        `metrics.json was tested at best epoch ${m.best_epoch}, the best checkpoint is ${best ? `epoch ${best.bestEpoch}` : "missing"}`,
-      );
-  }
-  const provFile = path.join(dir, "provenance.json");
-  const prov = fs.existsSync(provFile) ? readJson(provFile) : null;
-  const init: string | null = prov?.config?.init ?? null;
+  if (rec.state === "missing") return out("missing", rec.reason);
+  if (rec.state !== "finished") return out("unfinished", rec.reason);
+  const prov = JSON.parse(rec.provenance!) as {
+    config: { init: string | null };
+    initSha256: string | null;
+  };
+  const init = prov.config.init;
   if (init) {
     const weights = path.join(init, "weights.bin");
     const sha = fs.existsSync(weights)
@@ -123,4 +92,102 @@ export function requireFinishedRuns(
   if (inKernel()) showMarkdown(md);
   else console.error(md);
   return statuses;
+}
+
+/** A run of the experiment with its place in the protocol, its data set, and the notebook that makes it. */
+export interface ExplainableRun {
+  name: string;
+  track: Track;
+  stage: Stage;
+  /** Freeze group of a fine-tune, `none` otherwise. */
+  arm: string;
+  seed: number;
+  /** Data set directory it was trained and tested on. */
+  data: string;
+  notebook: string;
+}
+
+/** Every run of the experiment (names from the protocol), CNN track first. */
+export function experimentRuns(cfg: ExperimentConfig, paths: Paths): ExplainableRun[] {
+  return protocolRuns(cfg, dataDirs(cfg, paths.dataDir), path.join(paths.runsDir, cfg.name)).map(
+    (r) => ({
+      name: r.config.name,
+      track: r.track,
+      stage: r.stage,
+      arm: r.arm,
+      seed: r.seed,
+      data: r.config.data,
+      notebook: r.stage === "stage1" ? "02_train_plain" : "03_warp_finetune",
+    }),
+  );
+}
+
+/** An experiment saved under a runs folder (runs/<name>/experiment.json) and how many of its runs are finished. */
+export interface SavedExperiment {
+  name: string;
+  budget: string;
+  finished: number;
+  runs: number;
+}
+
+/** Every experiment saved under `runsDir`, by name. */
+export function savedExperiments(paths: Paths): SavedExperiment[] {
+  if (!fs.existsSync(paths.runsDir)) return [];
+  const out: SavedExperiment[] = [];
+  for (const dir of fs.readdirSync(paths.runsDir).sort()) {
+    const file = path.join(paths.runsDir, dir, "experiment.json");
+    if (!fs.existsSync(file)) continue;
+    let cfg: ExperimentConfig;
+    try {
+      cfg = readJsonFile(file, "saved experiment config", (v, where) =>
+        validateSaved(EXPERIMENT, v, where),
+      );
+    } catch {
+      continue; // another version's or a damaged config: not an experiment this code can show
+    }
+    const names = experimentRuns(cfg, paths).map((r) => r.name);
+    const finished = runStatuses(path.join(paths.runsDir, dir), names).filter(
+      (s) => s.state === "finished",
+    ).length;
+    out.push({ name: cfg.name, budget: cfg.budget, finished, runs: names.length });
+  }
+  return out;
+}
+
+/**
+ * What notebook 00 says when the experiment it collects is not (all) trained: how many runs are
+ * finished, which notebooks make the rest, and which experiments under the same runs folder are
+ * finished (e.g. another budget's), with how to show one of those instead.
+ */
+export function notTrainedMessage(
+  cfg: ExperimentConfig,
+  paths: Paths,
+  unfinished: string[],
+): string {
+  const runs = experimentRuns(cfg, paths);
+  const notebooks = [
+    ...new Set(runs.filter((r) => unfinished.includes(r.name)).map((r) => r.notebook)),
+  ].sort();
+  const where = path.join(paths.runsDir, cfg.name);
+  const lines = [
+    `No results yet for experiment '${cfg.name}' (budget '${cfg.budget}'): ${runs.length - unfinished.length} of ${runs.length} runs are finished in ${where}.`,
+    `Run ${notebooks.map((n) => `notebooks/${n}.ipynb`).join(", then ")} first with budget '${cfg.budget}' (or, in a terminal, \`npx amida experiment --budget ${cfg.budget}\`); this notebook then collects their results. No report is written from a partial experiment.`,
+  ];
+  const others = savedExperiments(paths).filter((e) => e.name !== cfg.name && e.finished > 0);
+  const done = others.filter((e) => e.finished === e.runs);
+  if (others.length)
+    lines.push(
+      `Under ${paths.runsDir}/: ${others.map((e) => `'${e.name}' (budget '${e.budget}', ${e.finished} of ${e.runs} runs finished)`).join("; ")}.` +
+        (done.length
+          ? ` To show '${done[0].name}' instead: budget: "${done[0].budget}" in the config cell, or start JupyterLab with AMIDA_NB_BUDGET=${done[0].budget}.`
+          : ""),
+    );
+  return lines.join("\n");
+}
+
+/** The results of every run of the experiment; throws notTrainedMessage when any is not finished. */
+export function experimentResults(cfg: ExperimentConfig, paths: Paths): RunResult[] {
+  const { results, unfinished } = collectResults(cfg, paths);
+  if (unfinished.length) throw new Error(notTrainedMessage(cfg, paths, unfinished));
+  return results;
 }

@@ -11,6 +11,7 @@ import { ExtraFiles, loadModel } from "../models/io";
 import { Progress } from "../util/progress";
 import { commitCheckpoints } from "./checkpoints";
 import { AdamW } from "./adamw";
+import { readJsonFile } from "../util/json";
 
 export interface EpochRecord {
   /** Evaluation number from 1: the epoch with an epoch budget; with an image budget, the n-th log-spaced evaluation. */
@@ -77,8 +78,9 @@ async function restore(model: tf.LayersModel, opt: AdamW, dir: string): Promise<
   const saved = await loadModel(dir);
   model.setWeights(saved.getWeights());
   saved.dispose();
-  const state: TrainerState = JSON.parse(fs.readFileSync(path.join(dir, "state.json"), "utf8"));
-  const specs = JSON.parse(fs.readFileSync(path.join(dir, "optimizer.json"), "utf8"));
+  // Both are covered by the checkpoint's checksums, verified when loadModel read it.
+  const state = readJsonFile<TrainerState>(path.join(dir, "state.json"), "trainer state");
+  const specs = readJsonFile<never>(path.join(dir, "optimizer.json"), "optimizer state");
   opt.restore(fs.readFileSync(path.join(dir, "optimizer.bin")), specs);
   return state;
 }

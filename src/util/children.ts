@@ -7,7 +7,6 @@
  * typed jobs (with dependencies) in a few long-lived worker processes (`serveJobs`).
  */
 import { ChildProcess, fork } from "child_process";
-import { Worker } from "worker_threads";
 
 const live = new Set<ChildProcess>();
 let forwarding = false;
@@ -27,28 +26,11 @@ function forwardSignals(): void {
   }
 }
 
-/** How often a child's watchdog looks for its parent. */
-const WATCH_MS = 200;
-
 /**
- * In a forked child: exit as soon as the parent is gone. The IPC channel's close is seen when
- * the event loop turns; a synchronous training step can hold it for seconds, so a watchdog thread
- * also checks every 200 ms whether the process was re-parented (its parent died) and then kills
- * this process outright. Locks and partial files it leaves are stale by design (a dead PID) and
- * are cleaned by the next writer; checkpoints are atomic, so the run resumes.
+ * In a forked child: exit as soon as the parent is gone, even mid-step (src/util/watchdog.cjs;
+ * bin/amida.js starts it before anything else loads).
  */
-export function dieWithParent(): void {
-  if (!process.send) return;
-  process.on("disconnect", () => process.exit(129));
-  const watchdog = new Worker(
-    `const { workerData } = require("worker_threads");
-     setInterval(() => {
-       if (process.ppid !== workerData.ppid) process.kill(workerData.pid, "SIGKILL");
-     }, ${WATCH_MS});`,
-    { eval: true, workerData: { ppid: process.ppid, pid: process.pid } },
-  );
-  watchdog.unref();
-}
+export const dieWithParent: () => void = require("./watchdog.cjs").dieWithParent;
 
 /** One child's outcome. */
 export interface ChildResult {
@@ -56,6 +38,37 @@ export interface ChildResult {
   code: number | null;
   /** The signal that ended it, if any. */
   signal: NodeJS.Signals | null;
+}
+
+/**
+ * TensorFlow's start-up chatter on a child's stderr, printed by its C++ logging before
+ * TF_CPP_MIN_LOG_LEVEL applies: the absl notice and INFO lines such as "oneDNN custom operations
+ * are on". In a notebook they would show as a red error box under every training cell. Warnings
+ * and errors (W, E, F lines) still pass.
+ */
+export function isTensorFlowStartupNoise(line: string): boolean {
+  return (
+    line.startsWith("WARNING: All log messages before absl::InitializeLog() is called") ||
+    /^I\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]/.test(line)
+  );
+}
+
+/** A stderr relay that passes whole lines, leaving out TensorFlow's start-up chatter. */
+function stderrFilter(onErr: (chunk: string) => void) {
+  let partial = "";
+  return {
+    write(chunk: string): void {
+      const lines = (partial + chunk).split("\n");
+      partial = lines.pop() ?? "";
+      const kept = lines.filter((l) => !isTensorFlowStartupNoise(l));
+      if (kept.length) onErr(kept.map((l) => l + "\n").join(""));
+    },
+    /** The last line, when it had no newline. */
+    flush(): void {
+      if (partial && !isTensorFlowStartupNoise(partial)) onErr(partial);
+      partial = "";
+    },
+  };
 }
 
 /** Forks a Node module as a child that is stopped with this process. */
@@ -74,7 +87,9 @@ export function forkChild(
   });
   live.add(child);
   child.stdout?.on("data", (d) => onOut(String(d)));
-  child.stderr?.on("data", (d) => onErr(String(d)));
+  const err = stderrFilter(onErr);
+  child.stderr?.on("data", (d) => err.write(String(d)));
+  child.stderr?.on("end", () => err.flush());
   const done = new Promise<ChildResult>((resolve) => {
     child.on("exit", (code, signal) => {
       live.delete(child);

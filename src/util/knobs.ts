@@ -321,12 +321,40 @@ export interface Mode<C> {
   /** What it is called in messages: "experiment", "sweep", ... */
   name: string;
   knobs: readonly Knob<C>[];
-  /** Complete configs by budget name; the first is the default. */
+  /** Complete configs by budget name; `quick` (else the first) is the default. */
   budgets: Record<string, () => C>;
   /** Throws a message naming the bad field and what is allowed; returns the config. */
   validate: (c: C) => C;
   /** The file its config is saved as beside its runs (runs/<name>/<file>), or null. */
   file: string | null;
+}
+
+/** The budget names every mode answers to (one AMIDA_NB_BUDGET switches every notebook). */
+export const BUDGET_NAMES = ["tiny", "quick", "standard", "long", "full"] as const;
+
+/**
+ * A mode's budgets under every name of BUDGET_NAMES: those it does not define run its nearest
+ * larger one it does (a mode with tiny and quick runs quick under standard, long and full), with
+ * `budget` saying which was asked for.
+ */
+export function everyBudget<C extends { budget: string }>(
+  own: Record<string, () => C>,
+): Record<string, () => C> {
+  const out: Record<string, () => C> = { ...own };
+  let last: (() => C) | undefined;
+  for (const b of BUDGET_NAMES) {
+    if (own[b]) last = own[b];
+    else if (last) {
+      const make = last;
+      out[b] = () => ({ ...make(), budget: b });
+    }
+  }
+  return out;
+}
+
+/** The budget a mode runs when none is named: `quick` where it has one. */
+export function defaultBudget<C>(mode: Mode<C>): string {
+  return "quick" in mode.budgets ? "quick" : Object.keys(mode.budgets)[0];
 }
 
 /** A budget's config; an unknown name is an error listing them. */

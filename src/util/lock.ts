@@ -126,6 +126,7 @@ let readers = 0;
  * for a writer; a writer locks, then looks for readers) leaves no moment where both proceed.
  */
 export function acquireReadLock(target: string, writerLock: string, what: string): () => void {
+  liveReaders(target); // clears the files of readers killed before they could remove their own
   const file = `${readerPrefix(target)}${process.pid}-${++readers}`;
   const me = holderInfo(what);
   try {
