@@ -672,6 +672,8 @@ nativeTest("native training kernels are registered for the native backend only",
     ? [
         "AmidaSwish",
         "AmidaSwishGrad",
+        "AmidaBiasSwish",
+        "AmidaBiasSwishGrad",
         "AmidaLayerNorm",
         "AmidaLayerNormGrad",
         "AmidaAttention",

@@ -1,14 +1,17 @@
 /**
  * Builds and loads native-ops.c: TensorFlow CPU kernels that TensorFlow's op set lacks (a
- * one-pass swish gradient, layer norm, attention over short sequences), registered into the
- * TensorFlow that tfjs-node has loaded. The C file needs no headers; it is compiled once per
- * machine (about a second) with the C compiler (`$CC`, else `cc`), linked against the very
+ * one-pass swish gradient, bias + swish, layer norm, attention over short sequences, batch norm
+ * with its moving averages in one pass, AdamW's whole update), registered into the TensorFlow
+ * that tfjs-node has loaded. The C file needs no headers; it is compiled once per machine (about
+ * a second) with the C compiler (`$CC`, else `cc`), linked against the very
  * libtensorflow_framework the process has loaded, and cached in `.native/ops/` under a hash of
- * the source, the compiler flags and that library's path.
+ * the source, the compiler flags, the compiler and that library's path.
  *
- * Where it cannot be built (no compiler, not Linux), or with AMIDA_NATIVE_OPS=0, the native
- * backend keeps composing these from TensorFlow's own ops: the same functions, slower, and
- * different in the last digits.
+ * Where it cannot be built (no compiler, not Linux), on a GPU (these are CPU kernels), or with
+ * AMIDA_NATIVE_OPS=0, the native backend keeps composing these from TensorFlow's own ops: the
+ * same functions, slower, and different in the last digits. A failed build is remembered beside
+ * the cache (`*.failed`, the compiler's output in build.log) and not retried until the source,
+ * flags or compiler change.
  */
 import { execFileSync } from "child_process";
 import * as crypto from "crypto";
@@ -51,8 +54,10 @@ function archFlags(): string[] {
   return [];
 }
 
-function build(framework: string, out: string, flags: string[]): void {
-  const cc = process.env.CC || "cc";
+/** Where the compiler's whole output of the last failed build goes. */
+export const BUILD_LOG = path.join(CACHE, "build.log");
+
+function build(cc: string, framework: string, out: string, flags: string[]): void {
   const dir = path.dirname(framework);
   const tmp = `${out}.${process.pid}.tmp`;
   try {
@@ -67,6 +72,17 @@ function build(framework: string, out: string, flags: string[]): void {
   }
 }
 
+/** `cc --version`'s first line, so that another compiler builds (and caches) its own copy. */
+function compilerVersion(cc: string): string {
+  try {
+    return execFileSync(cc, ["--version"], { stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .split("\n")[0];
+  } catch {
+    return "";
+  }
+}
+
 /**
  * Idempotent: builds (if needed) and loads the ops into this process; call after tfjs-node is
  * loaded. Returns whether they are available and, if not, why.
@@ -78,25 +94,51 @@ export function loadNativeOps(): NativeOpsState {
   const framework = loadedFramework();
   if (!framework)
     return (state = { loaded: false, why: "no libtensorflow_framework mapped (Linux only)" });
-  const flags = ["-O3", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math", ...archFlags()];
+  // -ffp-contract=off: no fused multiply-adds, whatever the compiler's default (clang contracts
+  // on x86-64-v3/v4), so AdamW and the moving averages stay bit for bit tfjs's.
+  const flags = [
+    "-O3",
+    "-Wall",
+    "-ffp-contract=off",
+    "-fopenmp-simd",
+    "-fno-math-errno",
+    "-fno-trapping-math",
+    ...archFlags(),
+  ];
+  const cc = process.env.CC || "cc";
   const src = fs.readFileSync(SOURCE);
   const hash = crypto
     .createHash("sha256")
     .update(src)
     .update(flags.join(" "))
     .update(framework)
+    .update(`${cc}\n${compilerVersion(cc)}`)
     .digest("hex")
     .slice(0, 16);
   const file = path.join(CACHE, `amida-ops-${hash}.node`);
+  // A failed build is remembered (per source, flags and compiler): later processes do not retry.
+  const failed = `${file}.failed`;
+  if (fs.existsSync(failed))
+    return (state = { loaded: false, why: fs.readFileSync(failed, "utf8").trim() });
   try {
     if (!fs.existsSync(file)) {
       fs.mkdirSync(CACHE, { recursive: true });
-      build(framework, file, flags);
+      build(cc, framework, file, flags);
     }
     process.dlopen({ exports: {} }, file);
   } catch (e) {
     const err = e as Error & { stderr?: Buffer };
-    const why = (err.stderr?.toString().trim() || err.message).split("\n")[0];
+    const out = err.stderr?.toString().trim() || err.message;
+    const first =
+      out.split("\n").find((l) => /error|cannot|not found/i.test(l)) ?? out.split("\n")[0];
+    const why = `${first.trim()}; the compiler's output: ${BUILD_LOG}; AMIDA_NATIVE_OPS=0 skips the build`;
+    try {
+      fs.mkdirSync(CACHE, { recursive: true });
+      fs.writeFileSync(BUILD_LOG, out + "\n");
+      fs.writeFileSync(failed, why + "\n");
+    } catch {
+      // a read-only checkout: say why all the same
+    }
     return (state = { loaded: false, why });
   }
   return (state = { loaded: true, file });

@@ -14,7 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { customGradient, WithGradient } from "./custom-grad";
-import { loadNativeOps, nativeOpsLoaded } from "./native-ops";
+import { loadNativeOps, nativeOpsLoaded, NativeOpsState } from "./native-ops";
 
 interface OpAttr {
   name: string;
@@ -343,16 +343,17 @@ let registered = false;
  * kernel (the same function; at exactly 0 and 6 the gradient is 0 instead of 1, as in
  * TensorFlow), and "swish" the fused form below. Models built afterwards use them.
  */
-export function registerNativeTrainingKernels(): void {
-  if (registered) return;
+export function registerNativeTrainingKernels(opts: { gpu: boolean }): NativeOpsState {
+  // The own ops are CPU kernels: on a GPU TensorFlow would run them on the host, copying each way.
+  const ops: NativeOpsState = opts.gpu
+    ? { loaded: false, why: "CPU kernels, not used on a GPU" }
+    : loadNativeOps();
+  if (registered) return ops;
   registered = true;
   for (const k of [bnTrain, bnGrad, relu6Grad, sigmoidGrad, softplusGrad])
     if (!tf.getKernel(k.kernelName, "tensorflow")) tf.registerKernel(k);
-  const ops = loadNativeOps();
-  if (ops.loaded) {
+  if (ops.loaded)
     for (const k of ownOps) if (!tf.getKernel(k.kernelName, "tensorflow")) tf.registerKernel(k);
-  } else if (process.env.AMIDA_NATIVE_OPS !== "0")
-    console.error(`native ops not built (${ops.why}); composing them from TensorFlow's ops`);
   const cast = castConfig(tf.getKernel("Cast", "tensorflow")!);
   for (const k of [reshape, transpose, sum, cast]) {
     tf.unregisterKernel(k.kernelName, "tensorflow");
@@ -377,6 +378,7 @@ export function registerNativeTrainingKernels(): void {
   onNative("swish", swish);
   leanDense();
   leanConv2D();
+  return ops;
 }
 
 /** The parts of tfjs-layers' Conv2D that its call reads. */
