@@ -698,28 +698,28 @@ export function fusedBatchNormTrain(
   return customGradient([x, gamma, beta], forward);
 }
 
-/** Batch norm as this project's two ops: no reshapes, the moving averages in the forward kernel. */
-function ownBatchNorm(
-  x: tf.Tensor,
-  gamma: tf.Tensor,
-  beta: tf.Tensor,
-  eps: number,
-  moving: MovingStats,
+/**
+ * A norm as two of this project's ops: `kernels[0]` maps (x, gamma, beta, ...extra) to
+ * [y, mean, rstd, ...more] in one pass (`more` goes to `rest`), `kernels[1]` maps
+ * (dy, x, gamma, mean, rstd) to the gradients of x, gamma and beta in one pass.
+ */
+function ownNorm(
+  kernels: [string, string],
+  inputs: [tf.Tensor, tf.Tensor, tf.Tensor],
+  extra: tf.NamedTensorMap,
+  attrs: Record<string, number>,
+  rest: (more: tf.Tensor[]) => void = () => {},
 ): tf.Tensor {
   const forward = ([xIn, g, b]: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
-    const [y, mean, rstd, m, v] = tf
+    const [y, mean, rstd, ...more] = tf
       .engine()
-      .runKernel(
-        BATCH_NORM,
-        { x: xIn, gamma: g, beta: b, m: moving.mean, v: moving.variance },
-        { eps, decay: moving.decay },
-      ) as tf.Tensor[];
-    moving.update(m, v);
+      .runKernel(kernels[0], { x: xIn, gamma: g, beta: b, ...extra }, attrs) as tf.Tensor[];
+    rest(more);
     save([xIn, g, mean, rstd]);
     return {
       value: y,
       gradFunc: (dy, [xS, gS, meanS, rstdS]) =>
-        tf.engine().runKernel(BATCH_NORM_GRAD, {
+        tf.engine().runKernel(kernels[1], {
           dy,
           x: xS,
           gamma: gS,
@@ -728,8 +728,24 @@ function ownBatchNorm(
         }) as tf.Tensor[],
     };
   };
-  return customGradient([x, gamma, beta], forward);
+  return customGradient(inputs, forward);
 }
+
+/** Batch norm as this project's two ops: no reshapes, the moving averages in the forward kernel. */
+const ownBatchNorm = (
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+  moving: MovingStats,
+): tf.Tensor =>
+  ownNorm(
+    [BATCH_NORM, BATCH_NORM_GRAD],
+    [x, gamma, beta],
+    { m: moving.mean, v: moving.variance },
+    { eps, decay: moving.decay },
+    ([m, v]) => moving.update(m, v),
+  );
 
 /** A batch norm's moving averages m - (m - batch) * decay of its mean and variance, as tfjs ops. */
 export function movingAverages(
@@ -744,26 +760,8 @@ export function movingAverages(
 }
 
 /** Layer norm as this project's two ops: one pass forward (with gamma and beta), one backward. */
-function ownLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
-  const forward = ([xIn, g, b]: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
-    const [y, mean, rstd] = tf
-      .engine()
-      .runKernel(LAYER_NORM, { x: xIn, gamma: g, beta: b }, { eps }) as tf.Tensor[];
-    save([xIn, g, mean, rstd]);
-    return {
-      value: y,
-      gradFunc: (dy, [xS, gS, meanS, rstdS]) =>
-        tf.engine().runKernel(LAYER_NORM_GRAD, {
-          dy,
-          x: xS,
-          gamma: gS,
-          mean: meanS,
-          rstd: rstdS,
-        }) as tf.Tensor[],
-    };
-  };
-  return customGradient([x, gamma, beta], forward);
-}
+const ownLayerNorm = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor =>
+  ownNorm([LAYER_NORM, LAYER_NORM_GRAD], [x, gamma, beta], {}, { eps });
 
 /** The weights of a projection y = x W + b, read: W [in, out], b [out]. */
 export interface DenseWeights {
