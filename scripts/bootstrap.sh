@@ -143,6 +143,20 @@ PY
   native_loads || fail "the built addon does not load"
 }
 
+# The project's own TensorFlow kernels (src/backend/native-ops.c), built here (about a second,
+# once) so that a failed build is said up front; training then composes them from TensorFlow's ops.
+native_ops() {
+  { [ "${AMIDA_NATIVE:-1}" = 0 ] || [ "${AMIDA_NATIVE_OPS:-1}" = 0 ]; } && return 0
+  native_loads || return 0
+  local line
+  line=$(node --import tsx -e 'const s = require("./src/backend/select");
+    s.initBackend("node", { quiet: true }).then((b) => console.log(s.describe(b)))' 2>/dev/null | tail -1)
+  case "$line" in
+    *"own TensorFlow ops"*) ;;
+    *) echo "bootstrap: ${line:-the native backend did not start}" ;;
+  esac
+}
+
 need_node
 system_libs
 node_modules
@@ -153,3 +167,4 @@ if [ "${1:-}" != "--node-only" ]; then
 fi
 git_filters
 native_tf
+native_ops

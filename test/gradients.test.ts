@@ -114,6 +114,30 @@ test("FreezableBatchNorm in training mode: output and gradients (x, gamma, beta)
   layer.weights.forEach((v) => v.dispose());
 });
 
+test("FreezableBatchNorm in training mode updates its moving averages once per call, by the momentum rule", () => {
+  const x = rand([4, 3, 3, 8], 15, -1, 2);
+  const layer = new FreezableBatchNorm({ epsilon: 1e-3, momentum: 0.9 });
+  layer.build(x.shape);
+  const byName = (n: string) =>
+    layer.weights.find((v) => v.originalName.endsWith(n))!.read() as tf.Variable;
+  byName("moving_mean").assign(tf.randomUniform([8], -0.5, 0.5, "float32", 16));
+  byName("moving_variance").assign(tf.randomUniform([8], 0.5, 1.5, "float32", 17));
+  const [m0, v0] = [byName("moving_mean").arraySync(), byName("moving_variance").arraySync()];
+  const mean = tf.mean(x, [0, 1, 2]);
+  const variance = tf.mean(tf.square(tf.sub(x, mean)), [0, 1, 2]);
+  // old - (old - batch) * (1 - momentum); the batch variance is the biased one, as in Keras.
+  const want = (old: tf.Tensor, batch: tf.Tensor) => tf.sub(old, tf.mul(tf.sub(old, batch), 0.1));
+  const wantMean = want(tf.tensor1d(m0 as number[]), mean);
+  const wantVar = want(tf.tensor1d(v0 as number[]), variance);
+  const before = tf.memory().numTensors;
+  tf.dispose(layer.apply(x, { training: true }) as tf.Tensor);
+  assert.equal(tf.memory().numTensors, before, "tensors leaked by a training call");
+  assert.ok(relError(byName("moving_mean"), wantMean) < TOL);
+  assert.ok(relError(byName("moving_variance"), wantVar) < TOL);
+  tf.dispose([x, mean, variance, wantMean, wantVar]);
+  layer.weights.forEach((v) => v.dispose());
+});
+
 test("MultiHeadSelfAttention: output and gradients (x and all four weights) match a per-head loop", (t) => {
   const [b, n, d, heads] = [2, 4, 8, 2];
   const dh = d / heads;

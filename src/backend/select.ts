@@ -23,6 +23,8 @@ export interface BackendInfo {
   threads: number;
   simd?: boolean;
   gpu?: boolean;
+  /** Native only: "own" where native-ops.c's kernels run, else why they are composed. */
+  ops?: string;
 }
 
 const NATIVE: Record<"node-gpu" | "node", string> = {
@@ -93,10 +95,16 @@ async function tryBackend(name: BackendName, auto: boolean): Promise<BackendInfo
     }
     if (!(await tf.setBackend("tensorflow")))
       throw new Error(`backend '${name}' loaded but tfjs could not initialise it`);
-    registerNativeTrainingKernels();
     const gpu = name === "node-gpu";
+    const ops = registerNativeTrainingKernels({ gpu });
     const threads = Number(process.env.TF_NUM_INTRAOP_THREADS) || cores(); // 0: TensorFlow's default, every core
-    return { name, tfBackend: "tensorflow", threads, gpu };
+    return {
+      name,
+      tfBackend: "tensorflow",
+      threads,
+      gpu,
+      ops: ops.loaded ? "own" : `composed (own ops not built: ${ops.why})`,
+    };
   }
   if (name === "wasm") {
     const wasm = require("@tensorflow/tfjs-backend-wasm");
@@ -114,7 +122,9 @@ async function tryBackend(name: BackendName, auto: boolean): Promise<BackendInfo
 }
 
 export function describe(b: BackendInfo): string {
-  const extra = b.name === "wasm" ? `, SIMD ${b.simd ? "on" : "off"}` : b.gpu ? ", GPU" : "";
+  const extra =
+    (b.name === "wasm" ? `, SIMD ${b.simd ? "on" : "off"}` : b.gpu ? ", GPU" : "") +
+    (b.ops === undefined ? "" : b.ops === "own" ? ", own TensorFlow ops" : `, ops ${b.ops}`);
   return `backend: ${b.name} (tfjs '${b.tfBackend}', ${b.threads} thread${b.threads === 1 ? "" : "s"}${extra})`;
 }
 

@@ -10,6 +10,10 @@
  * the decay `w * (1 - lr * weightDecay)` of kernels (not norms or biases), so training is bit for bit
  * what `tf.train.adam` + that decay gave (test/adamw.test.ts checks it), and checkpoints keep
  * tf.train.adam's layout (`iter`, then each weight's `/m`, then each `/v`).
+ *
+ * Where the backend has the kernel `AmidaAdamW` (the native backend with this project's ops,
+ * src/backend/native-ops.c), the whole update is that one kernel, with the same arithmetic:
+ * no concatenations, reshapes or splits.
  */
 import * as tf from "@tensorflow/tfjs";
 
@@ -20,6 +24,9 @@ export const decayed = (w: tf.LayerVariable) => /kernel$/.test(w.originalName);
 const BETA1 = 0.9;
 const BETA2 = 0.999;
 const EPSILON = 1e-7;
+
+/** The fused update's kernel (src/backend/native-training-kernels.ts registers it by this name). */
+const FUSED = "AmidaAdamW";
 
 /** The next float32 product, as tf.train.adam's accBeta variables accumulate beta^t on the device. */
 const nextAccBeta = ([b1, b2]: [number, number]): [number, number] => [
@@ -86,6 +93,54 @@ export class AdamW {
   private step(grads: tf.NamedTensorMap, lr: number, weightDecay: number): void {
     const b1 = this.accBeta[0];
     const b2 = this.accBeta[1];
+    if (tf.getKernel(FUSED, tf.getBackend())) this.fusedStep(grads, lr, weightDecay);
+    else this.composedStep(grads, lr, weightDecay, b1, b2);
+    this.iterations++;
+    this.accBeta = nextAccBeta(this.accBeta);
+  }
+
+  /** The update as one kernel: the tfjs ops of composedStep, in the same float32 order. */
+  private fusedStep(grads: tf.NamedTensorMap, lr: number, weightDecay: number): void {
+    const [b1, b2] = this.accBeta;
+    tf.tidy(() => {
+      const inputs: tf.NamedTensorMap = { m: this.m, v: this.v };
+      this.vars.forEach((v, i) => {
+        inputs[`g${i}`] = grads[v.name] ?? tf.zerosLike(v);
+        inputs[`w${i}`] = v;
+      });
+      // The scalars the tfjs ops would upload: -lr, the bias corrections, the decay factor.
+      inputs.hyper = tf.tensor1d(
+        Float32Array.of(
+          -lr,
+          Math.fround(1 - b1),
+          Math.fround(1 - b2),
+          Math.fround(1 - lr * weightDecay),
+          weightDecay > 0 ? 1 : 0,
+        ),
+      );
+      const out = tf.engine().runKernel(FUSED, inputs, {
+        decays: this.decays.map(Number),
+        beta1: BETA1,
+        beta2: BETA2,
+        oneMinusBeta1: 1 - BETA1,
+        oneMinusBeta2: 1 - BETA2,
+        epsilon: EPSILON,
+      } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      const n = this.vars.length;
+      out.slice(0, n).forEach((w, i) => this.vars[i].assign(w));
+      this.m.assign(out[n]);
+      this.v.assign(out[n + 1]);
+    });
+  }
+
+  /** The update as tfjs ops on the concatenated weights, moments and gradients. */
+  private composedStep(
+    grads: tf.NamedTensorMap,
+    lr: number,
+    weightDecay: number,
+    b1: number,
+    b2: number,
+  ): void {
     tf.tidy(() => {
       const g = this.flat(this.vars.map((v) => grads[v.name] ?? tf.zerosLike(v)));
       const m = tf.add(tf.mul(this.m, BETA1), tf.mul(g, 1 - BETA1));
@@ -103,8 +158,6 @@ export class AdamW {
         this.vars[i].assign(this.vars[i].rank === 1 ? part : tf.reshape(part, this.vars[i].shape)),
       );
     });
-    this.iterations++;
-    this.accBeta = nextAccBeta(this.accBeta);
   }
 
   /** Per element: `shrink` for kernels, exactly 1 for the rest (x * 1 leaves them bit for bit). */

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { fusedSelfAttention } from "../../backend/native-training-kernels";
 
 export interface AttentionArgs {
   dim: number;
@@ -122,6 +123,14 @@ export class MultiHeadSelfAttention extends AttentionLayer {
     this.qkv = this.projection("qkv", 3 * this.dim, 0);
     this.out = this.projection("out", this.dim, 1);
     this.built = true;
+  }
+
+  /** On the native backend, this project's attention kernels do the whole layer. */
+  call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
+    const read = (p: Projection) => ({ kernel: p.kernel.read(), bias: p.bias.read() });
+    const fused = fusedSelfAttention(x, read(this.qkv), read(this.out), this.heads, this.capture);
+    return fused ?? super.call(inputs);
   }
 
   protected queryKeyValue(rows: tf.Tensor2D, b: number, n: number): QueryKeyValue {

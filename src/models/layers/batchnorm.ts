@@ -1,6 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { channelMeans } from "./reduce";
-import { fusedBatchNormTrain } from "../../backend/native-training-kernels";
+import {
+  fusedBatchNormTrain,
+  MovingStats,
+  movingAverages,
+} from "../../backend/native-training-kernels";
 import { customGradient, WithGradient } from "../../backend/custom-grad";
 
 // tfjs does not export the BatchNormalization class; an instance tells us its constructor.
@@ -24,25 +28,25 @@ interface BNState {
  * Training-mode batch norm over the last axis with its closed-form gradient:
  *   dx = a * (dy - mean(dy)) - xc * a * invstd^2 * mean(dy * xc),   a = gamma * invstd,
  * where xc = x - mean(x). tfjs's generic BN gradient tiles the statistics to full size and
- * costs several times more; here every reduction is one pooling pass.
+ * costs several times more; here every reduction is one pooling pass. The moving averages are
+ * updated inside the forward pass, where nothing is recorded for the gradient.
  */
 function batchNormTrain(
   x: tf.Tensor,
   gamma: tf.Tensor,
   beta: tf.Tensor,
   eps: number,
-): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
-  // Native TensorFlow runs the same maths faster as its two fused kernels.
-  const fused = fusedBatchNormTrain(x, gamma, beta, eps);
+  moving: MovingStats,
+): tf.Tensor {
+  // Native TensorFlow runs the same maths faster as fused kernels.
+  const fused = fusedBatchNormTrain(x, gamma, beta, eps, moving);
   if (fused) return fused;
   const n = x.size / x.shape[x.rank - 1];
-  let mean!: tf.Tensor;
-  let variance!: tf.Tensor;
   const forward = ([xIn, g, b]: tf.Tensor[], save: tf.GradSaveFunc): WithGradient => {
-    // Kept past customGrad's scope: the caller updates the moving averages with them.
-    mean = tf.keep(channelMeans(xIn));
+    const mean = channelMeans(xIn);
     const xc = tf.sub(xIn, mean);
-    variance = tf.keep(channelMeans(tf.square(xc)));
+    const variance = channelMeans(tf.square(xc));
+    moving.update(...movingAverages(moving.mean, moving.variance, mean, variance, moving.decay));
     const invstd = tf.rsqrt(tf.add(variance, eps));
     const a = tf.mul(g, invstd);
     save([xc, invstd, a]);
@@ -57,8 +61,7 @@ function batchNormTrain(
       },
     };
   };
-  const y = customGradient([x, gamma, beta], forward);
-  return { y, mean, variance };
+  return customGradient([x, gamma, beta], forward);
 }
 
 /**
@@ -76,19 +79,15 @@ export class FreezableBatchNorm extends BatchNormalizationBase {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     if (!training || (s.axis !== -1 && s.axis !== x.rank - 1))
       return super.call(inputs, { ...kwargs, training });
-    const { y, mean, variance } = batchNormTrain(x, s.gamma.read(), s.beta.read(), s.epsilon);
-    tf.tidy(() => {
-      const decay = 1 - s.momentum;
-      for (const [v, batch] of [
-        [s.movingMean, mean],
-        [s.movingVariance, variance],
-      ] as const) {
-        const old = v.read();
-        v.write(tf.sub(old, tf.mul(tf.sub(old, batch), decay)));
-      }
+    return batchNormTrain(x, s.gamma.read(), s.beta.read(), s.epsilon, {
+      mean: s.movingMean.read(),
+      variance: s.movingVariance.read(),
+      decay: 1 - s.momentum,
+      update: (m, v) => {
+        s.movingMean.write(m);
+        s.movingVariance.write(v);
+      },
     });
-    tf.dispose([mean, variance]);
-    return y;
   }
 }
 tf.serialization.registerClass(
