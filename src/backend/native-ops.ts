@@ -22,7 +22,15 @@ import * as path from "path";
 const SOURCE = path.join(__dirname, "native-ops.c");
 const CACHE = path.join(__dirname, "..", "..", ".native", "ops");
 
-export type NativeOpsState = { loaded: true; file: string } | { loaded: false; why: string };
+/**
+ * Whether the ops are loaded: `file` when they are, `why` not. (One shape, not a union on
+ * `loaded`: tslab compiles without strictNullChecks, where a boolean discriminant does not narrow.)
+ */
+export interface NativeOpsState {
+  loaded: boolean;
+  file?: string;
+  why?: string;
+}
 
 let state: NativeOpsState | null = null;
 
