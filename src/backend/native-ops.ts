@@ -19,8 +19,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-const SOURCE = path.join(__dirname, "native-ops.c");
-const CACHE = path.join(__dirname, "..", "..", ".native", "ops");
+// Functions, not constants: the explorer page bundles this file (through the layers) with Node's
+// modules stubbed to throw when called, so nothing here may run at load.
+const sourceFile = () => path.join(__dirname, "native-ops.c");
+const cacheDir = () => path.join(__dirname, "..", "..", ".native", "ops");
 
 /**
  * Whether the ops are loaded: `file` when they are, `why` not. (One shape, not a union on
@@ -63,7 +65,7 @@ function archFlags(): string[] {
 }
 
 /** Where the compiler's whole output of the last failed build goes. */
-export const BUILD_LOG = path.join(CACHE, "build.log");
+const buildLog = () => path.join(cacheDir(), "build.log");
 
 function build(cc: string, framework: string, out: string, flags: string[]): void {
   const dir = path.dirname(framework);
@@ -71,7 +73,17 @@ function build(cc: string, framework: string, out: string, flags: string[]): voi
   try {
     execFileSync(
       cc,
-      [...flags, "-shared", "-fPIC", "-o", tmp, SOURCE, framework, `-Wl,-rpath,${dir}`, "-lm"],
+      [
+        ...flags,
+        "-shared",
+        "-fPIC",
+        "-o",
+        tmp,
+        sourceFile(),
+        framework,
+        `-Wl,-rpath,${dir}`,
+        "-lm",
+      ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
     fs.renameSync(tmp, out); // atomic: processes starting together may build it side by side
@@ -114,7 +126,7 @@ export function loadNativeOps(): NativeOpsState {
     ...archFlags(),
   ];
   const cc = process.env.CC || "cc";
-  const src = fs.readFileSync(SOURCE);
+  const src = fs.readFileSync(sourceFile());
   const hash = crypto
     .createHash("sha256")
     .update(src)
@@ -123,14 +135,14 @@ export function loadNativeOps(): NativeOpsState {
     .update(`${cc}\n${compilerVersion(cc)}`)
     .digest("hex")
     .slice(0, 16);
-  const file = path.join(CACHE, `amida-ops-${hash}.node`);
+  const file = path.join(cacheDir(), `amida-ops-${hash}.node`);
   // A failed build is remembered (per source, flags and compiler): later processes do not retry.
   const failed = `${file}.failed`;
   if (fs.existsSync(failed))
     return (state = { loaded: false, why: fs.readFileSync(failed, "utf8").trim() });
   try {
     if (!fs.existsSync(file)) {
-      fs.mkdirSync(CACHE, { recursive: true });
+      fs.mkdirSync(cacheDir(), { recursive: true });
       build(cc, framework, file, flags);
     }
     process.dlopen({ exports: {} }, file);
@@ -139,10 +151,10 @@ export function loadNativeOps(): NativeOpsState {
     const out = err.stderr?.toString().trim() || err.message;
     const first =
       out.split("\n").find((l) => /error|cannot|not found/i.test(l)) ?? out.split("\n")[0];
-    const why = `${first.trim()}; the compiler's output: ${BUILD_LOG}; AMIDA_NATIVE_OPS=0 skips the build`;
+    const why = `${first.trim()}; the compiler's output: ${buildLog()}; AMIDA_NATIVE_OPS=0 skips the build`;
     try {
-      fs.mkdirSync(CACHE, { recursive: true });
-      fs.writeFileSync(BUILD_LOG, out + "\n");
+      fs.mkdirSync(cacheDir(), { recursive: true });
+      fs.writeFileSync(buildLog(), out + "\n");
       fs.writeFileSync(failed, why + "\n");
     } catch {
       // a read-only checkout: say why all the same
