@@ -9,11 +9,17 @@ import { presetDifficulty } from "../src/puzzle/difficulty";
 import { NO_NUISANCE } from "../src/puzzle/nuisance";
 import { DEFAULT_TRAIN } from "../src/train/config";
 import { runTraining } from "../src/experiment/run";
-import { IMPORTED, readRun, RunConfig } from "../src/experiment/rundir";
+import { IMPORTED, readRun, RunConfig, RunMetrics } from "../src/experiment/rundir";
 import { protocolRuns, runStages } from "../src/experiment/protocol";
 import { budgetConfig, EXPERIMENT, validateExperiment } from "../src/experiment/config";
 import { applySettings } from "../src/util/knobs";
-import { resultRows, resultsMarkdown, verdict } from "../src/experiment/results";
+import {
+  resultRows,
+  resultsMarkdown,
+  summarizeSeeds,
+  verdict,
+  verdictText,
+} from "../src/experiment/results";
 import { experimentFromNotebook } from "../src/notebook/experiment";
 
 let root = "";
@@ -156,6 +162,18 @@ test("verdict: above chance is not enough, every seed must clear the rung-blind 
     "not learned",
     "above chance (33 %) but below the rung-blind rule",
   );
+});
+
+test("verdict: a rung-blind rule measured below chance does not lower the bar under chance", () => {
+  // standard's warp test split: the rule at 24.35 %, a guessing model at 26.3 % of 2,000 (its
+  // 95 % bound 24.4 %) must stay "not learned".
+  const m = { test_acc: 0.263, test_count: 2000, rung_blind_bayes: 0.2435, chance: 0.25 };
+  const s = summarizeSeeds([m as unknown as RunMetrics]);
+  assert.equal(s.verdict, "not learned");
+  assert.match(verdictText(s), /≤ 25\.0 chance\)/);
+  const above = summarizeSeeds([{ ...m, test_acc: 0.29 } as unknown as RunMetrics]);
+  assert.equal(above.verdict, "learned");
+  assert.match(verdictText({ ...s, rung_blind_bayes: 0.4 }), /≤ 40\.0\)/);
 });
 
 test("edited knobs land in the runs the protocol makes (config.json) and in the results table", async () => {

@@ -10,7 +10,7 @@ import { Stage, STAGE_LABELS, STAGES } from "./stages";
 import * as path from "path";
 import { ExperimentConfig, Track } from "./config";
 import { writeJsonAtomic } from "../util/atomic";
-import { mean, sampleSd, wilsonInterval } from "../util/stats";
+import { mean, sampleSd, verdictBaseline, wilsonInterval } from "../util/stats";
 
 export interface ResultRow {
   track: Track;
@@ -99,7 +99,7 @@ export function summarizeSeeds(ms: RunMetrics[]): SeedSummary {
     rung_blind_bayes: baseline,
     chance: ms[0].chance,
     lower95: Math.min(...accs.map((a) => wilsonInterval(Math.round(a * n), n)[0])),
-    verdict: verdict(accs, n, baseline ?? ms[0].chance),
+    verdict: verdict(accs, n, verdictBaseline(baseline, ms[0].chance)),
   };
 }
 
@@ -107,8 +107,9 @@ export function summarizeSeeds(ms: RunMetrics[]): SeedSummary {
 export function verdictText(
   s: Pick<SeedSummary, "verdict" | "lower95" | "rung_blind_bayes" | "chance">,
 ): string {
-  const base = s.rung_blind_bayes ?? s.chance;
-  return `${s.verdict} (lowest 95 % bound ${pct(s.lower95)} ${s.verdict === "learned" ? ">" : "≤"} ${pct(base)})`;
+  const base = verdictBaseline(s.rung_blind_bayes, s.chance);
+  const which = s.rung_blind_bayes !== null && s.rung_blind_bayes >= s.chance ? "" : " chance";
+  return `${s.verdict} (lowest 95 % bound ${pct(s.lower95)} ${s.verdict === "learned" ? ">" : "≤"} ${pct(base)}${which})`;
 }
 
 /** Mean over seeds of curves evaluated at the same image counts. */
@@ -200,7 +201,7 @@ export function resultsMarkdown(rows: ResultRow[]): string {
 
 /** Under every results table: what the seed's column is and is not. */
 export const SEED_NOTE =
-  "\\* seed 000 %: the blog post's figures on its own task (5 lanes, 10 rows, probably pretrained weights), shown for reference; they are not measured here and not comparable to this row. A verdict is *learned* only when every seed's 95 % lower bound clears the rung-blind rule (the figures in brackets).";
+  "\\* seed 000 %: the blog post's figures on its own task (5 lanes, 10 rows, probably pretrained weights), shown for reference; they are not measured here and not comparable to this row. A verdict is *learned* only when every seed's 95 % lower bound clears the rung-blind rule, and chance where the rule measured below it (the figures in brackets).";
 
 /** The rows of reports/results.json: the table's fields without the bulky confusion matrices. */
 export function resultsJson(rows: ResultRow[]): Array<Omit<ResultRow, "confusion">> {

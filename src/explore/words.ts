@@ -4,6 +4,7 @@
  */
 import type { DatasetSpec } from "../data/spec";
 import type { RunFacts } from "./payload";
+import { verdictBaseline } from "../util/stats";
 
 const FAMILY_TITLES: Record<string, { title: string; kind: string }> = {
   mobilenetv2: { title: "MobileNetV2", kind: "a convolutional network (CNN)" },
@@ -81,7 +82,7 @@ export function measuredWords(f: RunFacts): { line: string; verdict: string; lea
     (f.heldoutStyleAcc === null
       ? ""
       : ` Drawn in a style it never trained on: ${pct(f.heldoutStyleAcc)}.`);
-  const bar = rb ?? f.chance;
+  const bar = verdictBaseline(rb, f.chance);
   const learned = f.ci95[0] > bar;
   const verdict = learned
     ? `It beats ${rb === null ? "guessing" : "every rule that ignores the rungs"} by more than chance variation: it has learned something about the ladder.`

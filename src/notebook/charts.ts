@@ -9,6 +9,7 @@ import { cellOf } from "../experiment/results";
 import { loadHistory } from "../experiment/rundir";
 
 import { accuracyAxis, VegaLiteSpec, vegaLiteToSVG } from "../report/charts";
+import { verdictBaseline } from "../util/stats";
 
 /**
  * Shows a vega-lite chart (interactive in JupyterLab, SVG in HTML exports) and, given a path,
@@ -500,7 +501,7 @@ export function seedResultsSpec(
       order: r.order,
       seed: i,
       acc,
-      baseline: r.rung_blind_bayes ?? r.chance,
+      baseline: verdictBaseline(r.rung_blind_bayes, r.chance),
       chance: r.chance,
     })),
   );

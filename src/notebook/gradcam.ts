@@ -30,6 +30,7 @@ import {
 } from "../explain/analysis";
 import { overlay } from "../explain/overlay";
 import { attentionMaps } from "../explain/attention";
+import { verdictBaseline } from "../util/stats";
 
 /** The knobs of notebook 04. */
 export interface GradcamKnobs {
@@ -104,12 +105,12 @@ export function runReading(runsDir: string, name: string): RunReading | null {
   if (rec.state !== "finished") return null;
   const m = rec.metrics!;
   const rungBlind = m.rung_blind_bayes ?? null;
-  const baseline = rungBlind ?? m.chance;
+  const baseline = verdictBaseline(rungBlind, m.chance);
   return {
     test_acc: m.test_acc,
     ci95: m.ci95,
     baseline,
-    baselineName: rungBlind === null ? "chance" : "rung-blind",
+    baselineName: rungBlind !== null && rungBlind >= m.chance ? "rung-blind" : "chance",
     verdict: verdict([m.test_acc], m.test_count, baseline),
   };
 }

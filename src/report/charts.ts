@@ -2,6 +2,7 @@
  * Chart specs (vega-lite): pure functions from rows to a spec, used by notebooks, the CLI and
  * reports alike; rendering to SVG or the screen is elsewhere (notebook/charts.ts).
  */
+import { verdictBaseline } from "../util/stats";
 export type VegaLiteSpec = Record<string, unknown>;
 
 /** The y encoding of every accuracy chart: 0..1 (as percentages with `percent`), a field where given. */
@@ -127,7 +128,7 @@ export function accuracyVsParamsSpec(
         acc: r.acc_mean,
         lo: r.acc_mean - r.acc_sd,
         hi: r.acc_mean + r.acc_sd,
-        baseline: r.rung_blind_bayes ?? r.chance,
+        baseline: verdictBaseline(r.rung_blind_bayes, r.chance),
       })),
     },
     facet: { column: { field: "task", type: "nominal" } },
