@@ -16,11 +16,11 @@ reproduce: bootstrap
 contest: bootstrap
 	.venv/bin/python scripts/execute_notebooks.py --out reports notebooks/06_architectures.ipynb notebooks/07_noise.ipynb
 
-# Three seeds of plain tracing, every freeze arm at 300,000 images, and the sweep (~2 h on 2 cores; resumable).
+# Three seeds of plain tracing, every freeze arm at 300,000 images, and the sweep (~3 h on 2 cores; resumable).
 standard: bootstrap
 	AMIDA_BUDGET=standard bash scripts/reproduce.sh
 
-# The warp at 1,000,000 images a run (~5.5 h on 2 cores; untested on a GPU); interrupted runs resume.
+# The warp at 1,000,000 images a run (~4.5 h on 2 cores; untested on a GPU); interrupted runs resume; stage 1 is copied from standard.
 long: bootstrap
 	AMIDA_BUDGET=long bash scripts/reproduce.sh
 

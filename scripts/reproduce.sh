@@ -2,8 +2,9 @@
 # The main job on its default configuration, headless: the `quick` budget through the notebooks
 # (data -> stage 1 -> warp fine-tunes + controls -> Grad-CAM -> overview), executed notebooks and
 # HTML reports in reports/, the results table printed and written to reports/results.json.
-# AMIDA_BUDGET=standard runs the 3-seed, every-arm budget (~2 h on 2 cores; resumable) and the difficulty
-# sweep's grid; AMIDA_BUDGET=long the warp at 1,000,000 images a run (~5.5 h on 2 cores; resumable).
+# AMIDA_BUDGET=standard runs the 3-seed, every-arm budget (~3 h on 2 cores; resumable) and the difficulty
+# sweep's grid; AMIDA_BUDGET=long the warp at 1,000,000 images a run (~4.5 h on 2 cores; resumable;
+# it copies standard's finished stage-1 runs).
 # At quick, the sweep (05) runs on its tiny grid: a check that it works, not a result (its quick
 # grid adds ~10 min).
 set -euo pipefail

@@ -139,7 +139,8 @@ export const BUDGETS: Record<string, () => ExperimentConfig> = {
   /**
    * `make standard`: plain from 100,000 fresh puzzles, 3 seeds; every freeze arm and the
    * warp-from-scratch controls at 300,000 images each, for seed 0. About 3 million training images:
-   * ~2 h on 2 cores at the ~440 images/s two processes train here (quick's stage 1); runs resume.
+   * ~3 h on 2 cores as measured before the own TensorFlow ops (in two pieces, sharing the
+   * machine); runs resume.
    */
   standard: () => ({
     ...BUDGETS.quick(),
@@ -154,9 +155,10 @@ export const BUDGETS: Record<string, () => ExperimentConfig> = {
   }),
   /**
    * The warp at the scale it needed on a GPU: 1,000,000 images per warp run (fine-tunes and
-   * controls, seed 0), plain at 100,000: ~8.6 million images, ~5.5 h on 2 cores here; untested on a
-   * GPU (PyTorch did ~1 M images in ~9 min on an H100, TASK_SPEC). Runs resume. Its stage 1 is
-   * standard's: after `make standard` those runs are copied (same config and data), not retrained.
+   * controls, seed 0), plain at 100,000: 8 million warp images; its two seed arms (2 million) took
+   * 69 min on 2 cores with the own ops, so ~4.5 h for all; untested on a GPU (PyTorch did ~1 M
+   * images in ~9 min on an H100, TASK_SPEC). Runs resume. Its stage 1 is standard's: after
+   * `make standard` those runs are copied (same config and data), not retrained.
    */
   long: () => ({
     ...BUDGETS.standard(),
