@@ -176,22 +176,25 @@ test("verdict: a rung-blind rule measured below chance does not lower the bar un
   assert.match(verdictText({ ...s, rung_blind_bayes: 0.4 }), /≤ 40\.0\)/);
 });
 
+/** The notebook settings of the next two tests: the second copies the first one's runs. */
+const EDITED_KNOBS = {
+  budget: "tiny",
+  seeds: [5],
+  stage1Lr: 0.004,
+  stage1BatchSize: 8,
+  stage1WeightDecay: 0.03,
+  cnn: "mobilenetv2_050",
+  controls: false,
+};
+const nbEnv = () => ({
+  AMIDA_NB_RUNS: path.join(root, "nbruns"),
+  AMIDA_NB_DATA: path.join(root, "nbdata"),
+});
+
 test("edited knobs land in the runs the protocol makes (config.json) and in the results table", async () => {
   const small = experimentFromNotebook(
-    {
-      budget: "tiny",
-      name: "knobs",
-      seeds: [5],
-      stage1Lr: 0.004,
-      stage1BatchSize: 8,
-      stage1WeightDecay: 0.03,
-      cnn: "mobilenetv2_050",
-      controls: false,
-    },
-    {
-      env: { AMIDA_NB_RUNS: path.join(root, "nbruns"), AMIDA_NB_DATA: path.join(root, "nbdata") },
-      print: () => {},
-    },
+    { ...EDITED_KNOBS, name: "knobs" },
+    { env: nbEnv(), print: () => {} },
   );
   const res = await runStages(small.cfg, ["stage1"], small.paths, {
     log: () => {},
@@ -225,19 +228,7 @@ test("edited knobs land in the runs the protocol makes (config.json) and in the 
 
 test("a run another experiment trained identically is copied, not retrained; a changed one is not", async () => {
   // After the test above: experiment 'knobs' holds its finished stage-1 runs under nbruns/.
-  const env = {
-    AMIDA_NB_RUNS: path.join(root, "nbruns"),
-    AMIDA_NB_DATA: path.join(root, "nbdata"),
-  };
-  const knobs = {
-    budget: "tiny",
-    seeds: [5],
-    stage1Lr: 0.004,
-    stage1BatchSize: 8,
-    stage1WeightDecay: 0.03,
-    cnn: "mobilenetv2_050",
-    controls: false,
-  };
+  const [env, knobs] = [nbEnv(), EDITED_KNOBS];
   const twin = experimentFromNotebook({ ...knobs, name: "twin" }, { env, print: () => {} });
   // What a copy killed before its rename leaves; the next copy of that run removes it.
   const cnnName = protocolRuns(twin.cfg, { plain: "p", warp: "w" }, twin.runsDir)[0].config.name;
