@@ -241,6 +241,27 @@ function int32Handle(b: NodeBackend, values: number[]): number {
   return id;
 }
 
+/** Runs `op` on x and an int32 vector operand (kept by int32Handle) typed by attribute `attr`. */
+function withInt32Operand(
+  b: NodeBackend,
+  op: string,
+  x: tf.TensorInfo,
+  attr: string,
+  values: number[],
+): tf.TensorInfo {
+  const opAttrs = [
+    { name: "T", type: b.binding.TF_ATTR_TYPE, value: b.getDTypeInteger(x.dtype) },
+    { name: attr, type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_INT32 },
+  ];
+  const [out] = b.binding.executeOp(
+    op,
+    opAttrs,
+    [b.getInputTensorIds([x])[0], int32Handle(b, values)],
+    1,
+  );
+  return b.createOutputTensor(out);
+}
+
 /**
  * tfjs-node's Reshape uploads the target shape as a new int32 tensor on every call and frees it
  * after; a training step reshapes hundreds of times (tfjs's gradients, matMul, the optimizer).
@@ -256,17 +277,7 @@ const reshape: tf.KernelConfig = {
     const x = (inputs as unknown as tf.ReshapeInputs).x as tf.TensorInfo;
     if (shape.length === x.shape.length && shape.every((d, i) => d === x.shape[i]))
       return same(b, x);
-    const opAttrs = [
-      { name: "T", type: b.binding.TF_ATTR_TYPE, value: b.getDTypeInteger(x.dtype) },
-      { name: "Tshape", type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_INT32 },
-    ];
-    const [out] = b.binding.executeOp(
-      "Reshape",
-      opAttrs,
-      [b.getInputTensorIds([x])[0], int32Handle(b, shape)],
-      1,
-    );
-    return b.createOutputTensor(out);
+    return withInt32Operand(b, "Reshape", x, "Tshape", shape);
   },
 };
 
@@ -316,17 +327,7 @@ const transpose: tf.KernelConfig = {
     const perm = (attrs as unknown as tf.TransposeAttrs).perm;
     const x = (inputs as unknown as tf.TransposeInputs).x as tf.TensorInfo;
     if (perm.every((p, i) => p === i)) return same(b, x);
-    const opAttrs = [
-      { name: "T", type: b.binding.TF_ATTR_TYPE, value: b.getDTypeInteger(x.dtype) },
-      { name: "Tperm", type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_INT32 },
-    ];
-    const [out] = b.binding.executeOp(
-      "Transpose",
-      opAttrs,
-      [b.getInputTensorIds([x])[0], int32Handle(b, perm)],
-      1,
-    );
-    return b.createOutputTensor(out);
+    return withInt32Operand(b, "Transpose", x, "Tperm", perm);
   },
 };
 
